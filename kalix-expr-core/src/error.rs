@@ -1,0 +1,442 @@
+//! The one error type of every phase, and its rustc-style rendering.
+//!
+//! An [`Error`] holds one or more [`Diagnostic`]s (resolution reports every unknown name at once)
+//! and a copy of the source text, so it can render itself without anything else:
+//!
+//! ```text
+//! error: unknown function `lg10`
+//!  --> 1:8
+//!   |
+//! 1 | max(0, lg10(rain) - loss)
+//!   |        ^^^^
+//!   |
+//!   = help: did you mean `log10`?
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::span::Span;
+
+/// What went wrong. Each variant's doc names an input that triggers it.
+///
+/// Variants carry data (names, counts), never formatted messages; the message is the variant's
+/// `Display`.
+///
+/// ```
+/// use kalix_expr_core::{Expr, ErrorKind};
+/// let err = Expr::parse("1 +").unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::EndUnexpected { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    // ---- lexical and syntax errors (the parser stops at the first one) ----
+    /// `1.2.3`, `..5`, `.`, `1e`, `1ee3`, `2_000`: a malformed number literal.
+    #[error("invalid number `{text}`")]
+    NumberInvalid {
+        /// The malformed literal as written.
+        text: String,
+    },
+    /// `2x`, `f(1 2)`, `a b`: two operands with nothing between them.
+    #[error("expected an operator, found `{found}`")]
+    OperatorMissing {
+        /// The token found where an operator was expected.
+        found: String,
+    },
+    /// `a = 1`, `a & b`, `a <> b`: an operator this language does not have.
+    #[error("unknown operator `{op}`")]
+    OperatorUnknown {
+        /// The operator as written.
+        op: String,
+    },
+    /// `1 + * 2`, `max(,)`: a token that cannot stand here.
+    #[error("expected {expected}, found `{found}`")]
+    TokenUnexpected {
+        /// What the grammar expected, in words.
+        expected: &'static str,
+        /// The token found.
+        found: String,
+    },
+    /// `1 +`: the input ends where more is required.
+    #[error("expected {expected}, found end of input")]
+    EndUnexpected {
+        /// What the grammar expected, in words.
+        expected: &'static str,
+    },
+    /// `$x`, a NUL byte: a character that starts no token.
+    #[error("unexpected character {ch:?}")]
+    CharInvalid {
+        /// The character.
+        ch: char,
+    },
+    /// `""` or `   `: nothing to parse.
+    #[error("empty expression")]
+    ExpressionEmpty,
+    /// `avg(x`: a `(` with no matching `)`. The span is the unclosed `(`.
+    #[error("unclosed `(`")]
+    ParenUnclosed,
+    /// `x[-1, 0`: a `[` with no matching `]`. The span is the unclosed `[`.
+    #[error("unclosed `[`")]
+    BracketUnclosed,
+    /// `{ a = 1; a`: a `{` with no matching `}`. The span is the unclosed `{`.
+    #[error("unclosed `{{`")]
+    BraceUnclosed,
+    /// `1 + 2)`: a closing delimiter with nothing to close.
+    #[error("unmatched `{delim}`")]
+    DelimiterUnmatched {
+        /// The closing delimiter.
+        delim: char,
+    },
+    /// `a..b`, `data.evap..`: a name with an empty segment.
+    #[error("invalid name `{name}`")]
+    NameInvalid {
+        /// The name as written.
+        name: String,
+    },
+    /// `f(1,,2)`, `f(1,)`: an empty argument.
+    #[error("missing argument")]
+    ArgumentMissing,
+    /// `x[+1, 0]`, `x[1.5, 0]`, `x[-1]`, `x[-1, y]`: an offset that is not `[integer, default]`.
+    #[error("invalid offset: {reason}")]
+    OffsetInvalid {
+        /// Which part is wrong, in words.
+        reason: &'static str,
+    },
+    /// `(x)[-1, 0]`, `f(x)[-1, 0]`: an offset on something that is not a name.
+    #[error("an offset applies to a name only")]
+    OffsetTarget,
+    /// `(((…(1)…)))` nested deeper than [`ParseOptions::nest_limit`](crate::ParseOptions).
+    #[error("nesting deeper than the limit of {limit}")]
+    NestLimitExceeded {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// `1+1+…+1` with a tree deeper than [`ParseOptions::depth_limit`](crate::ParseOptions).
+    #[error("expression tree deeper than the limit of {limit}")]
+    DepthLimitExceeded {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A source text longer than [`ParseOptions::max_len`](crate::ParseOptions).
+    #[error("expression of {len} bytes is longer than the limit of {limit}")]
+    LengthLimitExceeded {
+        /// The input's length in bytes.
+        len: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// `1 + { 2 }`, `{ { 1 } }`: a block anywhere but as the whole value.
+    #[error("a block is only allowed as the whole value")]
+    BlockMisplaced,
+    /// `{ a = 1; }`, `{ }`: a block whose last item is not a bare expression.
+    #[error("program has no result value")]
+    ProgramNoResult,
+    /// `{ 1; 2 }`, `{ a = 1 b }`: something other than `name = expr;` or `assert(c);` before
+    /// the result.
+    #[error("expected a statement (`name = expr;` or `assert(cond);`)")]
+    StatementInvalid,
+
+    // ---- resolution errors (every one is reported at once) ----
+    /// `lg10(x)`: a call to a function that does not exist.
+    #[error("unknown function `{name}`")]
+    FunctionUnknown {
+        /// The name as written.
+        name: String,
+    },
+    /// `sin(1, 2)`, `max(1)`: a call with the wrong number of arguments.
+    #[error("`{name}` takes {expected}, found {found}")]
+    ArityMismatch {
+        /// The function's name.
+        name: String,
+        /// The accepted counts, in words (`1 argument`, `at least 2 arguments`).
+        expected: String,
+        /// How many were given.
+        found: usize,
+    },
+    /// `rain + lss` compiled against `["rain", "loss"]`: a variable that is not bound.
+    #[error("unknown variable `{name}`")]
+    VariableUnknown {
+        /// The name as written.
+        name: String,
+    },
+    /// `{ b = a + 1; a = 2; b }`: a local read before its first assignment.
+    #[error("local `{name}` is used before it is assigned")]
+    LocalUnassigned {
+        /// The local's name.
+        name: String,
+    },
+    /// `{ max = 1; max }`, `{ a.b = 1; a.b }`, `{ this = 1; this }`: a local with a name it may
+    /// not take.
+    #[error("`{name}` cannot be a local name: {reason}")]
+    LocalNameInvalid {
+        /// The name as written.
+        name: String,
+        /// Why, in words.
+        reason: &'static str,
+    },
+    /// `const.k[-1, 0]`, `sim.month[-1, 0]`, `node.a.dsflow[1, 0]`, `{ a = 1; a[-1, 0] }`: an
+    /// offset the namespace rules forbid.
+    #[error("`{name}` cannot take an offset of {step}: {reason}")]
+    OffsetForbidden {
+        /// The name as written.
+        name: String,
+        /// The offset's step.
+        step: i64,
+        /// Why, in words.
+        reason: &'static str,
+    },
+    /// `1 + assert(x)`: `assert` used as a function.
+    #[error("`assert` is a statement, not a function")]
+    AssertMisplaced,
+    /// `moving_mean(x, n, 0)`, `moving_sum(x, 0, 0)`: a stateful function's window or default
+    /// that is not the literal it must be.
+    #[error("argument {index} of `{name}` must be {expected}")]
+    ArgumentNotLiteral {
+        /// The function's name.
+        name: String,
+        /// 1-based position of the argument.
+        index: usize,
+        /// What it must be, in words.
+        expected: &'static str,
+    },
+    /// `month_at(3)` in a plain expression: a function that needs the stepping runtime's calendar
+    /// or state, evaluated where there is none.
+    #[error("`{name}` needs a simulation calendar, which a single expression does not have")]
+    CalendarRequired {
+        /// The function's name.
+        name: String,
+    },
+
+    // ---- evaluation errors ----
+    /// `x / 0` with [`DivByZero::Error`](crate::DivByZero): division by zero in strict mode.
+    #[error("division by zero")]
+    DivisionByZero,
+    /// `sqrt(-1)` with [`DomainErrors::Error`](crate::DomainErrors): a function outside its domain.
+    #[error("`{function}` is not defined for {arg}")]
+    DomainError {
+        /// The function or operator.
+        function: &'static str,
+        /// The offending argument.
+        arg: f64,
+    },
+    /// `eval_map` without a value for `rain`: a variable with no value at evaluation time.
+    #[error("no value for variable `{name}`")]
+    VariableMissing {
+        /// The variable's name.
+        name: String,
+    },
+    /// `{ assert(x > 0); x }` with `x = -1`: an assertion that failed.
+    #[error("assertion failed: `{condition}` is {value}")]
+    AssertFailed {
+        /// The condition's source text.
+        condition: String,
+        /// The condition's value (0 or NaN).
+        value: f64,
+    },
+    /// `Compiled::eval(&[])` for an expression with slots: fewer values than slots.
+    #[error("expected {expected} values, found {found}")]
+    ValuesMissing {
+        /// The number of slots.
+        expected: usize,
+        /// The number of values given.
+        found: usize,
+    },
+}
+
+/// One problem: its kind, where it is, and an optional suggestion.
+///
+/// ```
+/// use kalix_expr_core::Expr;
+/// let err = Expr::parse("max(1, 2").unwrap_err();
+/// let d = &err.diagnostics()[0];
+/// assert_eq!((d.span().start, d.line(), d.column()), (3, 1, 4));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    kind: ErrorKind,
+    span: Span,
+    help: Option<String>,
+    line: usize,
+    column: usize,
+}
+
+impl Diagnostic {
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+    /// The byte span in the source text.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+    /// A suggestion, if there is one.
+    pub fn help(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+    /// 1-based line of the span's start.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+    /// 1-based column (in `char`s) of the span's start.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+}
+
+/// The error of every phase: parsing, resolution and evaluation.
+///
+/// It holds one or more [`Diagnostic`]s and the source text they point into. `Display` renders
+/// them the way rustc does; the accessors give the first diagnostic's parts.
+///
+/// ```
+/// use kalix_expr_core::{Expr, ErrorKind};
+/// let err = Expr::parse("avg(x").unwrap_err();
+/// assert_eq!(err.kind(), &ErrorKind::ParenUnclosed);
+/// assert_eq!((err.line(), err.column()), (1, 4));
+/// assert!(err.to_string().contains("unclosed `(`"));
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Error {
+    diagnostics: Vec<Diagnostic>,
+    source: Arc<str>,
+    origin: Option<String>,
+}
+
+impl Error {
+    /// One diagnostic against `source`.
+    pub(crate) fn new(source: &Arc<str>, span: Span, kind: ErrorKind, help: Option<String>) -> Self {
+        let mut e = Error { diagnostics: Vec::with_capacity(1), source: source.clone(), origin: None };
+        e.push(span, kind, help);
+        e
+    }
+
+    /// Adds another diagnostic against the same source.
+    pub(crate) fn push(&mut self, span: Span, kind: ErrorKind, help: Option<String>) {
+        let span = clamp_span(&self.source, span);
+        let (line, column) = span.line_col(&self.source);
+        self.diagnostics.push(Diagnostic { kind, span, help, line, column });
+    }
+
+    /// Names where the source came from (a file, a model property); shown in the `-->` line.
+    ///
+    /// ```
+    /// use kalix_expr_core::Expr;
+    /// let err = Expr::parse("1 +").unwrap_err().with_origin("model.ini [node.a] inflow");
+    /// assert!(err.to_string().contains("--> model.ini [node.a] inflow 1:4"));
+    /// ```
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Every diagnostic, in source order of discovery. Never empty.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+    fn first(&self) -> &Diagnostic {
+        // Invariant: constructed with one diagnostic, and none are ever removed.
+        &self.diagnostics[0]
+    }
+    /// The first diagnostic's kind.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.first().kind
+    }
+    /// The first diagnostic's byte span.
+    pub fn span(&self) -> Span {
+        self.first().span
+    }
+    /// The first diagnostic's 1-based line.
+    pub fn line(&self) -> usize {
+        self.first().line
+    }
+    /// The first diagnostic's 1-based column, counted in `char`s.
+    pub fn column(&self) -> usize {
+        self.first().column
+    }
+    /// The first diagnostic's suggestion, if any.
+    pub fn help(&self) -> Option<&str> {
+        self.first().help.as_deref()
+    }
+    /// The source text the spans point into.
+    pub fn source_text(&self) -> &str {
+        &self.source
+    }
+}
+
+/// Keeps a span inside the source and on `char` boundaries, so rendering and slicing never panic.
+fn clamp_span(source: &str, span: Span) -> Span {
+    let fix = |mut at: usize| {
+        at = at.min(source.len());
+        while !source.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    let start = fix(span.start);
+    Span::new(start, fix(span.end).max(start))
+}
+
+/// How many characters of a long line are shown around the error.
+const SNIPPET_WIDTH: usize = 80;
+
+/// Renders one diagnostic as rustc does.
+pub(crate) fn render(f: &mut fmt::Formatter<'_>, source: &str, origin: Option<&str>, d: &Diagnostic) -> fmt::Result {
+    writeln!(f, "error: {}", d.kind)?;
+    let line_no = d.line.to_string();
+    let pad = " ".repeat(line_no.len());
+    match origin {
+        Some(o) => writeln!(f, "{pad}--> {o} {}:{}", d.line, d.column)?,
+        None => writeln!(f, "{pad}--> {}:{}", d.line, d.column)?,
+    }
+    writeln!(f, "{pad} |")?;
+    // The line holding the span's start, as chars; control characters and tabs are shown as one
+    // visible column each so the caret stays aligned.
+    let line_start = source[..d.span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[d.span.start..].find('\n').map_or(source.len(), |i| d.span.start + i);
+    let line: Vec<char> = source[line_start..line_end]
+        .chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    let col0 = d.column - 1;
+    let span_chars = source[d.span.start..d.span.end.min(line_end).max(d.span.start)].chars().count().max(1);
+    // Long lines (a 1 MB expression) are cut to a window around the span.
+    let (from, prefix) = if col0 > SNIPPET_WIDTH / 2 { (col0 - SNIPPET_WIDTH / 2, "...") } else { (0, "") };
+    let to = line.len().min(from + SNIPPET_WIDTH);
+    let suffix = if to < line.len() { "..." } else { "" };
+    let shown: String = line[from.min(to)..to].iter().collect();
+    writeln!(f, "{line_no} | {prefix}{shown}{suffix}")?;
+    let caret_at = col0 - from + prefix.len();
+    let carets = span_chars.min(to.saturating_sub(col0).max(1));
+    write!(f, "{pad} | {}{}", " ".repeat(caret_at), "^".repeat(carets))?;
+    if let Some(help) = &d.help {
+        write!(f, "\n{pad} |\n{pad} = help: {help}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n\n")?;
+            }
+            render(f, &self.source, self.origin.as_deref(), d)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Tests print errors with `{:?}` through `unwrap`; the rendered text is the useful form.
+        writeln!(f, "Error {{ kinds: {:?} }}", self.diagnostics.iter().map(|d| &d.kind).collect::<Vec<_>>())?;
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Error {}
