@@ -208,6 +208,13 @@ pub enum ErrorKind {
         name: String,
     },
 
+    /// A block assigning 65 locals: a size limit of the compiled program.
+    #[error("limit exceeded: {what}")]
+    LimitExceeded {
+        /// Which limit, in words.
+        what: &'static str,
+    },
+
     // ---- evaluation errors ----
     /// `x / 0` with [`DivByZero::Error`](crate::DivByZero): division by zero in strict mode.
     #[error("division by zero")]

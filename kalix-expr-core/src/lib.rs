@@ -1,13 +1,58 @@
-//! The core of kalix-expr: parser, resolver and interpreter.
+//! The core of kalix-expr: the parser, resolver and interpreter of the Kalix expression language.
+//!
+//! You get [`Expr`] (parse once), [`Compiled`] (resolve names to slots once) and
+//! [`Compiled::eval`] (evaluate at every timestep, with no allocation and no name lookup):
+//!
+//! ```
+//! use kalix_expr_core::Expr;
+//! let expr = Expr::parse("max(0, data.rain - data.loss)")?;
+//! let compiled = expr.compile(&["data.rain", "data.loss"])?;
+//! assert_eq!(compiled.eval(&[12.5, 2.5])?, 10.0);
+//! # Ok::<(), kalix_expr_core::Error>(())
+//! ```
+//!
+//! Errors render the way rustc's do, with a suggestion where one helps:
+//!
+//! ```
+//! let err = kalix_expr_core::Expr::parse("max(0, lg10(x))")?.compile(&["x"]).unwrap_err();
+//! assert_eq!(err.to_string(), "\
+//! error: unknown function `lg10`
+//!  --> 1:8
+//!   |
+//! 1 | max(0, lg10(x))
+//!   |        ^^^^
+//!   |
+//!   = help: did you mean `log10`?");
+//! # Ok::<(), kalix_expr_core::Error>(())
+//! ```
+//!
+//! Features: `interp` (default) is the interpreter; without it the crate parses and resolves
+//! only, which is all the `kexpr!` macro needs. `serde` serialises an [`Expr`] as its source text.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod ast;
+pub mod builtins;
 mod error;
+mod expr;
+#[cfg(feature = "interp")]
+mod interp;
+mod options;
 mod parse;
+pub mod sema;
 mod span;
+mod suggest;
 
 pub use ast::Ast;
 pub use error::{Diagnostic, Error, ErrorKind};
+#[cfg(feature = "interp")]
+pub use expr::Compiled;
+pub use expr::Expr;
+pub use options::{DivByZero, DomainErrors, MissingVariable, Options};
 pub use parse::{parse, ParseOptions};
+pub use sema::{resolve, Ir, IrNode, IrStmt, Scope};
 pub use span::Span;
+
+/// The error of evaluation: the same [`Error`] type as every other phase, with an evaluation
+/// [`ErrorKind`] (division by zero, domain error, failed assert, missing variable).
+pub type EvalError = Error;

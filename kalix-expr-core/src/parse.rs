@@ -638,10 +638,11 @@ impl<'s> Parser<'s> {
             self.error_help(span, ErrorKind::OffsetInvalid { reason }, help)
         };
         const FORM: &str = "write the offset as `name[step, default]`, as in `x[-1, 0]`";
-        // The step: an integer literal with an optional leading `-`.
+        // The step: a whole-number literal with an optional leading `-`. **compat**: like Kalix,
+        // a literal with a zero fraction or an exponent (`-1.0`, `1e0`) is accepted.
         let step_start = i;
         let (i, neg) = opt(ch('-')).parse(i)?;
-        let Ok((i, digits)) = digit1::<_, PErr>(i) else {
+        if !starts_number(i) {
             return if step_start.starts_with('+') {
                 bad(step_start, "the step takes no `+`", "write `[1, default]` for one step ahead")
             } else if step_start.starts_with(',') || step_start.starts_with(']') {
@@ -649,15 +650,16 @@ impl<'s> Parser<'s> {
             } else {
                 bad(step_start, "the step must be a whole number such as `-1`", FORM)
             };
-        };
-        if i.starts_with(|c: char| c == '.' || is_name_char(c)) {
+        }
+        let (i, (n, _)) = self.number(i)?;
+        let NodeKind::Number(k) = n.kind else { unreachable!("number() makes numbers") };
+        if k.fract() != 0.0 || !k.is_finite() {
             return bad(step_start, "the step must be a whole number such as `-1`", FORM);
         }
-        let step: i64 = match digits.parse::<i64>() {
-            Ok(v) if neg.is_some() => -v,
-            Ok(v) => v,
-            Err(_) => return bad(step_start, "the step is too large", FORM),
-        };
+        if k.abs() > 1e15 {
+            return bad(step_start, "the step is too large", FORM);
+        }
+        let step = if neg.is_some() { -(k as i64) } else { k as i64 };
         let (i, _) = ws(i)?;
         let Ok((i, _)) = ch::<_, PErr>(',').parse(i) else {
             return if i.starts_with(']') {
@@ -803,7 +805,11 @@ impl<'s> Parser<'s> {
             return match ctx {
                 Ctx::Top => self.error(span, end("an operator")),
                 Ctx::Paren(open) => self.error_help(open, ErrorKind::ParenUnclosed, "add `)` to close it"),
-                Ctx::Args(open) => self.error_help(open, ErrorKind::ParenUnclosed, "add `)` to close the call"),
+                Ctx::Args(open) => {
+                    let before = self.src[..open.start].trim_end();
+                    let name = &before[before.rfind(|c: char| !is_name_char(c)).map_or(0, |k| k + 1)..];
+                    self.error_help(open, ErrorKind::ParenUnclosed, format!("add `)` to close the call to `{name}`"))
+                }
                 Ctx::Block(open) | Ctx::Assign(open) => {
                     self.error_help(open, ErrorKind::BraceUnclosed, "add `}` to close the block")
                 }
@@ -1022,6 +1028,7 @@ mod tests {
         assert_eq!(sx("x[-1, nan]"), "(offset x -1 nan)");
         assert_eq!(sx("x [ 2 , -0.5 ]"), "(offset x 2 -0.5)");
         assert_eq!(sx("x[0, NaN]"), "(offset x 0 nan)");
+        assert_eq!(sx("x[-1.0, 0]"), "(offset x -1 0)");
         for bad in ["x[+1, 0]", "x[1.5, 0]", "x[-1]", "x[-1, y]", "x[-1, +1]", "x[, 0]", "x[a, 0]"] {
             assert!(matches!(kind(bad), ErrorKind::OffsetInvalid { .. }), "{bad}: {:?}", kind(bad));
         }

@@ -1,0 +1,485 @@
+//! The interpreter: an [`Ir`] compiled once into a tree of closures, then run over a slice of
+//! slot values.
+//!
+//! Why closures: each node becomes one boxed closure that calls its children directly, so a
+//! step costs one indirect call per node and no `match` on an opcode. The common shapes are
+//! specialised so that they cost a single closure: `slot op const`, `const op slot`,
+//! `slot op slot`, and a one-argument built-in on a slot. Built-ins and operators are passed to
+//! generic helpers as function items, so each specialised closure calls them inline.
+//!
+//! Evaluation allocates nothing: locals live in a small array on the stack, and errors (strict
+//! division, domain errors, failed asserts) are recorded in a `Cell` and turned into an
+//! [`Error`](crate::Error) only after the run.
+
+use std::cell::Cell;
+
+use crate::ast::BinaryOp;
+use crate::builtins::{self, Imp, Stateful};
+use crate::options::{DivByZero, DomainErrors, Options};
+use crate::sema::{Ir, IrNode, IrStmt};
+use crate::span::Span;
+
+/// The most locals a block may assign; they live in an array on the stack.
+pub const MAX_LOCALS: usize = 64;
+/// The most arguments of a slice built-in (`interp`) whose arguments are not all constants.
+pub const MAX_SLICE_ARGS: usize = 64;
+
+/// What one evaluation reads and where it records a failure.
+pub(crate) struct Ctx<'a> {
+    values: &'a [f64],
+    locals: &'a [Cell<f64>],
+    fault: &'a Cell<Option<Fault>>,
+}
+
+/// Why an evaluation failed, and where.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Fault {
+    pub(crate) span: Span,
+    pub(crate) kind: FaultKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum FaultKind {
+    DivisionByZero,
+    Domain(&'static str, f64),
+    Assert(f64),
+}
+
+type Code = Box<dyn Fn(&Ctx<'_>) -> f64 + Send + Sync>;
+
+enum Step {
+    Let(usize, Code),
+    Assert(Code, Span),
+}
+
+/// A compiled, immutable program: `Send + Sync`, so one can be evaluated from many threads.
+pub(crate) struct Program {
+    steps: Vec<Step>,
+    result: Code,
+    n_locals: usize,
+    pub(crate) n_slots: usize,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program").field("statements", &self.steps.len()).field("slots", &self.n_slots).finish()
+    }
+}
+
+impl Program {
+    /// Compiles `ir`. `None` if the block has more than [`MAX_LOCALS`] locals or a slice
+    /// built-in has more than [`MAX_SLICE_ARGS`] non-constant arguments.
+    pub(crate) fn compile(ir: &Ir, opts: &Options) -> Result<Program, &'static str> {
+        if ir.n_locals > MAX_LOCALS {
+            return Err("a block may assign at most 64 locals");
+        }
+        let o = Opts { div: opts.div_by_zero, domain: opts.domain_errors };
+        let steps = ir
+            .stmts
+            .iter()
+            .map(|s| match s {
+                IrStmt::Let { local, value } => Ok(Step::Let(*local, code(value, o)?)),
+                IrStmt::Assert { cond, span } => Ok(Step::Assert(code(cond, o)?, *span)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Program { steps, result: code(&ir.result, o)?, n_locals: ir.n_locals, n_slots: ir.n_slots })
+    }
+
+    /// Evaluates over `values` (at least `n_slots` long; checked by the caller).
+    #[inline]
+    pub(crate) fn run(&self, values: &[f64]) -> Result<f64, Fault> {
+        let fault = Cell::new(None);
+        let value = if self.n_locals == 0 {
+            let ctx = Ctx { values, locals: &[], fault: &fault };
+            self.run_steps(&ctx)
+        } else {
+            let locals: [Cell<f64>; MAX_LOCALS] = [const { Cell::new(0.0) }; MAX_LOCALS];
+            let ctx = Ctx { values, locals: &locals, fault: &fault };
+            self.run_steps(&ctx)
+        };
+        match fault.get() {
+            None => Ok(value),
+            Some(f) => Err(f),
+        }
+    }
+
+    #[inline(always)]
+    fn run_steps(&self, ctx: &Ctx<'_>) -> f64 {
+        for step in &self.steps {
+            match step {
+                Step::Let(l, c) => ctx.locals[*l].set(c(ctx)),
+                Step::Assert(c, span) => {
+                    let v = c(ctx);
+                    if v == 0.0 || v.is_nan() {
+                        ctx.fault.set(Some(Fault { span: *span, kind: FaultKind::Assert(v) }));
+                        return f64::NAN;
+                    }
+                }
+            }
+            if ctx.fault.get().is_some() {
+                return f64::NAN;
+            }
+        }
+        (self.result)(ctx)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Opts {
+    div: DivByZero,
+    domain: DomainErrors,
+}
+
+fn constant(c: f64) -> Code {
+    Box::new(move |_| c)
+}
+
+/// A one-argument function, specialised for a slot argument.
+fn un<F>(f: F, a: &IrNode, o: Opts) -> Result<Code, &'static str>
+where
+    F: Fn(f64) -> f64 + Copy + Send + Sync + 'static,
+{
+    Ok(match a {
+        IrNode::Slot(i) => {
+            let i = *i;
+            Box::new(move |c| f(c.values[i]))
+        }
+        _ => {
+            let a = code(a, o)?;
+            Box::new(move |c| f(a(c)))
+        }
+    })
+}
+
+/// A two-argument function, specialised for slot and constant operands.
+fn bin<F>(f: F, a: &IrNode, b: &IrNode, o: Opts) -> Result<Code, &'static str>
+where
+    F: Fn(f64, f64) -> f64 + Copy + Send + Sync + 'static,
+{
+    use IrNode::{Const, Slot};
+    Ok(match (a, b) {
+        (Slot(i), Const(k)) => {
+            let (i, k) = (*i, *k);
+            Box::new(move |c| f(c.values[i], k))
+        }
+        (Const(k), Slot(i)) => {
+            let (i, k) = (*i, *k);
+            Box::new(move |c| f(k, c.values[i]))
+        }
+        (Slot(i), Slot(j)) => {
+            let (i, j) = (*i, *j);
+            Box::new(move |c| f(c.values[i], c.values[j]))
+        }
+        (_, Const(k)) => {
+            let (a, k) = (code(a, o)?, *k);
+            Box::new(move |c| f(a(c), k))
+        }
+        (Const(k), _) => {
+            let (k, b) = (*k, code(b, o)?);
+            Box::new(move |c| f(k, b(c)))
+        }
+        (Slot(i), _) => {
+            let (i, b) = (*i, code(b, o)?);
+            Box::new(move |c| f(c.values[i], b(c)))
+        }
+        (_, Slot(j)) => {
+            let (a, j) = (code(a, o)?, *j);
+            Box::new(move |c| f(a(c), c.values[j]))
+        }
+        _ => {
+            let (a, b) = (code(a, o)?, code(b, o)?);
+            Box::new(move |c| f(a(c), b(c)))
+        }
+    })
+}
+
+/// A left fold of `f` over `args` as nested two-argument closures.
+fn fold<F>(f: F, args: &[IrNode], o: Opts) -> Result<Code, &'static str>
+where
+    F: Fn(f64, f64) -> f64 + Copy + Send + Sync + 'static,
+{
+    let mut acc = match args {
+        [a] => return code(a, o),
+        [a, b, ..] => bin(f, a, b, o)?,
+        [] => return Ok(constant(f64::NAN)),
+    };
+    for arg in &args[2..] {
+        let next: Code = match arg {
+            IrNode::Const(k) => {
+                let k = *k;
+                Box::new(move |c| f(acc(c), k))
+            }
+            IrNode::Slot(j) => {
+                let j = *j;
+                Box::new(move |c| f(acc(c), c.values[j]))
+            }
+            _ => {
+                let b = code(arg, o)?;
+                Box::new(move |c| f(acc(c), b(c)))
+            }
+        };
+        acc = next;
+    }
+    Ok(acc)
+}
+
+/// Records a domain error when `f` gives NaN for an argument that is not NaN.
+fn checked1(f: fn(f64) -> f64, name: &'static str, span: Span, a: Code) -> Code {
+    Box::new(move |c| {
+        let x = a(c);
+        let y = f(x);
+        if y.is_nan() && !x.is_nan() {
+            c.fault.set(Some(Fault { span, kind: FaultKind::Domain(name, x) }));
+        }
+        y
+    })
+}
+
+fn checked2(f: fn(f64, f64) -> f64, name: &'static str, span: Span, a: Code, b: Code) -> Code {
+    Box::new(move |c| {
+        let (x, y) = (a(c), b(c));
+        let z = f(x, y);
+        if z.is_nan() && !x.is_nan() && !y.is_nan() {
+            c.fault.set(Some(Fault { span, kind: FaultKind::Domain(name, if name == "^" { y } else { x }) }));
+        }
+        z
+    })
+}
+
+fn code(n: &IrNode, o: Opts) -> Result<Code, &'static str> {
+    stacker::maybe_grow(crate::parse::STACK_RED_ZONE, crate::parse::STACK_GROWTH, || code_inner(n, o))
+}
+
+fn code_inner(n: &IrNode, o: Opts) -> Result<Code, &'static str> {
+    Ok(match n {
+        IrNode::Const(k) => constant(*k),
+        IrNode::Slot(i) => {
+            let i = *i;
+            Box::new(move |c| c.values[i])
+        }
+        IrNode::Local(l) => {
+            let l = *l;
+            Box::new(move |c| c.locals[l].get())
+        }
+        // A single evaluation has no past or future: a step other than 0 reads the default.
+        IrNode::Offset { slot, step: 0, .. } => code(&IrNode::Slot(*slot), o)?,
+        IrNode::Offset { default, .. } => constant(*default),
+        IrNode::Neg(a) => un(builtins::neg, a, o)?,
+        IrNode::Not(a) => un(builtins::not, a, o)?,
+        IrNode::And(a, b) => {
+            let (a, b) = (code(a, o)?, code(b, o)?);
+            Box::new(move |c| builtins::bool_to_f64(builtins::truthy(a(c)) && builtins::truthy(b(c))))
+        }
+        IrNode::Or(a, b) => {
+            let (a, b) = (code(a, o)?, code(b, o)?);
+            Box::new(move |c| builtins::bool_to_f64(builtins::truthy(a(c)) || builtins::truthy(b(c))))
+        }
+        IrNode::If(cond, a, b) => {
+            let (cond, a, b) = (code(cond, o)?, code(a, o)?, code(b, o)?);
+            Box::new(move |c| if builtins::truthy(cond(c)) { a(c) } else { b(c) })
+        }
+        IrNode::Binary { op, lhs, rhs, span } => binary(*op, lhs, rhs, *span, o)?,
+        IrNode::Call { f, args, span } => call(f, args, *span, o)?,
+        IrNode::Stateful { f, args, window, default, .. } => first_step(*f, args, *window, *default, o)?,
+    })
+}
+
+fn binary(op: BinaryOp, a: &IrNode, b: &IrNode, span: Span, o: Opts) -> Result<Code, &'static str> {
+    use BinaryOp::*;
+    let strict_div = o.div == DivByZero::Error && matches!(op, Div | Rem);
+    if strict_div {
+        let f = if op == Div { builtins::div } else { builtins::rem };
+        let (a, b) = (code(a, o)?, code(b, o)?);
+        return Ok(Box::new(move |c| {
+            let (x, y) = (a(c), b(c));
+            if y == 0.0 {
+                c.fault.set(Some(Fault { span, kind: FaultKind::DivisionByZero }));
+            }
+            f(x, y)
+        }));
+    }
+    if op == Pow && o.domain == DomainErrors::Error {
+        return Ok(checked2(builtins::pow, "^", span, code(a, o)?, code(b, o)?));
+    }
+    match op {
+        Add => bin(builtins::add, a, b, o),
+        Sub => bin(builtins::sub, a, b, o),
+        Mul => bin(builtins::mul, a, b, o),
+        Div if o.div == DivByZero::Nan => bin(|x: f64, y: f64| if y == 0.0 { f64::NAN } else { x / y }, a, b, o),
+        Div => bin(builtins::div, a, b, o),
+        Rem => bin(builtins::rem, a, b, o),
+        Pow => bin(builtins::pow, a, b, o),
+        Eq => bin(builtins::eq, a, b, o),
+        Ne => bin(builtins::ne, a, b, o),
+        Lt => bin(builtins::lt, a, b, o),
+        Le => bin(builtins::le, a, b, o),
+        Gt => bin(builtins::gt, a, b, o),
+        Ge => bin(builtins::ge, a, b, o),
+        And | Or => unreachable!("resolved to IrNode::And / IrNode::Or"),
+    }
+}
+
+/// One-argument built-ins by name, so that each specialised closure calls its function inline
+/// instead of through the table's function pointer.
+macro_rules! call1 {
+    ($name:expr, $g:expr, $arg:expr, $o:expr, [$($f:ident),*]) => {
+        match $name {
+            $(stringify!($f) => un(builtins::$f, $arg, $o),)*
+            _ => un($g, $arg, $o),
+        }
+    };
+}
+
+fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts) -> Result<Code, &'static str> {
+    if o.domain == DomainErrors::Error {
+        match f.imp {
+            Imp::F1(g) => return Ok(checked1(g, f.name, span, code(&args[0], o)?)),
+            Imp::F2(g) => return Ok(checked2(g, f.name, span, code(&args[0], o)?, code(&args[1], o)?)),
+            _ => {}
+        }
+    }
+    match f.imp {
+        Imp::F1(g) => call1!(f.name, g, &args[0], o, [
+            abs, acos, asin, atan, ceil, cos, exp, floor, is_leap_year, ln, log10, log2, round, sign, sin, sqrt, tan
+        ]),
+        Imp::F2(g) => match f.name {
+            "pow" => bin(builtins::pow, &args[0], &args[1], o),
+            "atan2" => bin(builtins::atan2, &args[0], &args[1], o),
+            _ => bin(g, &args[0], &args[1], o),
+        },
+        Imp::F3(g) => {
+            let (a, b, d) = (code(&args[0], o)?, code(&args[1], o)?, code(&args[2], o)?);
+            Ok(Box::new(move |c| g(a(c), b(c), d(c))))
+        }
+        Imp::Fold(g) => match f.name {
+            "min" => fold(builtins::min2, args, o),
+            "max" => fold(builtins::max2, args, o),
+            "sum" => fold(builtins::add, args, o),
+            _ => fold(g, args, o),
+        },
+        Imp::Mean => {
+            let n = args.len() as f64;
+            let sum = fold(builtins::add, args, o)?;
+            Ok(Box::new(move |c| sum(c) / n))
+        }
+        Imp::Slice(g) => slice_call(g, args, o),
+        Imp::If | Imp::Stateful(_) | Imp::Calendar => unreachable!("resolved to their own IR nodes"),
+    }
+}
+
+/// A built-in over all its arguments as a slice. Constant points are gathered once at compile
+/// time; otherwise the arguments are evaluated into an array on the stack.
+fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts) -> Result<Code, &'static str> {
+    let tail: Option<Vec<f64>> = args[1..].iter().map(|a| if let IrNode::Const(k) = a { Some(*k) } else { None }).collect();
+    if let Some(tail) = tail {
+        let x = code(&args[0], o)?;
+        // Constant points (the usual case): only `x` varies, and `interp` is the one slice
+        // built-in, so the points are gathered once here.
+        return Ok(Box::new(move |c| builtins::interp_points(x(c), &tail)));
+    }
+    if args.len() > MAX_SLICE_ARGS {
+        return Err("a call with more than 64 arguments that are not all constants");
+    }
+    let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;
+    Ok(Box::new(move |c| {
+        let mut buf = [0.0; MAX_SLICE_ARGS];
+        for (slot, a) in buf.iter_mut().zip(&codes) {
+            *slot = a(c);
+        }
+        g(&buf[..codes.len()])
+    }))
+}
+
+/// A stateful function evaluated as on the first step of a fresh run (a single evaluation has
+/// no past), with Kalix's exact initial state: windows pre-filled with the default and a running
+/// sum of `default * n`; `*_since` accumulators at 0 (sum, count), -1 (steps) or NaN (min, max).
+fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts) -> Result<Code, &'static str> {
+    let n = window as f64;
+    let d = default;
+    let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;
+    let mut it = codes.into_iter();
+    let mut next = || it.next().unwrap_or_else(|| constant(f64::NAN));
+    // The deque of moving_min/max starts with one entry for the n-1 defaults when n >= 2.
+    let prefilled = window >= 2 && !d.is_nan();
+    Ok(match f {
+        Stateful::MovingSum | Stateful::MovingMean => {
+            let x = next();
+            let divide = if f == Stateful::MovingMean { n } else { 1.0 };
+            Box::new(move |c| {
+                let x = x(c);
+                // The ring wraps at once for n = 1, and a NaN default forces a recompute from
+                // +0.0 in ring order; otherwise the running sum takes `+ (x - evicted)`.
+                let sum = if window == 1 || d.is_nan() {
+                    let mut s = 0.0 + x;
+                    for _ in 1..window {
+                        s += d;
+                    }
+                    s
+                } else {
+                    d * n + (x - d)
+                };
+                if divide == 1.0 {
+                    sum
+                } else {
+                    sum / divide
+                }
+            })
+        }
+        Stateful::MovingMin => {
+            let x = next();
+            Box::new(move |c| {
+                let x = x(c);
+                match (x.is_nan(), prefilled) {
+                    (true, true) => d,
+                    (true, false) => f64::NAN,
+                    (false, true) if d < x => d,
+                    (false, _) => x,
+                }
+            })
+        }
+        Stateful::MovingMax => {
+            let x = next();
+            Box::new(move |c| {
+                let x = x(c);
+                match (x.is_nan(), prefilled) {
+                    (true, true) => d,
+                    (true, false) => f64::NAN,
+                    (false, true) if d > x => d,
+                    (false, _) => x,
+                }
+            })
+        }
+        Stateful::SumSince => {
+            let (x, reset) = (next(), next());
+            Box::new(move |c| {
+                let x = x(c);
+                if builtins::truthy(reset(c)) {
+                    x
+                } else {
+                    0.0 + x
+                }
+            })
+        }
+        Stateful::MinSince | Stateful::MaxSince => {
+            let (x, reset) = (next(), next());
+            Box::new(move |c| {
+                let _ = reset(c);
+                x(c)
+            })
+        }
+        Stateful::CountSince => {
+            let (cond, reset) = (next(), next());
+            Box::new(move |c| {
+                let _ = reset(c);
+                builtins::bool_to_f64(builtins::truthy(cond(c)))
+            })
+        }
+        Stateful::StepsSince => {
+            let reset = next();
+            Box::new(move |c| {
+                let _ = reset(c);
+                0.0
+            })
+        }
+    })
+}

@@ -1,0 +1,603 @@
+//! Resolution: [`Ast`] to [`Ir`]. Names become slots, calls become references to their
+//! [`Builtin`], every check happens here and every name error is reported at once. Constant
+//! sub-expressions are folded with the same built-in functions evaluation uses.
+//!
+//! The [`Ir`] holds no strings: evaluation never looks a name up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ast::{Ast, BinaryOp, Name, Node, NodeKind, Stmt, UnaryOp};
+use crate::builtins::{self, Builtin, Imp, Stateful};
+use crate::error::{Error, ErrorKind};
+use crate::options::{DivByZero, DomainErrors, Options};
+use crate::parse::{STACK_GROWTH, STACK_RED_ZONE};
+use crate::span::Span;
+use crate::suggest;
+
+/// A resolved expression or block: statements, then the result.
+///
+/// ```
+/// use kalix_expr_core::{parse, resolve, Scope, Options, ParseOptions};
+/// let ast = parse("max(0, rain - 2 * 3)", &ParseOptions::default())?;
+/// let (ir, names) = resolve(&ast, "max(0, rain - 2 * 3)", &Scope::Free, &Options::default())?;
+/// assert_eq!(names, vec!["rain".to_string()]);
+/// assert_eq!(ir.n_slots, 1);
+/// # Ok::<(), kalix_expr_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ir {
+    /// Statements of a block, in order (empty for a plain expression).
+    pub stmts: Vec<IrStmt>,
+    /// The value.
+    pub result: IrNode,
+    /// How many locals the statements assign.
+    pub n_locals: usize,
+    /// How many variable slots the expression reads (`values.len()` must be at least this).
+    pub n_slots: usize,
+}
+
+/// A statement of a resolved block.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IrStmt {
+    /// Assign a local.
+    Let {
+        /// The local's index.
+        local: usize,
+        /// Its new value.
+        value: IrNode,
+    },
+    /// Fail when the condition is 0 or NaN.
+    Assert {
+        /// The condition.
+        cond: IrNode,
+        /// The statement's source (for the error's text and position).
+        span: Span,
+    },
+}
+
+/// A resolved expression node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IrNode {
+    /// A constant.
+    Const(f64),
+    /// The value of variable slot `n`.
+    Slot(usize),
+    /// The value of local `n`.
+    Local(usize),
+    /// `slot[step, default]`: outside a stepping runtime, a step other than 0 reads `default`.
+    Offset {
+        /// The series' slot.
+        slot: usize,
+        /// Steps away (negative is the past).
+        step: i64,
+        /// The value outside the run.
+        default: f64,
+    },
+    /// `-x` (`+x` resolves to `x`).
+    Neg(Box<IrNode>),
+    /// `!x`
+    Not(Box<IrNode>),
+    /// An arithmetic or comparison operator (`&&` and `||` are [`IrNode::And`]/[`IrNode::Or`]).
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Left operand.
+        lhs: Box<IrNode>,
+        /// Right operand.
+        rhs: Box<IrNode>,
+        /// The operation, for evaluation errors.
+        span: Span,
+    },
+    /// `a && b`, short-circuit.
+    And(Box<IrNode>, Box<IrNode>),
+    /// `a || b`, short-circuit.
+    Or(Box<IrNode>, Box<IrNode>),
+    /// `if(c, a, b)`, only the branch taken is evaluated.
+    If(Box<IrNode>, Box<IrNode>, Box<IrNode>),
+    /// A pure built-in (`Imp::F1`, `F2`, `F3`, `Fold`, `Mean` or `Slice`).
+    Call {
+        /// The function.
+        f: &'static Builtin,
+        /// Its arguments.
+        args: Vec<IrNode>,
+        /// The call, for evaluation errors.
+        span: Span,
+    },
+    /// A stateful function (LANGUAGE.md §8) with its own state.
+    Stateful {
+        /// Which function.
+        f: Stateful,
+        /// The evaluated arguments: `[x]` for the moving windows, all arguments otherwise.
+        args: Vec<IrNode>,
+        /// Window length of the moving functions (0 otherwise).
+        window: usize,
+        /// Window pre-fill of the moving functions (0 otherwise).
+        default: f64,
+        /// The call site's index among the expression's stateful calls.
+        site: usize,
+    },
+}
+
+/// How variable names become slots.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Slot `i` is `names[i]`; any other name is an error.
+    Bound(&'a [&'a str]),
+    /// Every distinct name gets the next slot, in order of first appearance.
+    Free,
+}
+
+/// Resolves `ast` (parsed from `source`) into an [`Ir`], and the name of each slot.
+pub fn resolve(ast: &Ast, source: &str, scope: &Scope<'_>, opts: &Options) -> Result<(Ir, Vec<String>), Error> {
+    let source: Arc<str> = Arc::from(source);
+    resolve_shared(ast, &source, scope, opts)
+}
+
+pub(crate) fn resolve_shared(
+    ast: &Ast,
+    source: &Arc<str>,
+    scope: &Scope<'_>,
+    opts: &Options,
+) -> Result<(Ir, Vec<String>), Error> {
+    let mut r = Resolver {
+        source,
+        opts,
+        scope: *scope,
+        slots: Vec::new(),
+        slot_index: HashMap::new(),
+        locals: HashMap::new(),
+        assigned_later: HashMap::new(),
+        n_locals: 0,
+        sites: 0,
+        error: None,
+    };
+    if let Scope::Bound(names) = scope {
+        for name in names.iter() {
+            r.slot_for(name);
+        }
+    }
+    let (stmts, result) = match ast {
+        Ast::Expr(n) => (Vec::new(), r.node(n)),
+        Ast::Block(b) => {
+            for st in &b.stmts {
+                if let Stmt::Assign { name, .. } = st {
+                    r.assigned_later.insert(name.text.to_lowercase(), ());
+                }
+            }
+            let mut stmts = Vec::new();
+            for st in &b.stmts {
+                match st {
+                    Stmt::Assign { name, value, .. } => {
+                        let value = r.node(value);
+                        if let Some(local) = r.local_for(name) {
+                            stmts.push(IrStmt::Let { local, value });
+                        }
+                    }
+                    Stmt::Assert { cond, span } => {
+                        let cond = r.node(cond);
+                        stmts.push(IrStmt::Assert { cond, span: *span });
+                    }
+                }
+            }
+            (stmts, r.node(&b.result))
+        }
+    };
+    if let Some(e) = r.error {
+        return Err(e);
+    }
+    let n_slots = r.slots.len();
+    Ok((Ir { stmts, result, n_locals: r.n_locals, n_slots }, r.slots))
+}
+
+struct Resolver<'a> {
+    source: &'a Arc<str>,
+    opts: &'a Options,
+    scope: Scope<'a>,
+    /// Slot names in slot order.
+    slots: Vec<String>,
+    /// Folded name (see `key`) to slot.
+    slot_index: HashMap<String, usize>,
+    /// Lower-case local name to index, for locals assigned so far.
+    locals: HashMap<String, usize>,
+    /// Lower-case names assigned anywhere in the block.
+    assigned_later: HashMap<String, ()>,
+    n_locals: usize,
+    sites: usize,
+    error: Option<Error>,
+}
+
+impl Resolver<'_> {
+    /// Records a diagnostic; resolution goes on so that every name error is reported at once.
+    fn error(&mut self, span: Span, kind: ErrorKind, help: Option<String>) -> IrNode {
+        match &mut self.error {
+            Some(e) => e.push(span, kind, help),
+            None => self.error = Some(Error::new(self.source, span, kind, help)),
+        }
+        IrNode::Const(f64::NAN)
+    }
+
+    fn key(&self, name: &str) -> String {
+        if self.opts.case_insensitive {
+            name.to_lowercase()
+        } else {
+            name.to_string()
+        }
+    }
+
+    fn slot_for(&mut self, name: &str) -> usize {
+        let key = self.key(name);
+        if let Some(&s) = self.slot_index.get(&key) {
+            return s;
+        }
+        let s = self.slots.len();
+        self.slots.push(name.to_string());
+        self.slot_index.insert(key, s);
+        s
+    }
+
+    fn local_for(&mut self, name: &Name) -> Option<usize> {
+        let lower = name.text.to_lowercase();
+        let reason = if name.text.contains('.') {
+            Some("dotted names are model references; locals are bare names")
+        } else if let Some(b) = builtins::lookup(&lower) {
+            Some(match b.imp {
+                Imp::Stateful(_) => "it is a stateful function",
+                Imp::Calendar => "it is a calendar function",
+                _ => "it is a built-in function",
+            })
+        } else if builtins::RESERVED.contains(&lower.as_str()) {
+            Some("it is a reserved word")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.error(name.span, ErrorKind::LocalNameInvalid { name: name.text.clone(), reason }, None);
+            return None;
+        }
+        if let Some(&l) = self.locals.get(&lower) {
+            return Some(l);
+        }
+        let l = self.n_locals;
+        self.n_locals += 1;
+        self.locals.insert(lower, l);
+        Some(l)
+    }
+
+    fn node(&mut self, n: &Node) -> IrNode {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.node_inner(n))
+    }
+
+    fn node_inner(&mut self, n: &Node) -> IrNode {
+        match &n.kind {
+            NodeKind::Number(x) => IrNode::Const(*x),
+            NodeKind::Var(name) => self.var(name),
+            NodeKind::Offset { name, step, default } => self.offset(name, *step, *default),
+            NodeKind::Unary { op, operand } => {
+                let x = self.node(operand);
+                match (op, x) {
+                    (UnaryOp::Plus, x) => x,
+                    (UnaryOp::Neg, IrNode::Const(c)) => IrNode::Const(builtins::neg(c)),
+                    (UnaryOp::Neg, x) => IrNode::Neg(Box::new(x)),
+                    (UnaryOp::Not, IrNode::Const(c)) => IrNode::Const(builtins::not(c)),
+                    (UnaryOp::Not, x) => IrNode::Not(Box::new(x)),
+                }
+            }
+            NodeKind::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.node(lhs), self.node(rhs));
+                self.binary(*op, a, b, n.span)
+            }
+            NodeKind::Call { name, args } => self.call(name, args, n.span),
+        }
+    }
+
+    fn var(&mut self, name: &Name) -> IrNode {
+        let lower = name.text.to_lowercase();
+        if !name.text.contains('.') {
+            if let Some(&l) = self.locals.get(&lower) {
+                return IrNode::Local(l);
+            }
+            if self.assigned_later.contains_key(&lower) {
+                return self.error(name.span, ErrorKind::LocalUnassigned { name: name.text.clone() }, Some(
+                    "assign a local above its first use; model references need a namespace such as `data.` or `node.`".into(),
+                ));
+            }
+        }
+        let key = self.key(&name.text);
+        if let Some(&s) = self.slot_index.get(&key) {
+            return IrNode::Slot(s);
+        }
+        let constant = if self.opts.case_insensitive { builtins::constant(&name.text) } else {
+            match name.text.as_str() {
+                "pi" | "e" => builtins::constant(&name.text),
+                _ => None,
+            }
+        };
+        if let Some(c) = constant {
+            return IrNode::Const(c);
+        }
+        match self.scope {
+            Scope::Free => IrNode::Slot(self.slot_for(&name.text)),
+            Scope::Bound(names) => {
+                let mut candidates: Vec<&str> = names.to_vec();
+                let locals: Vec<String> = self.locals.keys().cloned().collect();
+                candidates.extend(locals.iter().map(String::as_str));
+                let help = if builtins::lookup(&lower).is_some() {
+                    Some(format!("`{lower}` is a function: call it as `{lower}(…)`"))
+                } else if lower == "inf" {
+                    Some("there is no `inf` literal: write `1e400`".into())
+                } else if lower == "nan" {
+                    Some("there is no `nan` literal outside an offset's default: write `0/0`".into())
+                } else {
+                    suggest::did_you_mean(&suggest::closest(&name.text, candidates))
+                };
+                self.error(name.span, ErrorKind::VariableUnknown { name: name.text.clone() }, help)
+            }
+        }
+    }
+
+    fn offset(&mut self, name: &Name, step: i64, default: f64) -> IrNode {
+        let lower = name.text.to_lowercase();
+        let forbid = |reason: &'static str| ErrorKind::OffsetForbidden { name: name.text.clone(), step, reason };
+        if lower.starts_with("const.") {
+            return self.error(name.span, forbid("a constant has no past or future"), None);
+        }
+        if lower.starts_with("sim.") {
+            return self.error(name.span, forbid("`sim.*` fields are the calendar of the current step"), None);
+        }
+        if step > 0 && (lower.starts_with("node.") || lower.starts_with("var.")) {
+            return self.error(
+                name.span,
+                forbid("computed series cannot look forward"),
+                Some("only input series (`data.*`) can be read ahead".into()),
+            );
+        }
+        if !name.text.contains('.') && (self.locals.contains_key(&lower) || self.assigned_later.contains_key(&lower)) {
+            return self.error(name.span, forbid("a local is not a series"), None);
+        }
+        match self.var(name) {
+            IrNode::Slot(slot) => IrNode::Offset { slot, step, default },
+            IrNode::Const(c) if !c.is_nan() => {
+                self.error(name.span, forbid("a constant is not a series"), None)
+            }
+            other => other,
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, a: IrNode, b: IrNode, span: Span) -> IrNode {
+        use BinaryOp::*;
+        match op {
+            And => match (a, b) {
+                (IrNode::Const(x), _) if !builtins::truthy(x) => IrNode::Const(0.0),
+                (IrNode::Const(x), IrNode::Const(y)) => IrNode::Const(builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y))),
+                (a, b) => IrNode::And(Box::new(a), Box::new(b)),
+            },
+            Or => match (a, b) {
+                (IrNode::Const(x), _) if builtins::truthy(x) => IrNode::Const(1.0),
+                (IrNode::Const(x), IrNode::Const(y)) => IrNode::Const(builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y))),
+                (a, b) => IrNode::Or(Box::new(a), Box::new(b)),
+            },
+            _ => match (a, b) {
+                (IrNode::Const(x), IrNode::Const(y)) if self.foldable(op, x, y) => IrNode::Const(apply(op, x, y, self.opts.div_by_zero)),
+                (a, b) => IrNode::Binary { op, lhs: Box::new(a), rhs: Box::new(b), span },
+            },
+        }
+    }
+
+    /// Folding must not hide an error that strict options raise at evaluation.
+    fn foldable(&self, op: BinaryOp, x: f64, y: f64) -> bool {
+        let div_error = self.opts.div_by_zero == DivByZero::Error && matches!(op, BinaryOp::Div | BinaryOp::Rem) && y == 0.0;
+        let domain_error = self.opts.domain_errors == DomainErrors::Error
+            && op == BinaryOp::Pow
+            && builtins::pow(x, y).is_nan()
+            && !x.is_nan()
+            && !y.is_nan();
+        !div_error && !domain_error
+    }
+
+    fn call(&mut self, name: &Name, args: &[Node], span: Span) -> IrNode {
+        let lower = name.text.to_lowercase();
+        if lower == "assert" {
+            return self.error(name.span, ErrorKind::AssertMisplaced, Some("write `assert(cond);` as a statement of a block `{ …; result }`".into()));
+        }
+        let Some(f) = builtins::lookup(&lower) else {
+            let help = suggest::unknown_function(&name.text);
+            // Still resolve the arguments, so that their errors are reported too.
+            for a in args {
+                self.node(a);
+            }
+            return self.error(name.span, ErrorKind::FunctionUnknown { name: name.text.clone() }, help);
+        };
+        if !f.arity.accepts(args.len()) {
+            for a in args {
+                self.node(a);
+            }
+            return self.error(
+                name.span,
+                ErrorKind::ArityMismatch { name: f.name.into(), expected: f.arity.describe(), found: args.len() },
+                Some(format!("{}: {}", f.name, f.doc)),
+            );
+        }
+        match f.imp {
+            Imp::If => {
+                let c = self.node(&args[0]);
+                let a = self.node(&args[1]);
+                let b = self.node(&args[2]);
+                match c {
+                    IrNode::Const(c) if builtins::truthy(c) => a,
+                    IrNode::Const(_) => b,
+                    c => IrNode::If(Box::new(c), Box::new(a), Box::new(b)),
+                }
+            }
+            Imp::Stateful(kind) => self.stateful(f, kind, args),
+            Imp::Calendar => {
+                for a in args {
+                    self.node(a);
+                }
+                self.error(name.span, ErrorKind::CalendarRequired { name: f.name.into() }, Some("run it in a model, where the calendar is known".into()))
+            }
+            _ => {
+                let args: Vec<IrNode> = args.iter().map(|a| self.node(a)).collect();
+                let consts: Option<Vec<f64>> = args.iter().map(|a| if let IrNode::Const(c) = a { Some(*c) } else { None }).collect();
+                if let Some(consts) = consts {
+                    let value = apply_call(f, &consts);
+                    let hides_error = self.opts.domain_errors == DomainErrors::Error && value.is_nan() && !consts.iter().any(|c| c.is_nan());
+                    if f.pure && !hides_error {
+                        return IrNode::Const(value);
+                    }
+                }
+                IrNode::Call { f, args, span }
+            }
+        }
+    }
+
+    fn stateful(&mut self, f: &'static Builtin, kind: Stateful, args: &[Node]) -> IrNode {
+        let site = self.sites;
+        self.sites += 1;
+        let moving = matches!(kind, Stateful::MovingSum | Stateful::MovingMean | Stateful::MovingMin | Stateful::MovingMax);
+        if !moving {
+            let args = args.iter().map(|a| self.node(a)).collect();
+            return IrNode::Stateful { f: kind, args, window: 0, default: 0.0, site };
+        }
+        let x = self.node(&args[0]);
+        let literal = |n: &Node| match n.kind {
+            NodeKind::Number(v) => Some(v),
+            _ => None,
+        };
+        let window = match literal(&args[1]) {
+            Some(w) if w >= 1.0 && w.fract() == 0.0 && w <= 1e7 => w as usize,
+            _ => {
+                return self.error(
+                    args[1].span,
+                    ErrorKind::ArgumentNotLiteral { name: f.name.into(), index: 2, expected: "a positive whole number literal (the window length)" },
+                    Some("the window is sized when the model loads, so write a number such as `30`".into()),
+                )
+            }
+        };
+        let Some(default) = literal(&args[2]) else {
+            return self.error(
+                args[2].span,
+                ErrorKind::ArgumentNotLiteral { name: f.name.into(), index: 3, expected: "a number literal (the window's pre-fill)" },
+                Some("write a number such as `0` or `-1`".into()),
+            );
+        };
+        IrNode::Stateful { f: kind, args: vec![x], window, default, site }
+    }
+}
+
+/// A binary operator on constants, with the division option applied.
+pub(crate) fn apply(op: BinaryOp, x: f64, y: f64, div: DivByZero) -> f64 {
+    use BinaryOp::*;
+    match op {
+        Add => builtins::add(x, y),
+        Sub => builtins::sub(x, y),
+        Mul => builtins::mul(x, y),
+        Div if div == DivByZero::Nan && y == 0.0 => f64::NAN,
+        Div => builtins::div(x, y),
+        Rem => builtins::rem(x, y),
+        Pow => builtins::pow(x, y),
+        Eq => builtins::eq(x, y),
+        Ne => builtins::ne(x, y),
+        Lt => builtins::lt(x, y),
+        Le => builtins::le(x, y),
+        Gt => builtins::gt(x, y),
+        Ge => builtins::ge(x, y),
+        And => builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y)),
+        Or => builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y)),
+    }
+}
+
+/// A pure built-in applied to constant arguments.
+pub(crate) fn apply_call(f: &Builtin, args: &[f64]) -> f64 {
+    match f.imp {
+        Imp::F1(g) => g(args[0]),
+        Imp::F2(g) => g(args[0], args[1]),
+        Imp::F3(g) => g(args[0], args[1], args[2]),
+        Imp::Fold(g) => builtins::fold(args, g),
+        Imp::Mean => builtins::mean(args),
+        Imp::Slice(g) => g(args),
+        Imp::If => {
+            if builtins::truthy(args[0]) {
+                args[1]
+            } else {
+                args[2]
+            }
+        }
+        Imp::Stateful(_) | Imp::Calendar => f64::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse, ParseOptions};
+
+    fn ir(src: &str, names: &[&str]) -> Result<Ir, Error> {
+        let ast = parse(src, &ParseOptions::default())?;
+        resolve(&ast, src, &Scope::Bound(names), &Options::default()).map(|(ir, _)| ir)
+    }
+
+    #[test]
+    fn constants_fold_with_the_same_builtins() {
+        assert_eq!(ir("2 * 3 + max(1, 4)", &[]).unwrap().result, IrNode::Const(10.0));
+        assert_eq!(ir("-2^2", &[]).unwrap().result, IrNode::Const(4.0));
+        assert_eq!(ir("if(0/0, 1, 2)", &[]).unwrap().result, IrNode::Const(1.0));
+        assert_eq!(ir("0 && x", &["x"]).unwrap().result, IrNode::Const(0.0));
+        assert_eq!(ir("2 * pi", &[]).unwrap().result, IrNode::Const(2.0 * std::f64::consts::PI));
+    }
+
+    #[test]
+    fn a_bound_variable_wins_over_a_constant() {
+        assert_eq!(ir("pi", &["pi"]).unwrap().result, IrNode::Slot(0));
+    }
+
+    #[test]
+    fn every_name_error_is_reported_at_once() {
+        let e = ir("lg10(rian) + sin(1, 2) + fn.f(x)", &["rain"]).unwrap_err();
+        let kinds: Vec<&ErrorKind> = e.diagnostics().iter().map(|d| d.kind()).collect();
+        assert_eq!(kinds.len(), 5, "{e}");
+        assert!(matches!(kinds[0], ErrorKind::VariableUnknown { name } if name == "rian"));
+        assert!(matches!(kinds[1], ErrorKind::FunctionUnknown { name } if name == "lg10"));
+        assert!(matches!(kinds[2], ErrorKind::ArityMismatch { found: 2, .. }));
+        assert_eq!(e.diagnostics()[0].help(), Some("did you mean `rain`?"));
+        assert_eq!(e.diagnostics()[1].help(), Some("did you mean `log10`?"));
+    }
+
+    #[test]
+    fn locals_must_be_assigned_before_use() {
+        let e = ir("{ b = a + 1; a = 2; b }", &[]).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::LocalUnassigned { name } if name == "a"));
+        let e = ir("{ max = 1; max }", &[]).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::LocalNameInvalid { .. }));
+        let e = ir("{ a.b = 1; 2 }", &[]).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::LocalNameInvalid { .. }));
+        let e = ir("{ this = 1; 2 }", &[]).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::LocalNameInvalid { .. }));
+        let ok = ir("{ A = 1; a = A + 1; a }", &[]).unwrap();
+        assert_eq!(ok.n_locals, 1);
+    }
+
+    #[test]
+    fn offsets_follow_the_namespace_rules() {
+        for (src, names) in [
+            ("const.k[-1, 0]", &["const.k"][..]),
+            ("sim.month[-1, 0]", &["sim.month"][..]),
+            ("node.a.dsflow[1, 0]", &["node.a.dsflow"][..]),
+            ("var.b.k[2, 0]", &["var.b.k"][..]),
+            ("{ a = 1; a[-1, 0] }", &[][..]),
+        ] {
+            let e = ir(src, names).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::OffsetForbidden { .. }), "{src}: {e}");
+        }
+        assert!(ir("node.a.dsflow[-1, 0] + data.x[3, nan]", &["node.a.dsflow", "data.x"]).is_ok());
+    }
+
+    #[test]
+    fn moving_windows_need_literal_arguments() {
+        let e = ir("moving_mean(x, n, 0)", &["x", "n"]).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::ArgumentNotLiteral { index: 2, .. }));
+        let e = ir("moving_sum(x, 0, 0)", &["x"]).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::ArgumentNotLiteral { index: 2, .. }));
+        assert!(ir("moving_sum(x, 3, -1)", &["x"]).is_ok());
+    }
+}
