@@ -146,7 +146,7 @@ impl Expr {
 #[cfg(feature = "interp")]
 mod compiled {
     use super::*;
-    use crate::interp::{FaultKind, Program};
+    use crate::interp::{FaultKind, Program, Unsupported};
     use crate::options::MissingVariable;
 
     /// A compiled expression: immutable, `Send + Sync`, evaluated over a slice of slot values.
@@ -196,13 +196,16 @@ mod compiled {
         }
 
         fn finish(&self, ir: &Ir, names: Vec<String>, opts: &Options) -> Result<Compiled, Error> {
-            let program = Program::compile(ir, opts).map_err(|why| {
-                Error::new(
+            let program = Program::compile(ir, opts).map_err(|why| match why {
+                Unsupported::Limit(what) => {
+                    Error::new(&self.source, Span::new(0, self.source.len()), ErrorKind::LimitExceeded { what }, None)
+                }
+                Unsupported::Calendar(name, span) => Error::new(
                     &self.source,
-                    Span::new(0, self.source.len()),
-                    ErrorKind::LimitExceeded { what: why },
-                    None,
-                )
+                    span,
+                    ErrorKind::CalendarRequired { name: name.into() },
+                    Some("run it in a model, where the calendar is known".into()),
+                ),
             })?;
             Ok(Compiled { program, names, source: self.source.clone() })
         }
@@ -248,7 +251,12 @@ mod compiled {
                     (None, MissingVariable::Default(d)) => values.push(d),
                     (None, MissingVariable::Error) => {
                         let span = self.first_use(name);
-                        return Err(Error::new(&self.source, span, ErrorKind::VariableMissing { name: name.clone() }, None));
+                        return Err(Error::new(
+                            &self.source,
+                            span,
+                            ErrorKind::VariableMissing { name: name.clone() },
+                            None,
+                        ));
                     }
                 }
             }
@@ -261,7 +269,9 @@ mod compiled {
                 .nodes()
                 .into_iter()
                 .find_map(|n| match &n.kind {
-                    NodeKind::Var(v) | NodeKind::Offset { name: v, .. } if v.text.eq_ignore_ascii_case(name) => Some(v.span),
+                    NodeKind::Var(v) | NodeKind::Offset { name: v, .. } if v.text.eq_ignore_ascii_case(name) => {
+                        Some(v.span)
+                    }
                     _ => None,
                 })
                 .unwrap_or_default()
@@ -372,7 +382,9 @@ mod serde_impl {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             match &self.description {
                 None => s.serialize_str(self.source()),
-                Some(d) => Repr::Described { expr: self.source().to_string(), description: Some(d.clone()) }.serialize(s),
+                Some(d) => {
+                    Repr::Described { expr: self.source().to_string(), description: Some(d.clone()) }.serialize(s)
+                }
             }
         }
     }

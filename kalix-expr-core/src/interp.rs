@@ -19,6 +19,15 @@ use crate::options::{DivByZero, DomainErrors, Options};
 use crate::sema::{Ir, IrNode, IrStmt};
 use crate::span::Span;
 
+/// Why an [`Ir`] cannot become a [`Program`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Unsupported {
+    /// A size limit of the program.
+    Limit(&'static str),
+    /// A calendar function, which needs the stepping runtime's date.
+    Calendar(&'static str, Span),
+}
+
 /// The most locals a block may assign; they live in an array on the stack.
 pub const MAX_LOCALS: usize = 64;
 /// The most arguments of a slice built-in (`interp`) whose arguments are not all constants.
@@ -69,9 +78,9 @@ impl std::fmt::Debug for Program {
 impl Program {
     /// Compiles `ir`. `None` if the block has more than [`MAX_LOCALS`] locals or a slice
     /// built-in has more than [`MAX_SLICE_ARGS`] non-constant arguments.
-    pub(crate) fn compile(ir: &Ir, opts: &Options) -> Result<Program, &'static str> {
+    pub(crate) fn compile(ir: &Ir, opts: &Options) -> Result<Program, Unsupported> {
         if ir.n_locals > MAX_LOCALS {
-            return Err("a block may assign at most 64 locals");
+            return Err(Unsupported::Limit("a block may assign at most 64 locals"));
         }
         let o = Opts { div: opts.div_by_zero, domain: opts.domain_errors };
         let steps = ir
@@ -135,7 +144,7 @@ fn constant(c: f64) -> Code {
 }
 
 /// A one-argument function, specialised for a slot argument.
-fn un<F>(f: F, a: &IrNode, o: Opts) -> Result<Code, &'static str>
+fn un<F>(f: F, a: &IrNode, o: Opts) -> Result<Code, Unsupported>
 where
     F: Fn(f64) -> f64 + Copy + Send + Sync + 'static,
 {
@@ -152,7 +161,7 @@ where
 }
 
 /// A two-argument function, specialised for slot and constant operands.
-fn bin<F>(f: F, a: &IrNode, b: &IrNode, o: Opts) -> Result<Code, &'static str>
+fn bin<F>(f: F, a: &IrNode, b: &IrNode, o: Opts) -> Result<Code, Unsupported>
 where
     F: Fn(f64, f64) -> f64 + Copy + Send + Sync + 'static,
 {
@@ -194,7 +203,7 @@ where
 }
 
 /// A left fold of `f` over `args` as nested two-argument closures.
-fn fold<F>(f: F, args: &[IrNode], o: Opts) -> Result<Code, &'static str>
+fn fold<F>(f: F, args: &[IrNode], o: Opts) -> Result<Code, Unsupported>
 where
     F: Fn(f64, f64) -> f64 + Copy + Send + Sync + 'static,
 {
@@ -246,11 +255,11 @@ fn checked2(f: fn(f64, f64) -> f64, name: &'static str, span: Span, a: Code, b: 
     })
 }
 
-fn code(n: &IrNode, o: Opts) -> Result<Code, &'static str> {
+fn code(n: &IrNode, o: Opts) -> Result<Code, Unsupported> {
     stacker::maybe_grow(crate::parse::STACK_RED_ZONE, crate::parse::STACK_GROWTH, || code_inner(n, o))
 }
 
-fn code_inner(n: &IrNode, o: Opts) -> Result<Code, &'static str> {
+fn code_inner(n: &IrNode, o: Opts) -> Result<Code, Unsupported> {
     Ok(match n {
         IrNode::Const(k) => constant(*k),
         IrNode::Slot(i) => {
@@ -281,10 +290,11 @@ fn code_inner(n: &IrNode, o: Opts) -> Result<Code, &'static str> {
         IrNode::Binary { op, lhs, rhs, span } => binary(*op, lhs, rhs, *span, o)?,
         IrNode::Call { f, args, span } => call(f, args, *span, o)?,
         IrNode::Stateful { f, args, window, default, .. } => first_step(*f, args, *window, *default, o)?,
+        IrNode::Calendar { f, span, .. } => return Err(Unsupported::Calendar(f.name, *span)),
     })
 }
 
-fn binary(op: BinaryOp, a: &IrNode, b: &IrNode, span: Span, o: Opts) -> Result<Code, &'static str> {
+fn binary(op: BinaryOp, a: &IrNode, b: &IrNode, span: Span, o: Opts) -> Result<Code, Unsupported> {
     use BinaryOp::*;
     let strict_div = o.div == DivByZero::Error && matches!(op, Div | Rem);
     if strict_div {
@@ -330,7 +340,7 @@ macro_rules! call1 {
     };
 }
 
-fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts) -> Result<Code, &'static str> {
+fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts) -> Result<Code, Unsupported> {
     if o.domain == DomainErrors::Error {
         match f.imp {
             Imp::F1(g) => return Ok(checked1(g, f.name, span, code(&args[0], o)?)),
@@ -339,9 +349,13 @@ fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts) -> 
         }
     }
     match f.imp {
-        Imp::F1(g) => call1!(f.name, g, &args[0], o, [
-            abs, acos, asin, atan, ceil, cos, exp, floor, is_leap_year, ln, log10, log2, round, sign, sin, sqrt, tan
-        ]),
+        Imp::F1(g) => call1!(
+            f.name,
+            g,
+            &args[0],
+            o,
+            [abs, acos, asin, atan, ceil, cos, exp, floor, is_leap_year, ln, log10, log2, round, sign, sin, sqrt, tan]
+        ),
         Imp::F2(g) => match f.name {
             "pow" => bin(builtins::pow, &args[0], &args[1], o),
             "atan2" => bin(builtins::atan2, &args[0], &args[1], o),
@@ -369,8 +383,9 @@ fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts) -> 
 
 /// A built-in over all its arguments as a slice. Constant points are gathered once at compile
 /// time; otherwise the arguments are evaluated into an array on the stack.
-fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts) -> Result<Code, &'static str> {
-    let tail: Option<Vec<f64>> = args[1..].iter().map(|a| if let IrNode::Const(k) = a { Some(*k) } else { None }).collect();
+fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts) -> Result<Code, Unsupported> {
+    let tail: Option<Vec<f64>> =
+        args[1..].iter().map(|a| if let IrNode::Const(k) = a { Some(*k) } else { None }).collect();
     if let Some(tail) = tail {
         let x = code(&args[0], o)?;
         // Constant points (the usual case): only `x` varies, and `interp` is the one slice
@@ -378,7 +393,7 @@ fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts) -> Result<Code, &'
         return Ok(Box::new(move |c| builtins::interp_points(x(c), &tail)));
     }
     if args.len() > MAX_SLICE_ARGS {
-        return Err("a call with more than 64 arguments that are not all constants");
+        return Err(Unsupported::Limit("a call with more than 64 arguments that are not all constants"));
     }
     let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;
     Ok(Box::new(move |c| {
@@ -393,7 +408,7 @@ fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts) -> Result<Code, &'
 /// A stateful function evaluated as on the first step of a fresh run (a single evaluation has
 /// no past), with Kalix's exact initial state: windows pre-filled with the default and a running
 /// sum of `default * n`; `*_since` accumulators at 0 (sum, count), -1 (steps) or NaN (min, max).
-fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts) -> Result<Code, &'static str> {
+fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts) -> Result<Code, Unsupported> {
     let n = window as f64;
     let d = default;
     let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;

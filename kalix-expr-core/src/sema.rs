@@ -104,6 +104,15 @@ pub enum IrNode {
         /// The call, for evaluation errors.
         span: Span,
     },
+    /// A calendar function (`month_at`, `days_in_month_at`) of the simulation date.
+    Calendar {
+        /// The function.
+        f: &'static Builtin,
+        /// The day offset.
+        arg: Box<IrNode>,
+        /// The function's name, for the error where no calendar exists.
+        span: Span,
+    },
     /// A stateful function (LANGUAGE.md §8) with its own state.
     Stateful {
         /// Which function.
@@ -307,7 +316,9 @@ impl Resolver<'_> {
         if let Some(&s) = self.slot_index.get(&key) {
             return IrNode::Slot(s);
         }
-        let constant = if self.opts.case_insensitive { builtins::constant(&name.text) } else {
+        let constant = if self.opts.case_insensitive {
+            builtins::constant(&name.text)
+        } else {
             match name.text.as_str() {
                 "pi" | "e" => builtins::constant(&name.text),
                 _ => None,
@@ -357,9 +368,7 @@ impl Resolver<'_> {
         }
         match self.var(name) {
             IrNode::Slot(slot) => IrNode::Offset { slot, step, default },
-            IrNode::Const(c) if !c.is_nan() => {
-                self.error(name.span, forbid("a constant is not a series"), None)
-            }
+            IrNode::Const(c) if !c.is_nan() => self.error(name.span, forbid("a constant is not a series"), None),
             other => other,
         }
     }
@@ -369,16 +378,22 @@ impl Resolver<'_> {
         match op {
             And => match (a, b) {
                 (IrNode::Const(x), _) if !builtins::truthy(x) => IrNode::Const(0.0),
-                (IrNode::Const(x), IrNode::Const(y)) => IrNode::Const(builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y))),
+                (IrNode::Const(x), IrNode::Const(y)) => {
+                    IrNode::Const(builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y)))
+                }
                 (a, b) => IrNode::And(Box::new(a), Box::new(b)),
             },
             Or => match (a, b) {
                 (IrNode::Const(x), _) if builtins::truthy(x) => IrNode::Const(1.0),
-                (IrNode::Const(x), IrNode::Const(y)) => IrNode::Const(builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y))),
+                (IrNode::Const(x), IrNode::Const(y)) => {
+                    IrNode::Const(builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y)))
+                }
                 (a, b) => IrNode::Or(Box::new(a), Box::new(b)),
             },
             _ => match (a, b) {
-                (IrNode::Const(x), IrNode::Const(y)) if self.foldable(op, x, y) => IrNode::Const(apply(op, x, y, self.opts.div_by_zero)),
+                (IrNode::Const(x), IrNode::Const(y)) if self.foldable(op, x, y) => {
+                    IrNode::Const(apply(op, x, y, self.opts.div_by_zero))
+                }
                 (a, b) => IrNode::Binary { op, lhs: Box::new(a), rhs: Box::new(b), span },
             },
         }
@@ -386,7 +401,8 @@ impl Resolver<'_> {
 
     /// Folding must not hide an error that strict options raise at evaluation.
     fn foldable(&self, op: BinaryOp, x: f64, y: f64) -> bool {
-        let div_error = self.opts.div_by_zero == DivByZero::Error && matches!(op, BinaryOp::Div | BinaryOp::Rem) && y == 0.0;
+        let div_error =
+            self.opts.div_by_zero == DivByZero::Error && matches!(op, BinaryOp::Div | BinaryOp::Rem) && y == 0.0;
         let domain_error = self.opts.domain_errors == DomainErrors::Error
             && op == BinaryOp::Pow
             && builtins::pow(x, y).is_nan()
@@ -398,7 +414,11 @@ impl Resolver<'_> {
     fn call(&mut self, name: &Name, args: &[Node], span: Span) -> IrNode {
         let lower = name.text.to_lowercase();
         if lower == "assert" {
-            return self.error(name.span, ErrorKind::AssertMisplaced, Some("write `assert(cond);` as a statement of a block `{ …; result }`".into()));
+            return self.error(
+                name.span,
+                ErrorKind::AssertMisplaced,
+                Some("write `assert(cond);` as a statement of a block `{ …; result }`".into()),
+            );
         }
         let Some(f) = builtins::lookup(&lower) else {
             let help = suggest::unknown_function(&name.text);
@@ -430,18 +450,16 @@ impl Resolver<'_> {
                 }
             }
             Imp::Stateful(kind) => self.stateful(f, kind, args),
-            Imp::Calendar => {
-                for a in args {
-                    self.node(a);
-                }
-                self.error(name.span, ErrorKind::CalendarRequired { name: f.name.into() }, Some("run it in a model, where the calendar is known".into()))
-            }
+            Imp::Calendar => IrNode::Calendar { f, arg: Box::new(self.node(&args[0])), span: name.span },
             _ => {
                 let args: Vec<IrNode> = args.iter().map(|a| self.node(a)).collect();
-                let consts: Option<Vec<f64>> = args.iter().map(|a| if let IrNode::Const(c) = a { Some(*c) } else { None }).collect();
+                let consts: Option<Vec<f64>> =
+                    args.iter().map(|a| if let IrNode::Const(c) = a { Some(*c) } else { None }).collect();
                 if let Some(consts) = consts {
                     let value = apply_call(f, &consts);
-                    let hides_error = self.opts.domain_errors == DomainErrors::Error && value.is_nan() && !consts.iter().any(|c| c.is_nan());
+                    let hides_error = self.opts.domain_errors == DomainErrors::Error
+                        && value.is_nan()
+                        && !consts.iter().any(|c| c.is_nan());
                     if f.pure && !hides_error {
                         return IrNode::Const(value);
                     }
@@ -454,7 +472,8 @@ impl Resolver<'_> {
     fn stateful(&mut self, f: &'static Builtin, kind: Stateful, args: &[Node]) -> IrNode {
         let site = self.sites;
         self.sites += 1;
-        let moving = matches!(kind, Stateful::MovingSum | Stateful::MovingMean | Stateful::MovingMin | Stateful::MovingMax);
+        let moving =
+            matches!(kind, Stateful::MovingSum | Stateful::MovingMean | Stateful::MovingMin | Stateful::MovingMax);
         if !moving {
             let args = args.iter().map(|a| self.node(a)).collect();
             return IrNode::Stateful { f: kind, args, window: 0, default: 0.0, site };
@@ -469,7 +488,11 @@ impl Resolver<'_> {
             _ => {
                 return self.error(
                     args[1].span,
-                    ErrorKind::ArgumentNotLiteral { name: f.name.into(), index: 2, expected: "a positive whole number literal (the window length)" },
+                    ErrorKind::ArgumentNotLiteral {
+                        name: f.name.into(),
+                        index: 2,
+                        expected: "a positive whole number literal (the window length)",
+                    },
                     Some("the window is sized when the model loads, so write a number such as `30`".into()),
                 )
             }
@@ -477,7 +500,11 @@ impl Resolver<'_> {
         let Some(default) = literal(&args[2]) else {
             return self.error(
                 args[2].span,
-                ErrorKind::ArgumentNotLiteral { name: f.name.into(), index: 3, expected: "a number literal (the window's pre-fill)" },
+                ErrorKind::ArgumentNotLiteral {
+                    name: f.name.into(),
+                    index: 3,
+                    expected: "a number literal (the window's pre-fill)",
+                },
                 Some("write a number such as `0` or `-1`".into()),
             );
         };
