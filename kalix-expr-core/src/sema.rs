@@ -179,9 +179,8 @@ pub(crate) fn resolve_shared(
                 match st {
                     Stmt::Assign { name, value, .. } => {
                         let value = r.node(value);
-                        if let Some(local) = r.local_for(name) {
-                            stmts.push(IrStmt::Let { local, value });
-                        }
+                        let local = r.local_for(name);
+                        stmts.push(IrStmt::Let { local, value });
                     }
                     Stmt::Assert { cond, span } => {
                         let cond = r.node(cond);
@@ -245,7 +244,7 @@ impl Resolver<'_> {
         s
     }
 
-    fn local_for(&mut self, name: &Name) -> Option<usize> {
+    fn local_for(&mut self, name: &Name) -> usize {
         let lower = name.text.to_lowercase();
         let reason = if name.text.contains('.') {
             Some("dotted names are model references; locals are bare names")
@@ -262,15 +261,15 @@ impl Resolver<'_> {
         };
         if let Some(reason) = reason {
             self.error(name.span, ErrorKind::LocalNameInvalid { name: name.text.clone(), reason }, None);
-            return None;
         }
+        // An invalid name is still recorded as a local, so its uses raise no follow-up errors.
         if let Some(&l) = self.locals.get(&lower) {
-            return Some(l);
+            return l;
         }
         let l = self.n_locals;
         self.n_locals += 1;
         self.locals.insert(lower, l);
-        Some(l)
+        l
     }
 
     fn node(&mut self, n: &Node) -> IrNode {
@@ -596,6 +595,7 @@ mod tests {
         assert!(matches!(e.kind(), ErrorKind::LocalUnassigned { name } if name == "a"));
         let e = ir("{ max = 1; max }", &[]).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::LocalNameInvalid { .. }));
+        assert_eq!(e.diagnostics().len(), 1, "no follow-up error for the invalid local's uses");
         let e = ir("{ a.b = 1; 2 }", &[]).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::LocalNameInvalid { .. }));
         let e = ir("{ this = 1; 2 }", &[]).unwrap_err();

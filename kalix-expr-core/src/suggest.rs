@@ -2,33 +2,47 @@
 
 use crate::builtins::{BUILTINS, SYNONYMS};
 
-/// Levenshtein distance between two short strings, by chars, case-insensitively.
+/// Edit distance between two short strings, by chars, case-insensitively: insertions,
+/// deletions, substitutions and transpositions of neighbours (`rian` → `rain` is one edit).
 fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    // d[i][j]: distance between a[..i] and b[..j].
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
-/// The candidates closest to `name` (at most two edits, one for names of up to three chars),
-/// best first, at most three.
+/// The candidates closest to `name`, best first, at most three: two edits for names of five
+/// chars or more, one for three or four, none but case for shorter ones (where one edit reaches
+/// every other short name).
 pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     if name.chars().count() > 64 {
         return Vec::new();
     }
-    let limit = if name.chars().count() <= 3 { 1 } else { 2 };
+    let limit = match name.chars().count() {
+        0..=2 => 0,
+        3..=4 => 1,
+        _ => 2,
+    };
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
-        .filter(|c| !c.eq_ignore_ascii_case(name))
+        .filter(|c| *c != name)
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .collect();
@@ -84,6 +98,7 @@ mod tests {
     fn distance_counts_edits() {
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("Max", "max"), 0);
+        assert_eq!(distance("rian", "rain"), 1);
         assert_eq!(closest("rian", ["rain", "loss"]), vec!["rain"]);
     }
 }
