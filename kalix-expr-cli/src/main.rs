@@ -1,1 +1,13 @@
-fn main() {}
+//! The `kexpr` command. Everything but the wiring to the process lives in the library.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let (mut stdout, mut stderr) = (io::stdout().lock(), io::stderr().lock());
+    let exit = kalix_expr_cli::run(std::env::args_os(), &mut io::stdin().lock(), &mut stdout, &mut stderr);
+    // A closed pipe is the reader's choice, not an error of ours.
+    let _ = stdout.flush();
+    let _ = stderr.flush();
+    exit.into()
+}

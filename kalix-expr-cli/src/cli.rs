@@ -1,0 +1,202 @@
+//! The command line: clap definitions and the `NAME=VALUE` argument.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+
+use clap::builder::{OsStringValueParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use kalix_expr::ast::{Ast, NodeKind};
+use kalix_expr::Expr;
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  the expression does not parse, check or compile
+  2  evaluation failed, or the command line is wrong";
+
+/// Parse, check and evaluate kalix-expr expressions.
+#[derive(Debug, Parser)]
+#[command(name = "kexpr", version, after_help = EXIT_STATUS)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands. Model files (`check`, `run`) will join the expression commands here.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an expression and print it fully parenthesised
+    #[command(long_about = "\
+Check an expression and print it fully parenthesised.
+
+Checks the syntax, the functions and their arity, blocks and offsets, with the
+rules of model files; variables are not bound, so any name is accepted.
+Prints the canonical form, e.g. `-2^2` prints `((-2) ^ 2)`.")]
+    Parse(ParseArgs),
+    /// Evaluate an expression with variables given as NAME=VALUE
+    #[command(long_about = "\
+Evaluate an expression with variables given as NAME=VALUE.
+
+Follows model files: names are case-insensitive (`DATA.Evap` reads `data.evap`),
+division by zero gives inf or NaN, and domain errors give NaN. Every variable
+the expression reads must be given. Prints the shortest text that reads back
+to the same number (`0.30000000000000004`, `-0`, `NaN`, `inf`, `1e300`).")]
+    Eval(EvalArgs),
+}
+
+/// Arguments of `kexpr parse`.
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The expression, or `-` to read it from stdin. Text starting with `-` may
+    /// be given as is or after `--`
+    #[arg(value_name = "EXPR", allow_hyphen_values = true, value_parser = OsStringValueParser::new())]
+    pub expr: OsString,
+}
+
+/// Arguments of `kexpr eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The expression, or `-` to read it from stdin. Text starting with `-` may
+    /// be given as is or after `--`
+    #[arg(value_name = "EXPR", allow_hyphen_values = true, value_parser = OsStringValueParser::new())]
+    pub expr: OsString,
+    /// A variable's value: a number in Rust syntax (`2.5`, `1e-3`), or `nan`,
+    /// `inf`, `-inf`. Giving the same name twice (in any case) is an error
+    #[arg(value_name = "NAME=VALUE", value_parser = OsStringValueParser::new().try_map(|s| Binding::parse(&s)))]
+    pub vars: Vec<Binding>,
+}
+
+/// A `NAME=VALUE` argument of `kexpr eval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The variable's name as written.
+    pub name: String,
+    /// Its value.
+    pub value: f64,
+}
+
+/// Why a `NAME=VALUE` argument is wrong. Clap adds the argument's name and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingError(String);
+
+impl fmt::Display for BindingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BindingError {}
+
+impl Binding {
+    /// Parses `NAME=VALUE`, split at the first `=`. `NAME` must be a single variable name of the
+    /// language (`rain`, `data.climate_csv.by_index.1`); `VALUE` is anything
+    /// [`str::parse::<f64>`] reads, which includes `nan`, `inf`, `-inf` and `+inf` in any case.
+    ///
+    /// ```
+    /// use kalix_expr_cli::Binding;
+    /// let b = Binding::parse("data.evap=-inf".as_ref()).unwrap();
+    /// assert_eq!((b.name.as_str(), b.value), ("data.evap", f64::NEG_INFINITY));
+    /// assert!(Binding::parse("2x=1".as_ref()).is_err());
+    /// ```
+    pub fn parse(arg: &OsStr) -> Result<Binding, BindingError> {
+        let fail = |why: String| Err(BindingError(why));
+        let Some(arg) = arg.to_str() else { return fail("not valid UTF-8".into()) };
+        let Some((name, value)) = arg.split_once('=') else {
+            return fail("expected NAME=VALUE, found no `=`".into());
+        };
+        if !is_variable_name(name) {
+            return fail(format!("`{name}` is not a variable name"));
+        }
+        let Ok(value) = value.parse::<f64>() else {
+            return fail(format!("`{value}` is not a number (write e.g. `2.5`, `1e-3`, `nan`, `inf` or `-inf`)"));
+        };
+        Ok(Binding { name: name.to_string(), value })
+    }
+}
+
+/// Whether `name` is exactly one variable name, as the language spells names (so it can be read
+/// by an expression at all). A trailing dot is refused: the language drops it when reading.
+fn is_variable_name(name: &str) -> bool {
+    match Expr::parse(name) {
+        Ok(expr) => match expr.ast() {
+            Ast::Expr(node) => matches!(&node.kind, NodeKind::Var(v) if v.text == name && !v.trailing_dot),
+            Ast::Block(_) => false,
+        },
+        Err(_) => false,
+    }
+}
+
+/// The first binding whose name repeats an earlier one case-insensitively, with that earlier one.
+pub(crate) fn find_duplicate(vars: &[Binding]) -> Option<(&Binding, &Binding)> {
+    let mut seen = std::collections::HashMap::new();
+    for b in vars {
+        if let Some(first) = seen.insert(b.name.to_lowercase(), b) {
+            return Some((first, b));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(arg: &str) -> Result<(String, f64), String> {
+        Binding::parse(arg.as_ref()).map(|b| (b.name, b.value)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn binding_values_read_rust_floats_and_special_values() {
+        assert_eq!(binding("x=2.5"), Ok(("x".into(), 2.5)));
+        assert_eq!(binding("x=1e-3"), Ok(("x".into(), 1e-3)));
+        assert_eq!(binding("x=-inf"), Ok(("x".into(), f64::NEG_INFINITY)));
+        assert_eq!(binding("x=+INF"), Ok(("x".into(), f64::INFINITY)));
+        assert_eq!(binding("x=Inf"), Ok(("x".into(), f64::INFINITY)));
+        assert!(binding("x=NaN").unwrap().1.is_nan());
+        assert!(binding("x=-0").unwrap().1.is_sign_negative());
+    }
+
+    #[test]
+    fn binding_splits_at_the_first_equals() {
+        assert_eq!(
+            binding("x==1"),
+            Err("`=1` is not a number (write e.g. `2.5`, `1e-3`, `nan`, `inf` or `-inf`)".into())
+        );
+    }
+
+    #[test]
+    fn binding_rejects_what_no_expression_could_read() {
+        assert_eq!(binding("x"), Err("expected NAME=VALUE, found no `=`".into()));
+        assert_eq!(binding("=1"), Err("`` is not a variable name".into()));
+        assert_eq!(binding("2x=1"), Err("`2x` is not a variable name".into()));
+        assert_eq!(binding("a..b=1"), Err("`a..b` is not a variable name".into()));
+        assert_eq!(binding("data.evap.=1"), Err("`data.evap.` is not a variable name".into()));
+        assert_eq!(binding(" x=1"), Err("` x` is not a variable name".into()));
+        assert_eq!(
+            binding("x=1 "),
+            Err("`1 ` is not a number (write e.g. `2.5`, `1e-3`, `nan`, `inf` or `-inf`)".into())
+        );
+        assert_eq!(binding("x="), Err("`` is not a number (write e.g. `2.5`, `1e-3`, `nan`, `inf` or `-inf`)".into()));
+    }
+
+    #[test]
+    fn binding_accepts_model_file_names() {
+        assert_eq!(binding("data.climate_csv.by_index.1=4"), Ok(("data.climate_csv.by_index.1".into(), 4.0)));
+        assert_eq!(binding("node.0001_gauge.dsflow=1"), Ok(("node.0001_gauge.dsflow".into(), 1.0)));
+    }
+
+    #[test]
+    fn duplicates_are_found_case_insensitively() {
+        let vars: Vec<Binding> = ["a=1", "b=2", "A=3"].iter().map(|s| Binding::parse(s.as_ref()).unwrap()).collect();
+        let (first, again) = find_duplicate(&vars).unwrap();
+        assert_eq!((first.name.as_str(), again.name.as_str()), ("a", "A"));
+        assert_eq!(find_duplicate(&vars[..2]), None);
+    }
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,265 @@
+//! The `kexpr` command: parse and evaluate kalix-expr expressions from the shell.
+//!
+//! ```text
+//! $ kexpr parse -- "-2^2"
+//! ((-2) ^ 2)
+//! $ kexpr eval "max(0, rain - loss)" rain=5 loss=2
+//! 3
+//! ```
+//!
+//! The binary is a thin wrapper around [`run`], which takes the arguments and the three standard
+//! streams, so every behaviour of the command can be tested in-process. Results go to stdout,
+//! errors (rendered rustc-style, with `line:column`) to stderr, and the [`Exit`] status says
+//! which kind of failure it was.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use kalix_expr::{Expr, Options};
+
+pub mod cli;
+mod format;
+
+pub use cli::{Binding, Cli, Command};
+pub use format::format_value;
+
+/// The exit status of `kexpr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: the command did what was asked.
+    Ok = 0,
+    /// 1: the expression does not parse, check or compile (syntax, unknown names, arity, ...).
+    Invalid = 1,
+    /// 2: evaluation failed (a failed `assert`), or the command line itself is wrong.
+    Failed = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Runs `kexpr` with `args` (the program name first, as in [`std::env::args_os`]).
+///
+/// Reads `stdin` only when the expression is given as `-`. Never panics: every problem becomes a
+/// message on `stderr` and an [`Exit`] status. Failures to write (a closed pipe) are ignored.
+///
+/// ```
+/// use kalix_expr_cli::{run, Exit};
+/// let (mut out, mut err) = (Vec::new(), Vec::new());
+/// let exit = run(["kexpr", "eval", "rain * 2", "RAIN=1.5"], &mut &b""[..], &mut out, &mut err);
+/// assert_eq!((exit, String::from_utf8(out).unwrap()), (Exit::Ok, "3\n".to_string()));
+/// ```
+pub fn run<I, T>(args: I, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` arrive here too, as "errors" bound for stdout.
+            if e.use_stderr() {
+                let _ = write!(stderr, "{}", e.render());
+                return Exit::Failed;
+            }
+            let _ = write!(stdout, "{}", e.render());
+            return Exit::Ok;
+        }
+    };
+    let outcome = match &cli.command {
+        Command::Parse(args) => parse(&args.expr, stdin),
+        Command::Eval(args) => eval(&args.expr, &args.vars, stdin),
+    };
+    match outcome {
+        Ok(text) => {
+            let _ = writeln!(stdout, "{text}");
+            Exit::Ok
+        }
+        Err((exit, message)) => {
+            let _ = writeln!(stderr, "{message}");
+            exit
+        }
+    }
+}
+
+/// What a command prints on success, or its exit status and message on failure.
+type Outcome = Result<String, (Exit, String)>;
+
+/// `kexpr parse`: the canonical fully parenthesised form of a checked expression.
+fn parse(expr: &OsString, stdin: &mut dyn Read) -> Outcome {
+    let text = expression_text(expr, stdin)?;
+    let opts = Options::model();
+    let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
+    expr.check(&opts).map_err(invalid)?;
+    Ok(expr.ast().to_string())
+}
+
+/// `kexpr eval`: compile against the bound names (model-file rules) and evaluate once.
+fn eval(expr: &OsString, vars: &[Binding], stdin: &mut dyn Read) -> Outcome {
+    // Usage errors come before anything is read or parsed.
+    if let Some((first, again)) = cli::find_duplicate(vars) {
+        let message = if first.name == again.name {
+            format!("error: variable `{}` is given twice", again.name)
+        } else {
+            format!(
+                "error: variable `{}` is given twice, as `{}` and `{}` (names are case-insensitive)",
+                again.name, first.name, again.name
+            )
+        };
+        return Err((Exit::Failed, message));
+    }
+    let text = expression_text(expr, stdin)?;
+    let opts = Options::model();
+    let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
+    let names: Vec<&str> = vars.iter().map(|b| b.name.as_str()).collect();
+    let compiled = expr.compile_with(&names, &opts).map_err(invalid)?;
+    let values: Vec<f64> = vars.iter().map(|b| b.value).collect();
+    let value = compiled.eval(&values).map_err(|e| (Exit::Failed, e.to_string()))?;
+    Ok(format_value(value))
+}
+
+fn invalid(e: kalix_expr::Error) -> (Exit, String) {
+    (Exit::Invalid, e.to_string())
+}
+
+/// The expression's text: the argument itself, or all of stdin for `-`. Text that is not UTF-8
+/// is an invalid expression, reported at the first bad byte.
+fn expression_text(arg: &OsString, stdin: &mut dyn Read) -> Result<String, (Exit, String)> {
+    let bytes = if arg == "-" {
+        let mut bytes = Vec::new();
+        stdin.read_to_end(&mut bytes).map_err(|e| (Exit::Failed, format!("error: cannot read stdin: {e}")))?;
+        bytes
+    } else {
+        arg.as_encoded_bytes().to_vec()
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = std::str::from_utf8(&e.as_bytes()[..e.utf8_error().valid_up_to()]).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        (Exit::Invalid, format!("error: the expression is not valid UTF-8\n --> {line}:{column}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs in-process and returns the exit status, stdout and stderr.
+    fn kexpr(args: &[&str]) -> (Exit, String, String) {
+        kexpr_os(args.iter().map(OsString::from).collect(), b"")
+    }
+
+    fn kexpr_os(args: Vec<OsString>, stdin: &[u8]) -> (Exit, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let argv = std::iter::once(OsString::from("kexpr")).chain(args);
+        let exit = run(argv, &mut &stdin[..], &mut out, &mut err);
+        (exit, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn parse_prints_the_canonical_form() {
+        assert_eq!(kexpr(&["parse", "1+2*3"]), (Exit::Ok, "(1 + (2 * 3))\n".into(), String::new()));
+    }
+
+    #[test]
+    fn parse_accepts_a_leading_hyphen_without_double_dash() {
+        assert_eq!(kexpr(&["parse", "-2^2"]).1, "((-2) ^ 2)\n");
+        assert_eq!(kexpr(&["parse", "-x"]).1, "(-x)\n");
+    }
+
+    #[test]
+    fn help_still_works_with_hyphen_values() {
+        let (exit, out, _) = kexpr(&["parse", "--help"]);
+        assert_eq!(exit, Exit::Ok);
+        assert!(out.contains("Usage: kexpr parse"), "{out}");
+        let (exit, out, _) = kexpr(&["eval", "--help"]);
+        assert_eq!(exit, Exit::Ok);
+        assert!(out.contains("twice"), "{out}");
+    }
+
+    #[test]
+    fn parse_reads_stdin_for_a_dash() {
+        let (exit, out, _) = kexpr_os(vec!["parse".into(), "-".into()], b"{ a = 1;\n  a + 1 }\n");
+        assert_eq!((exit, out.as_str()), (Exit::Ok, "{ a = 1; (a + 1) }\n"));
+    }
+
+    #[test]
+    fn parse_checks_functions_without_binding_variables() {
+        let (exit, out, err) = kexpr(&["parse", "sin(x, y)"]);
+        assert_eq!((exit, out.as_str()), (Exit::Invalid, ""));
+        assert!(err.contains("`sin` takes 1 argument, found 2"), "{err}");
+    }
+
+    #[test]
+    fn a_ten_megabyte_argument_is_an_error_not_a_crash() {
+        let (exit, _, err) = kexpr_os(vec!["parse".into(), "1+".repeat(5_000_000).into()], b"");
+        assert_eq!(exit, Exit::Invalid);
+        assert!(err.contains("longer than the limit") && err.contains("--> 1:"), "{err}");
+    }
+
+    #[test]
+    fn a_nul_byte_is_an_invalid_character() {
+        let (exit, _, err) = kexpr(&["parse", "1 +\0 2"]);
+        assert_eq!(exit, Exit::Invalid);
+        assert!(err.contains("--> 1:4"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn invalid_utf8_is_reported_at_its_line_and_column() {
+        use std::os::unix::ffi::OsStringExt;
+        let arg = OsString::from_vec(b"1 +\n 2\xff".to_vec());
+        let (exit, _, err) = kexpr_os(vec!["parse".into(), arg], b"");
+        assert_eq!((exit, err.as_str()), (Exit::Invalid, "error: the expression is not valid UTF-8\n --> 2:3\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn invalid_utf8_in_a_binding_is_a_usage_error() {
+        use std::os::unix::ffi::OsStringExt;
+        let arg = OsString::from_vec(b"x\xff=1".to_vec());
+        let (exit, _, err) = kexpr_os(vec!["eval".into(), "x".into(), arg], b"");
+        assert_eq!(exit, Exit::Failed);
+        assert!(err.contains("NAME=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn eval_matches_names_case_insensitively() {
+        assert_eq!(kexpr(&["eval", "DATA.Evap * 2", "data.evap=3"]).1, "6\n");
+    }
+
+    #[test]
+    fn eval_rejects_a_name_given_twice() {
+        let (exit, _, err) = kexpr(&["eval", "x", "x=1", "X=2"]);
+        assert_eq!(exit, Exit::Failed);
+        assert_eq!(err, "error: variable `X` is given twice, as `x` and `X` (names are case-insensitive)\n");
+        let (exit, _, err) = kexpr(&["eval", "x", "x=1", "x=1"]);
+        assert_eq!((exit, err.as_str()), (Exit::Failed, "error: variable `x` is given twice\n"));
+    }
+
+    #[test]
+    fn a_binding_without_equals_names_the_argument() {
+        let (exit, _, err) = kexpr(&["eval", "x", "x"]);
+        assert_eq!(exit, Exit::Failed);
+        assert!(err.contains("'[NAME=VALUE]...'") && err.contains("`=`"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_assert_is_an_evaluation_error() {
+        let (exit, out, err) = kexpr(&["eval", "{ assert(x > 0); x }", "x=-1"]);
+        assert_eq!((exit, out.as_str()), (Exit::Failed, ""));
+        assert!(err.starts_with("error: assertion failed"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_subcommand_is_a_usage_error() {
+        assert_eq!(kexpr(&[]).0, Exit::Failed);
+        assert_eq!(kexpr(&["frobnicate"]).0, Exit::Failed);
+    }
+}
