@@ -171,6 +171,9 @@ mod tests {
     fn parse_accepts_a_leading_hyphen_without_double_dash() {
         assert_eq!(kexpr(&["parse", "-2^2"]).1, "((-2) ^ 2)\n");
         assert_eq!(kexpr(&["parse", "-x"]).1, "(-x)\n");
+        // After `--`, even a flag's spelling is an expression.
+        assert_eq!(kexpr(&["parse", "--", "-h"]).1, "(-h)\n");
+        assert_eq!(kexpr(&["eval", "--", "--x", "x=2"]).1, "2\n");
     }
 
     #[test]
