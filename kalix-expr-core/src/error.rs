@@ -208,6 +208,70 @@ pub enum ErrorKind {
         name: String,
     },
 
+    /// `[fn]` key `f(a` or `f(a,)`: a user function signature that is malformed.
+    #[error("invalid function signature: {reason}")]
+    SignatureInvalid {
+        /// What is wrong, in words.
+        reason: &'static str,
+    },
+    /// `max(a) = …` or `f(this) = …`: a function or parameter named like a built-in or reserved word.
+    #[error("`{name}` cannot be defined: {reason}")]
+    NameReserved {
+        /// The name.
+        name: String,
+        /// Why, in words.
+        reason: &'static str,
+    },
+    /// `f(a, a) = …`: a parameter listed twice.
+    #[error("duplicate parameter `{name}`")]
+    ParameterDuplicate {
+        /// The parameter.
+        name: String,
+    },
+    /// `f(a) = …` and `f(a, b) = …`: two definitions of one name (there are no overloads).
+    #[error("duplicate function `{name}`")]
+    FunctionDuplicate {
+        /// The function.
+        name: String,
+    },
+    /// `a(x) = fn.b(x)` and `b(x) = fn.a(x)`: functions that call themselves.
+    #[error("recursive functions: {cycle}")]
+    RecursionCycle {
+        /// The cycle, as `fn.a -> fn.b -> fn.a`.
+        cycle: String,
+    },
+    /// `this.usflow` where no node gives `this` a meaning.
+    #[error("`{name}` has no meaning here: `this` refers to the node or series being defined")]
+    ThisUnbound {
+        /// The name as written.
+        name: String,
+    },
+    /// `table.pump(5, 1)` on a 2D table whose column keys are 1, 2 and 3, with a key of 5: a 2D
+    /// table lookup whose first argument matches no column key.
+    #[error("`table.{table}` has no column with key {key} (column keys: {keys})")]
+    TableKeyUnknown {
+        /// The table.
+        table: String,
+        /// The key looked up.
+        key: f64,
+        /// The valid keys, comma-separated.
+        keys: String,
+    },
+    /// Two series, inputs or constants with one name.
+    #[error("`{name}` is defined more than once")]
+    SeriesDuplicate {
+        /// The name.
+        name: String,
+    },
+    /// `var.b.a = var.b.c` where `var.b.c` comes later: a series read in a step before it is
+    /// computed (or a series reading itself).
+    #[error("`{name}` is read before it is computed in the step: it is {later}")]
+    SeriesReadAhead {
+        /// The name as written.
+        name: String,
+        /// `itself` or `a series computed later in the step`.
+        later: &'static str,
+    },
     /// A block assigning 65 locals: a size limit of the compiled program.
     #[error("limit exceeded: {what}")]
     LimitExceeded {

@@ -1,15 +1,13 @@
 //! The public API: [`Expr`] (parsed) and [`Compiled`] (resolved and ready to evaluate).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::ast::{Ast, NodeKind, Stmt};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::options::Options;
 use crate::parse::{parse_shared, ParseOptions};
-use crate::sema::{resolve_shared, Ir, Scope};
-use crate::span::Span;
+use crate::sema::{resolve_shared, Host, Ir, Scope};
 
 /// A parsed expression (or block), with its source text.
 ///
@@ -57,6 +55,11 @@ impl Expr {
 
     /// The source text.
     pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The source, shared with errors.
+    pub(crate) fn shared_source(&self) -> &Arc<str> {
         &self.source
     }
 
@@ -128,7 +131,7 @@ impl Expr {
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
     pub fn resolve(&self, names: &[&str], opts: &Options) -> Result<Ir, Error> {
-        resolve_shared(&self.ast, &self.source, &Scope::Bound(names), opts).map(|(ir, _)| ir)
+        resolve_shared(&self.ast, &self.source, &Scope::Bound(names), &Host::default(), opts).map(|(ir, _)| ir)
     }
 
     /// Checks everything that does not depend on which variables exist: functions, arity,
@@ -139,15 +142,19 @@ impl Expr {
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
     pub fn check(&self, opts: &Options) -> Result<(), Error> {
-        resolve_shared(&self.ast, &self.source, &Scope::Free, opts).map(|_| ())
+        resolve_shared(&self.ast, &self.source, &Scope::Free, &Host::default(), opts).map(|_| ())
     }
 }
 
 #[cfg(feature = "interp")]
 mod compiled {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::error::ErrorKind;
     use crate::interp::{FaultKind, Program, Unsupported};
     use crate::options::MissingVariable;
+    use crate::span::Span;
 
     /// A compiled expression: immutable, `Send + Sync`, evaluated over a slice of slot values.
     ///
@@ -191,7 +198,7 @@ mod compiled {
         /// # Ok::<(), kalix_expr_core::Error>(())
         /// ```
         pub fn compile_with(&self, names: &[&str], opts: &Options) -> Result<Compiled, Error> {
-            let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Bound(names), opts)?;
+            let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Bound(names), &Host::default(), opts)?;
             self.finish(&ir, names, opts)
         }
 
@@ -237,7 +244,7 @@ mod compiled {
         /// # Ok::<(), kalix_expr_core::Error>(())
         /// ```
         pub fn eval_map_with(&self, vars: &HashMap<String, f64>, opts: &Options) -> Result<f64, Error> {
-            let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Free, opts)?;
+            let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Free, &Host::default(), opts)?;
             let lookup: HashMap<String, f64> = if opts.case_insensitive {
                 vars.iter().map(|(k, v)| (k.to_lowercase(), *v)).collect()
             } else {
@@ -314,10 +321,23 @@ mod compiled {
             let kind = match f.kind {
                 FaultKind::DivisionByZero => ErrorKind::DivisionByZero,
                 FaultKind::Domain(function, arg) => ErrorKind::DomainError { function, arg },
-                FaultKind::Assert(value) => ErrorKind::AssertFailed {
-                    condition: self.source.get(f.span.range()).unwrap_or_default().to_string(),
+                FaultKind::Assert(value, id) => ErrorKind::AssertFailed {
+                    condition: match self.program.assert_context(id) {
+                        Some(text) => text.to_string(),
+                        None => self.source.get(f.span.range()).unwrap_or_default().to_string(),
+                    },
                     value,
                 },
+                FaultKind::TableKey(id, key) => {
+                    let (table, keys) = match self.program.table(id) {
+                        Some(t) => (
+                            t.name().to_string(),
+                            t.column_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "),
+                        ),
+                        None => (String::new(), String::new()),
+                    };
+                    ErrorKind::TableKeyUnknown { table, key, keys }
+                }
             };
             Error::new(&self.source, f.span, kind, None)
         }

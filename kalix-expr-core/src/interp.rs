@@ -11,13 +11,17 @@
 //! division, domain errors, failed asserts) are recorded in a `Cell` and turned into an
 //! [`Error`](crate::Error) only after the run.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp, Stateful};
+use crate::calendar::{days_in_month, Calendar};
 use crate::options::{DivByZero, DomainErrors, Options};
 use crate::sema::{Ir, IrNode, IrStmt};
 use crate::span::Span;
+use crate::table::Table;
+use crate::temporal::Site;
 
 /// Why an [`Ir`] cannot become a [`Program`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,6 +42,47 @@ pub(crate) struct Ctx<'a> {
     values: &'a [f64],
     locals: &'a [Cell<f64>],
     fault: &'a Cell<Option<Fault>>,
+    /// The run, for the stepping runtime; `None` for a single evaluation.
+    rt: Option<&'a Rt<'a>>,
+}
+
+/// What a step of a run adds to an evaluation: the step, the whole input and history columns,
+/// the stateful functions' state and the calendar.
+pub(crate) struct Rt<'a> {
+    pub(crate) step: usize,
+    pub(crate) n_steps: usize,
+    /// Input columns, by input index.
+    pub(crate) inputs: &'a [&'a [f64]],
+    /// Computed series' columns, flat: `history[series * n_steps + step]`.
+    pub(crate) history: &'a [f64],
+    pub(crate) state: &'a [Cell<f64>],
+    pub(crate) calendar: &'a Calendar,
+}
+
+/// Where an offset `x[k, d]` on a slot reads from in a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum SlotSource {
+    /// Input column `n`: past and future.
+    Input(usize),
+    /// Computed series `n`: the past only.
+    Computed(usize),
+    /// Constants and `sim.*` take no offsets.
+    Fixed,
+}
+
+/// How a model's expression is compiled for the stepping runtime.
+pub(crate) struct Stepping<'a> {
+    /// Per slot.
+    pub(crate) sources: &'a [SlotSource],
+    /// Per stateful call site of this expression (its `site` index).
+    pub(crate) sites: &'a [Site],
+}
+
+/// Tables and assert texts met while compiling, for errors reported after a run fails.
+#[derive(Default)]
+struct Registry {
+    tables: RefCell<Vec<Arc<Table>>>,
+    asserts: RefCell<Vec<Option<Arc<str>>>>,
 }
 
 /// Why an evaluation failed, and where.
@@ -51,22 +96,29 @@ pub(crate) struct Fault {
 pub(crate) enum FaultKind {
     DivisionByZero,
     Domain(&'static str, f64),
-    Assert(f64),
+    /// The condition's value and the assert's index in [`Program::assert_context`].
+    Assert(f64, usize),
+    /// The table's index in [`Program::table`] and the key that matched no column.
+    TableKey(usize, f64),
 }
 
 type Code = Box<dyn Fn(&Ctx<'_>) -> f64 + Send + Sync>;
 
 enum Step {
     Let(usize, Code),
-    Assert(Code, Span),
+    Assert(Code, Span, usize),
 }
 
 /// A compiled, immutable program: `Send + Sync`, so one can be evaluated from many threads.
 pub(crate) struct Program {
-    steps: Vec<Step>,
+    /// Each statement, after the advance of the stateful calls it holds (stepping only).
+    steps: Vec<(Option<Code>, Step)>,
     result: Code,
-    n_locals: usize,
+    result_advance: Option<Code>,
+    pub(crate) n_locals: usize,
     pub(crate) n_slots: usize,
+    tables: Vec<Arc<Table>>,
+    asserts: Vec<Option<Arc<str>>>,
 }
 
 impl std::fmt::Debug for Program {
@@ -78,20 +130,45 @@ impl std::fmt::Debug for Program {
 impl Program {
     /// Compiles `ir`. `None` if the block has more than [`MAX_LOCALS`] locals or a slice
     /// built-in has more than [`MAX_SLICE_ARGS`] non-constant arguments.
+    /// Compiles `ir` for single evaluations.
     pub(crate) fn compile(ir: &Ir, opts: &Options) -> Result<Program, Unsupported> {
         if ir.n_locals > MAX_LOCALS {
             return Err(Unsupported::Limit("a block may assign at most 64 locals"));
         }
-        let o = Opts { div: opts.div_by_zero, domain: opts.domain_errors };
-        let steps = ir
-            .stmts
-            .iter()
-            .map(|s| match s {
-                IrStmt::Let { local, value } => Ok(Step::Let(*local, code(value, o)?)),
-                IrStmt::Assert { cond, span } => Ok(Step::Assert(code(cond, o)?, *span)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Program { steps, result: code(&ir.result, o)?, n_locals: ir.n_locals, n_slots: ir.n_slots })
+        Program::build(ir, opts, None)
+    }
+
+    /// Compiles `ir` for the stepping runtime: offsets read the run's columns and stateful
+    /// calls keep state in the run.
+    pub(crate) fn compile_stepping(ir: &Ir, opts: &Options, stepping: &Stepping<'_>) -> Result<Program, Unsupported> {
+        Program::build(ir, opts, Some(stepping))
+    }
+
+    fn build(ir: &Ir, opts: &Options, stepping: Option<&Stepping<'_>>) -> Result<Program, Unsupported> {
+        let reg = Registry::default();
+        let o = Opts { div: opts.div_by_zero, domain: opts.domain_errors, stepping, reg: &reg };
+        let mut steps = Vec::with_capacity(ir.stmts.len());
+        for s in &ir.stmts {
+            let step = match s {
+                IrStmt::Let { local, value } => (advance(value, o)?, Step::Let(*local, code(value, o)?)),
+                IrStmt::Assert { cond, span, context } => {
+                    let id = o.assert_id(context);
+                    (advance(cond, o)?, Step::Assert(code(cond, o)?, *span, id))
+                }
+            };
+            steps.push(step);
+        }
+        let result = code(&ir.result, o)?;
+        let result_advance = advance(&ir.result, o)?;
+        Ok(Program {
+            steps,
+            result,
+            result_advance,
+            n_locals: ir.n_locals,
+            n_slots: ir.n_slots,
+            tables: reg.tables.into_inner(),
+            asserts: reg.asserts.into_inner(),
+        })
     }
 
     /// Evaluates over `values` (at least `n_slots` long; checked by the caller).
@@ -99,11 +176,11 @@ impl Program {
     pub(crate) fn run(&self, values: &[f64]) -> Result<f64, Fault> {
         let fault = Cell::new(None);
         let value = if self.n_locals == 0 {
-            let ctx = Ctx { values, locals: &[], fault: &fault };
+            let ctx = Ctx { values, locals: &[], fault: &fault, rt: None };
             self.run_steps(&ctx)
         } else {
             let locals: [Cell<f64>; MAX_LOCALS] = [const { Cell::new(0.0) }; MAX_LOCALS];
-            let ctx = Ctx { values, locals: &locals, fault: &fault };
+            let ctx = Ctx { values, locals: &locals, fault: &fault, rt: None };
             self.run_steps(&ctx)
         };
         match fault.get() {
@@ -112,15 +189,30 @@ impl Program {
         }
     }
 
+    /// Evaluates one step of a run: advances this expression's stateful calls, then evaluates.
+    /// `locals` holds at least `n_locals` cells.
+    pub(crate) fn run_step(&self, values: &[f64], locals: &[Cell<f64>], rt: &Rt<'_>) -> Result<f64, Fault> {
+        let fault = Cell::new(None);
+        let ctx = Ctx { values, locals, fault: &fault, rt: Some(rt) };
+        let value = self.run_steps(&ctx);
+        match fault.get() {
+            None => Ok(value),
+            Some(f) => Err(f),
+        }
+    }
+
     #[inline(always)]
     fn run_steps(&self, ctx: &Ctx<'_>) -> f64 {
-        for step in &self.steps {
+        for (adv, step) in &self.steps {
+            if let Some(adv) = adv {
+                adv(ctx);
+            }
             match step {
                 Step::Let(l, c) => ctx.locals[*l].set(c(ctx)),
-                Step::Assert(c, span) => {
+                Step::Assert(c, span, id) => {
                     let v = c(ctx);
                     if v == 0.0 || v.is_nan() {
-                        ctx.fault.set(Some(Fault { span: *span, kind: FaultKind::Assert(v) }));
+                        ctx.fault.set(Some(Fault { span: *span, kind: FaultKind::Assert(v, *id) }));
                         return f64::NAN;
                     }
                 }
@@ -129,14 +221,48 @@ impl Program {
                 return f64::NAN;
             }
         }
+        if let Some(adv) = &self.result_advance {
+            adv(ctx);
+        }
         (self.result)(ctx)
+    }
+
+    /// The text a failed assert shows when it is not its source at its span.
+    pub(crate) fn assert_context(&self, id: usize) -> Option<&str> {
+        self.asserts.get(id).and_then(|c| c.as_deref())
+    }
+
+    /// A table met while compiling.
+    pub(crate) fn table(&self, id: usize) -> Option<&Table> {
+        self.tables.get(id).map(|t| &**t)
     }
 }
 
 #[derive(Clone, Copy)]
-struct Opts {
+struct Opts<'a> {
     div: DivByZero,
     domain: DomainErrors,
+    stepping: Option<&'a Stepping<'a>>,
+    reg: &'a Registry,
+}
+
+impl Opts<'_> {
+    fn assert_id(&self, context: &Option<Arc<str>>) -> usize {
+        let mut a = self.reg.asserts.borrow_mut();
+        a.push(context.clone());
+        a.len() - 1
+    }
+
+    fn table_id(&self, table: &Arc<Table>) -> usize {
+        let mut t = self.reg.tables.borrow_mut();
+        match t.iter().position(|x| Arc::ptr_eq(x, table)) {
+            Some(i) => i,
+            None => {
+                t.push(table.clone());
+                t.len() - 1
+            }
+        }
+    }
 }
 
 fn constant(c: f64) -> Code {
@@ -144,7 +270,7 @@ fn constant(c: f64) -> Code {
 }
 
 /// A one-argument function, specialised for a slot argument.
-fn un<F>(f: F, a: &IrNode, o: Opts) -> Result<Code, Unsupported>
+fn un<F>(f: F, a: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported>
 where
     F: Fn(f64) -> f64 + Copy + Send + Sync + 'static,
 {
@@ -161,7 +287,7 @@ where
 }
 
 /// A two-argument function, specialised for slot and constant operands.
-fn bin<F>(f: F, a: &IrNode, b: &IrNode, o: Opts) -> Result<Code, Unsupported>
+fn bin<F>(f: F, a: &IrNode, b: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported>
 where
     F: Fn(f64, f64) -> f64 + Copy + Send + Sync + 'static,
 {
@@ -203,7 +329,7 @@ where
 }
 
 /// A left fold of `f` over `args` as nested two-argument closures.
-fn fold<F>(f: F, args: &[IrNode], o: Opts) -> Result<Code, Unsupported>
+fn fold<F>(f: F, args: &[IrNode], o: Opts<'_>) -> Result<Code, Unsupported>
 where
     F: Fn(f64, f64) -> f64 + Copy + Send + Sync + 'static,
 {
@@ -255,11 +381,11 @@ fn checked2(f: fn(f64, f64) -> f64, name: &'static str, span: Span, a: Code, b: 
     })
 }
 
-fn code(n: &IrNode, o: Opts) -> Result<Code, Unsupported> {
+fn code(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
     stacker::maybe_grow(crate::parse::STACK_RED_ZONE, crate::parse::STACK_GROWTH, || code_inner(n, o))
 }
 
-fn code_inner(n: &IrNode, o: Opts) -> Result<Code, Unsupported> {
+fn code_inner(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
     Ok(match n {
         IrNode::Const(k) => constant(*k),
         IrNode::Slot(i) => {
@@ -270,9 +396,40 @@ fn code_inner(n: &IrNode, o: Opts) -> Result<Code, Unsupported> {
             let l = *l;
             Box::new(move |c| c.locals[l].get())
         }
-        // A single evaluation has no past or future: a step other than 0 reads the default.
         IrNode::Offset { slot, step: 0, .. } => code(&IrNode::Slot(*slot), o)?,
-        IrNode::Offset { default, .. } => constant(*default),
+        IrNode::Offset { slot, step, default } => match o.stepping.map(|s| s.sources[*slot]) {
+            // A single evaluation has no past or future: a step other than 0 reads the default.
+            None | Some(SlotSource::Fixed) => constant(*default),
+            Some(SlotSource::Input(col)) => {
+                let (step, default) = (*step, *default);
+                Box::new(move |c| match c.rt {
+                    Some(rt) => {
+                        let t = rt.step as i64 + step;
+                        let column = rt.inputs[col];
+                        if t >= 0 && (t as usize) < column.len() {
+                            column[t as usize]
+                        } else {
+                            default
+                        }
+                    }
+                    None => default,
+                })
+            }
+            Some(SlotSource::Computed(series)) => {
+                let (step, default) = (*step, *default);
+                Box::new(move |c| match c.rt {
+                    Some(rt) => {
+                        let t = rt.step as i64 + step;
+                        if t >= 0 && (t as usize) < rt.step {
+                            rt.history[series * rt.n_steps + t as usize]
+                        } else {
+                            default
+                        }
+                    }
+                    None => default,
+                })
+            }
+        },
         IrNode::Neg(a) => un(builtins::neg, a, o)?,
         IrNode::Not(a) => un(builtins::not, a, o)?,
         IrNode::And(a, b) => {
@@ -289,12 +446,96 @@ fn code_inner(n: &IrNode, o: Opts) -> Result<Code, Unsupported> {
         }
         IrNode::Binary { op, lhs, rhs, span } => binary(*op, lhs, rhs, *span, o)?,
         IrNode::Call { f, args, span } => call(f, args, *span, o)?,
-        IrNode::Stateful { f, args, window, default, .. } => first_step(*f, args, *window, *default, o)?,
-        IrNode::Calendar { f, span, .. } => return Err(Unsupported::Calendar(f.name, *span)),
+        IrNode::Stateful { f, args, window, default, site } => match o.stepping {
+            None => first_step(*f, args, *window, *default, o)?,
+            Some(s) => {
+                let site = s.sites[*site];
+                // The advance pass has already moved this call site to this step.
+                Box::new(move |c| c.rt.map_or(f64::NAN, |rt| site.output(rt.state)))
+            }
+        },
+        IrNode::Calendar { f, arg, span } => {
+            if o.stepping.is_none() {
+                return Err(Unsupported::Calendar(f.name, *span));
+            }
+            let arg = code(arg, o)?;
+            let month = f.name == "month_at";
+            Box::new(move |c| match c.rt {
+                Some(rt) => {
+                    let d = rt.calendar.date_in_days(rt.step, arg(c));
+                    if month {
+                        f64::from(d.month)
+                    } else {
+                        f64::from(days_in_month(d.year, d.month))
+                    }
+                }
+                None => f64::NAN,
+            })
+        }
+        IrNode::Table { table, args, span } => {
+            let t = table.clone();
+            match args.as_slice() {
+                [x] => {
+                    let x = code(x, o)?;
+                    Box::new(move |c| t.lookup1(x(c)))
+                }
+                [col, row] => {
+                    let (col, row, span, id) = (code(col, o)?, code(row, o)?, *span, o.table_id(table));
+                    Box::new(move |c| {
+                        let key = col(c);
+                        match t.lookup2(key, row(c)) {
+                            Some(v) => v,
+                            None => {
+                                c.fault.set(Some(Fault { span, kind: FaultKind::TableKey(id, key) }));
+                                f64::NAN
+                            }
+                        }
+                    })
+                }
+                _ => return Err(Unsupported::Limit("a table takes one or two arguments")),
+            }
+        }
+        IrNode::Inline { params, stmts, result } => {
+            let params: Vec<(usize, Code)> =
+                params.iter().map(|(l, a)| Ok((*l, code(a, o)?))).collect::<Result<_, _>>()?;
+            let stmts: Vec<Step> = stmts
+                .iter()
+                .map(|s| {
+                    Ok(match s {
+                        IrStmt::Let { local, value } => Step::Let(*local, code(value, o)?),
+                        IrStmt::Assert { cond, span, context } => {
+                            Step::Assert(code(cond, o)?, *span, o.assert_id(context))
+                        }
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let result = code(result, o)?;
+            Box::new(move |c| {
+                for (l, a) in &params {
+                    c.locals[*l].set(a(c));
+                }
+                for s in &stmts {
+                    match s {
+                        Step::Let(l, v) => c.locals[*l].set(v(c)),
+                        Step::Assert(cond, span, id) => {
+                            let v = cond(c);
+                            if v == 0.0 || v.is_nan() {
+                                // Only the first failure is reported.
+                                if c.fault.get().is_none() {
+                                    c.fault.set(Some(Fault { span: *span, kind: FaultKind::Assert(v, *id) }));
+                                }
+                                return f64::NAN;
+                            }
+                        }
+                    }
+                }
+                result(c)
+            })
+        }
     })
 }
 
-fn binary(op: BinaryOp, a: &IrNode, b: &IrNode, span: Span, o: Opts) -> Result<Code, Unsupported> {
+fn binary(op: BinaryOp, a: &IrNode, b: &IrNode, span: Span, o: Opts<'_>) -> Result<Code, Unsupported> {
     use BinaryOp::*;
     let strict_div = o.div == DivByZero::Error && matches!(op, Div | Rem);
     if strict_div {
@@ -340,7 +581,7 @@ macro_rules! call1 {
     };
 }
 
-fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts) -> Result<Code, Unsupported> {
+fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts<'_>) -> Result<Code, Unsupported> {
     if o.domain == DomainErrors::Error {
         match f.imp {
             Imp::F1(g) => return Ok(checked1(g, f.name, span, code(&args[0], o)?)),
@@ -383,7 +624,7 @@ fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts) -> 
 
 /// A built-in over all its arguments as a slice. Constant points are gathered once at compile
 /// time; otherwise the arguments are evaluated into an array on the stack.
-fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts) -> Result<Code, Unsupported> {
+fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts<'_>) -> Result<Code, Unsupported> {
     let tail: Option<Vec<f64>> =
         args[1..].iter().map(|a| if let IrNode::Const(k) = a { Some(*k) } else { None }).collect();
     if let Some(tail) = tail {
@@ -405,10 +646,106 @@ fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts) -> Result<Code, Un
     }))
 }
 
+/// The advance pass of a subtree (stepping only): every stateful call site in it moves to this
+/// step, children before parents, in every branch (an untaken `if` branch included), so a
+/// window never depends on branching history. `None` when the subtree has no call site.
+fn advance(n: &IrNode, o: Opts<'_>) -> Result<Option<Code>, Unsupported> {
+    let Some(s) = o.stepping else { return Ok(None) };
+    if !has_sites(n) {
+        return Ok(None);
+    }
+    let children = |nodes: &[&IrNode]| -> Result<Vec<Code>, Unsupported> {
+        Ok(nodes.iter().map(|c| advance(c, o)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    };
+    let seq = |parts: Vec<Code>| -> Code {
+        Box::new(move |c| {
+            for p in &parts {
+                p(c);
+            }
+            0.0
+        })
+    };
+    Ok(Some(match n {
+        IrNode::Stateful { args, site, .. } => {
+            let site = s.sites[*site];
+            let inner = children(&args.iter().collect::<Vec<_>>())?;
+            let args: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;
+            Box::new(move |c| {
+                for p in &inner {
+                    p(c);
+                }
+                let a0 = args.first().map_or(f64::NAN, |a| a(c));
+                let a1 = args.get(1).map_or(f64::NAN, |a| a(c));
+                if let Some(rt) = c.rt {
+                    site.advance(rt.state, rt.step, [a0, a1]);
+                }
+                0.0
+            })
+        }
+        IrNode::Inline { params, stmts, result } => {
+            // The body runs on the advance pass too (its asserts silenced), so that calls
+            // inside it see its locals.
+            let mut parts = children(&params.iter().map(|(_, a)| a).collect::<Vec<_>>())?;
+            let binds: Vec<(usize, Code)> =
+                params.iter().map(|(l, a)| Ok((*l, code(a, o)?))).collect::<Result<_, _>>()?;
+            parts.push(Box::new(move |c| {
+                for (l, a) in &binds {
+                    c.locals[*l].set(a(c));
+                }
+                0.0
+            }));
+            for st in stmts {
+                match st {
+                    IrStmt::Let { local, value } => {
+                        parts.extend(advance(value, o)?);
+                        let (l, v) = (*local, code(value, o)?);
+                        parts.push(Box::new(move |c| {
+                            c.locals[l].set(v(c));
+                            0.0
+                        }));
+                    }
+                    IrStmt::Assert { cond, .. } => parts.extend(advance(cond, o)?),
+                }
+            }
+            parts.extend(advance(result, o)?);
+            seq(parts)
+        }
+        other => seq(children(&ir_children(other))?),
+    }))
+}
+
+/// The direct children of a node, in evaluation order.
+fn ir_children(n: &IrNode) -> Vec<&IrNode> {
+    match n {
+        IrNode::Neg(a) | IrNode::Not(a) => vec![a],
+        IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => vec![lhs, rhs],
+        IrNode::If(c, a, b) => vec![c, a, b],
+        IrNode::Call { args, .. } | IrNode::Table { args, .. } | IrNode::Stateful { args, .. } => args.iter().collect(),
+        IrNode::Calendar { arg, .. } => vec![arg],
+        IrNode::Inline { params, stmts, result } => {
+            let mut v: Vec<&IrNode> = params.iter().map(|(_, a)| a).collect();
+            for s in stmts {
+                v.push(match s {
+                    IrStmt::Let { value, .. } => value,
+                    IrStmt::Assert { cond, .. } => cond,
+                });
+            }
+            v.push(result);
+            v
+        }
+        IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => Vec::new(),
+    }
+}
+
+/// Whether a subtree holds a stateful call site.
+fn has_sites(n: &IrNode) -> bool {
+    matches!(n, IrNode::Stateful { .. }) || ir_children(n).into_iter().any(has_sites)
+}
+
 /// A stateful function evaluated as on the first step of a fresh run (a single evaluation has
 /// no past), with Kalix's exact initial state: windows pre-filled with the default and a running
 /// sum of `default * n`; `*_since` accumulators at 0 (sum, count), -1 (steps) or NaN (min, max).
-fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts) -> Result<Code, Unsupported> {
+fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts<'_>) -> Result<Code, Unsupported> {
     let n = window as f64;
     let d = default;
     let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;

@@ -33,25 +33,37 @@
 
 pub mod ast;
 pub mod builtins;
+mod calendar;
 mod error;
 mod expr;
+mod functions;
 #[cfg(feature = "interp")]
 mod interp;
 mod options;
 mod parse;
+#[cfg(feature = "interp")]
+mod runtime;
 pub mod sema;
 mod span;
 mod suggest;
+pub mod table;
+#[cfg(feature = "interp")]
+mod temporal;
 
 pub use ast::Ast;
+pub use calendar::{Calendar, Date, DateError, SIM_FIELDS};
 pub use error::{Diagnostic, Error, ErrorKind};
 #[cfg(feature = "interp")]
 pub use expr::Compiled;
 pub use expr::Expr;
+pub use functions::{FnDef, Functions};
 pub use options::{DivByZero, DomainErrors, MissingVariable, Options};
 pub use parse::{parse, ParseOptions};
-pub use sema::{resolve, Ir, IrNode, IrStmt, Scope};
+#[cfg(feature = "interp")]
+pub use runtime::{Model, ModelError, Outputs, Program, RunError};
+pub use sema::{resolve, Host, Ir, IrNode, IrStmt, Scope};
 pub use span::Span;
+pub use table::{Table, TableError};
 
 /// The error of evaluation: the same [`Error`] type as every other phase, with an evaluation
 /// [`ErrorKind`] (division by zero, domain error, failed assert, missing variable).

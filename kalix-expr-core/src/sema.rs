@@ -7,13 +7,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::ast::{Ast, BinaryOp, Name, Node, NodeKind, Stmt, UnaryOp};
+use crate::ast::{Ast, BinaryOp, Block, Name, Node, NodeKind, Stmt, UnaryOp};
 use crate::builtins::{self, Builtin, Imp, Stateful};
 use crate::error::{Error, ErrorKind};
+use crate::functions::Functions;
 use crate::options::{DivByZero, DomainErrors, Options};
 use crate::parse::{STACK_GROWTH, STACK_RED_ZONE};
 use crate::span::Span;
 use crate::suggest;
+use crate::table::Table;
 
 /// A resolved expression or block: statements, then the result.
 ///
@@ -51,8 +53,12 @@ pub enum IrStmt {
     Assert {
         /// The condition.
         cond: IrNode,
-        /// The statement's source (for the error's text and position).
+        /// The statement in the expression's source (for an assert inside a user function, the
+        /// call), for the error's position.
         span: Span,
+        /// For an assert inside a user function: `fn.<name>: assert(…)`, the text the error
+        /// shows. Used only to report a failure.
+        context: Option<Arc<str>>,
     },
 }
 
@@ -113,6 +119,25 @@ pub enum IrNode {
         /// The function's name, for the error where no calendar exists.
         span: Span,
     },
+    /// A lookup table `table.t(x)` or `table.t(col, row)` (LANGUAGE.md §7).
+    Table {
+        /// The table.
+        table: Arc<Table>,
+        /// One argument (1D) or two (2D: column key, row).
+        args: Vec<IrNode>,
+        /// The call, for a 2D key error.
+        span: Span,
+    },
+    /// A user function call expanded in place: the arguments are bound to fresh locals once,
+    /// then the body's statements run (only when the call is evaluated), then its result.
+    Inline {
+        /// Each parameter's local and its argument.
+        params: Vec<(usize, IrNode)>,
+        /// The body's statements, with its locals renamed to fresh ones.
+        stmts: Vec<IrStmt>,
+        /// The body's value.
+        result: Box<IrNode>,
+    },
     /// A stateful function (LANGUAGE.md §8) with its own state.
     Stateful {
         /// Which function.
@@ -137,71 +162,100 @@ pub enum Scope<'a> {
     Free,
 }
 
+/// What a host (a model) adds to the language: lookup tables, user functions, and the meaning
+/// of `this`.
+///
+/// ```
+/// use kalix_expr_core::{parse, Host, Options, ParseOptions, Scope, Table};
+/// use kalix_expr_core::sema::resolve_with;
+/// use std::sync::Arc;
+/// let tables = vec![Arc::new(Table::from_cells("curve", &["0", "0", "10", "100"], 2).unwrap())];
+/// let host = Host { tables: &tables, ..Host::default() };
+/// let src = "table.curve(this.volume)";
+/// let ast = parse(src, &ParseOptions::default())?;
+/// let host = Host { this_node: Some("node.dam"), ..host };
+/// let (_, names) = resolve_with(&ast, src, &Scope::Free, &host, &Options::model())?;
+/// assert_eq!(names, vec!["node.dam.volume"]);
+/// # Ok::<(), kalix_expr_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Host<'a> {
+    /// Tables, called as `table.<name>(…)`.
+    pub tables: &'a [Arc<Table>],
+    /// User functions, called as `fn.<name>(…)`.
+    pub functions: Option<&'a Functions>,
+    /// `this.x` means `<this_node>.x` (inside a node's properties: `node.<name>`).
+    pub this_node: Option<&'a str>,
+    /// A bare `this` means this series (inside a `[var.*]` key: `var.<block>.<key>`).
+    pub this_series: Option<&'a str>,
+}
+
 /// Resolves `ast` (parsed from `source`) into an [`Ir`], and the name of each slot.
 pub fn resolve(ast: &Ast, source: &str, scope: &Scope<'_>, opts: &Options) -> Result<(Ir, Vec<String>), Error> {
+    resolve_with(ast, source, scope, &Host::default(), opts)
+}
+
+/// [`resolve`] with a [`Host`]'s tables, functions and `this`.
+pub fn resolve_with(
+    ast: &Ast,
+    source: &str,
+    scope: &Scope<'_>,
+    host: &Host<'_>,
+    opts: &Options,
+) -> Result<(Ir, Vec<String>), Error> {
     let source: Arc<str> = Arc::from(source);
-    resolve_shared(ast, &source, scope, opts)
+    resolve_shared(ast, &source, scope, host, opts)
 }
 
 pub(crate) fn resolve_shared(
     ast: &Ast,
     source: &Arc<str>,
     scope: &Scope<'_>,
+    host: &Host<'_>,
     opts: &Options,
 ) -> Result<(Ir, Vec<String>), Error> {
-    let mut r = Resolver {
-        source,
-        opts,
-        scope: *scope,
-        slots: Vec::new(),
-        slot_index: HashMap::new(),
-        locals: HashMap::new(),
-        assigned_later: HashMap::new(),
-        n_locals: 0,
-        sites: 0,
-        error: None,
+    let mut r = Resolver::new(source, scope, host, opts);
+    let (stmts, result) = match ast {
+        Ast::Expr(n) => (Vec::new(), r.node(n)),
+        Ast::Block(b) => r.block(b),
     };
-    if let Scope::Bound(names) = scope {
-        for name in names.iter() {
-            r.slot_for(name);
-        }
+    r.finish(stmts, result)
+}
+
+/// Resolves a user function's body on its own: `params` are assigned locals and every other
+/// name is free. Used to validate a function library.
+pub(crate) fn resolve_body(
+    ast: &Ast,
+    source: &Arc<str>,
+    params: &[&str],
+    host: &Host<'_>,
+    opts: &Options,
+) -> Result<(Ir, Vec<String>), Error> {
+    let mut r = Resolver::new(source, &Scope::Free, host, opts);
+    for p in params {
+        let l = r.n_locals;
+        r.n_locals += 1;
+        r.locals.insert(p.to_string(), l);
     }
     let (stmts, result) = match ast {
         Ast::Expr(n) => (Vec::new(), r.node(n)),
-        Ast::Block(b) => {
-            for st in &b.stmts {
-                if let Stmt::Assign { name, .. } = st {
-                    r.assigned_later.insert(name.text.to_lowercase(), ());
-                }
-            }
-            let mut stmts = Vec::new();
-            for st in &b.stmts {
-                match st {
-                    Stmt::Assign { name, value, .. } => {
-                        let value = r.node(value);
-                        let local = r.local_for(name);
-                        stmts.push(IrStmt::Let { local, value });
-                    }
-                    Stmt::Assert { cond, span } => {
-                        let cond = r.node(cond);
-                        stmts.push(IrStmt::Assert { cond, span: *span });
-                    }
-                }
-            }
-            (stmts, r.node(&b.result))
-        }
+        Ast::Block(b) => r.block(b),
     };
-    if let Some(e) = r.error {
-        return Err(e);
-    }
-    let n_slots = r.slots.len();
-    Ok((Ir { stmts, result, n_locals: r.n_locals, n_slots }, r.slots))
+    r.finish(stmts, result)
 }
+
+/// The deepest chain of user-function expansions. Protects against a runaway expansion (the
+/// library itself refuses cycles).
+const EXPANSION_LIMIT: usize = 64;
 
 struct Resolver<'a> {
     source: &'a Arc<str>,
     opts: &'a Options,
     scope: Scope<'a>,
+    host: Host<'a>,
+    /// While expanding a user function: the call's span (errors in the body point at it) and
+    /// the names being expanded.
+    expanding: Vec<(Span, String)>,
     /// Slot names in slot order.
     slots: Vec<String>,
     /// Folded name (see `key`) to slot.
@@ -213,11 +267,91 @@ struct Resolver<'a> {
     n_locals: usize,
     sites: usize,
     error: Option<Error>,
+    /// The source of the user function body being expanded (for assert texts).
+    body_source: Option<Arc<str>>,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
+    fn new(source: &'a Arc<str>, scope: &Scope<'a>, host: &Host<'a>, opts: &'a Options) -> Self {
+        let mut r = Resolver {
+            source,
+            opts,
+            scope: *scope,
+            host: *host,
+            expanding: Vec::new(),
+            slots: Vec::new(),
+            slot_index: HashMap::new(),
+            locals: HashMap::new(),
+            assigned_later: HashMap::new(),
+            n_locals: 0,
+            sites: 0,
+            error: None,
+            body_source: None,
+        };
+        if let Scope::Bound(names) = scope {
+            for name in names.iter() {
+                r.slot_for(name);
+            }
+        }
+        r
+    }
+
+    fn finish(self, stmts: Vec<IrStmt>, result: IrNode) -> Result<(Ir, Vec<String>), Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let n_slots = self.slots.len();
+        Ok((Ir { stmts, result, n_locals: self.n_locals, n_slots }, self.slots))
+    }
+
+    /// A block's statements and result.
+    fn block(&mut self, b: &Block) -> (Vec<IrStmt>, IrNode) {
+        for st in &b.stmts {
+            if let Stmt::Assign { name, .. } = st {
+                self.assigned_later.insert(name.text.to_lowercase(), ());
+            }
+        }
+        let mut stmts = Vec::new();
+        for st in &b.stmts {
+            match st {
+                Stmt::Assign { name, value, .. } => {
+                    let value = self.node(value);
+                    let local = self.local_for(name);
+                    stmts.push(IrStmt::Let { local, value });
+                }
+                Stmt::Assert { cond, span } => {
+                    let cond = self.node(cond);
+                    let (span, context) = match self.expanding.last() {
+                        Some((call, f)) => {
+                            let text = self.body_source.as_ref().and_then(|s| s.get(span.range())).unwrap_or("assert");
+                            (*call, Some(Arc::from(format!("fn.{f}: {text}"))))
+                        }
+                        None => (*span, None),
+                    };
+                    stmts.push(IrStmt::Assert { cond, span, context });
+                }
+            }
+        }
+        (stmts, self.node(&b.result))
+    }
+
     /// Records a diagnostic; resolution goes on so that every name error is reported at once.
+    /// Inside an expanded user function the diagnostic points at the call.
     fn error(&mut self, span: Span, kind: ErrorKind, help: Option<String>) -> IrNode {
+        let (span, help) = match self.expanding.first() {
+            Some((call, _)) => {
+                let chain: Vec<String> = self.expanding.iter().map(|(_, f)| format!("`fn.{f}`")).collect();
+                let inside = format!("in the body of {}", chain.join(", called from "));
+                (
+                    *call,
+                    Some(match help {
+                        Some(h) => format!("{inside}: {h}"),
+                        None => inside,
+                    }),
+                )
+            }
+            None => (span, help),
+        };
         match &mut self.error {
             Some(e) => e.push(span, kind, help),
             None => self.error = Some(Error::new(self.source, span, kind, help)),
@@ -299,7 +433,36 @@ impl Resolver<'_> {
         }
     }
 
+    /// `this.x` → `<node>.x` and a bare `this` → this series, as the host defines them.
+    fn this_rewrite(&mut self, name: &Name) -> Result<Option<Name>, IrNode> {
+        let lower = name.text.to_lowercase();
+        let rewritten = if lower == "this" {
+            self.host.this_series.map(str::to_string)
+        } else if let Some(rest) = lower.strip_prefix("this.") {
+            self.host.this_node.map(|node| format!("{node}.{}", &name.text[name.text.len() - rest.len()..]))
+        } else {
+            return Ok(None);
+        };
+        match rewritten {
+            Some(text) => Ok(Some(Name { text, span: name.span, trailing_dot: name.trailing_dot })),
+            None => Err(self.error(
+                name.span,
+                ErrorKind::ThisUnbound { name: name.text.clone() },
+                Some("`this.x` is usable in a node's properties, and `this[-1, d]` in a `[var.*]` key".into()),
+            )),
+        }
+    }
+
     fn var(&mut self, name: &Name) -> IrNode {
+        let rewritten;
+        let name = match self.this_rewrite(name) {
+            Ok(Some(n)) => {
+                rewritten = n;
+                &rewritten
+            }
+            Ok(None) => name,
+            Err(e) => return e,
+        };
         let lower = name.text.to_lowercase();
         if !name.text.contains('.') {
             if let Some(&l) = self.locals.get(&lower) {
@@ -332,21 +495,31 @@ impl Resolver<'_> {
                 let mut candidates: Vec<&str> = names.to_vec();
                 let locals: Vec<String> = self.locals.keys().cloned().collect();
                 candidates.extend(locals.iter().map(String::as_str));
-                let help = if builtins::lookup(&lower).is_some() {
-                    Some(format!("`{lower}` is a function: call it as `{lower}(…)`"))
-                } else if lower == "inf" {
-                    Some("there is no `inf` literal: write `1e400`".into())
-                } else if lower == "nan" {
-                    Some("there is no `nan` literal outside an offset's default: write `0/0`".into())
-                } else {
-                    suggest::did_you_mean(&suggest::closest(&name.text, candidates))
-                };
+                let help =
+                    if builtins::lookup(&lower).is_some() || lower.starts_with("table.") || lower.starts_with("fn.") {
+                        Some(format!("`{lower}` is a function: call it as `{lower}(…)`"))
+                    } else if lower == "inf" {
+                        Some("there is no `inf` literal: write `1e400`".into())
+                    } else if lower == "nan" {
+                        Some("there is no `nan` literal outside an offset's default: write `0/0`".into())
+                    } else {
+                        suggest::did_you_mean(&suggest::closest(&name.text, candidates))
+                    };
                 self.error(name.span, ErrorKind::VariableUnknown { name: name.text.clone() }, help)
             }
         }
     }
 
     fn offset(&mut self, name: &Name, step: i64, default: f64) -> IrNode {
+        let rewritten;
+        let name = match self.this_rewrite(name) {
+            Ok(Some(n)) => {
+                rewritten = n;
+                &rewritten
+            }
+            Ok(None) => name,
+            Err(e) => return e,
+        };
         let lower = name.text.to_lowercase();
         let forbid = |reason: &'static str| ErrorKind::OffsetForbidden { name: name.text.clone(), step, reason };
         if lower.starts_with("const.") {
@@ -419,6 +592,12 @@ impl Resolver<'_> {
                 Some("write `assert(cond);` as a statement of a block `{ …; result }`".into()),
             );
         }
+        if let Some(f) = lower.strip_prefix("fn.") {
+            return self.user_call(name, f, args, span);
+        }
+        if let Some(t) = lower.strip_prefix("table.") {
+            return self.table_call(name, t, args, span);
+        }
         let Some(f) = builtins::lookup(&lower) else {
             let help = suggest::unknown_function(&name.text);
             // Still resolve the arguments, so that their errors are reported too.
@@ -465,6 +644,102 @@ impl Resolver<'_> {
                 }
                 IrNode::Call { f, args, span }
             }
+        }
+    }
+
+    /// Resolves the arguments only (for their own errors) and reports `kind` at the name.
+    fn call_error(&mut self, name: &Name, args: &[Node], kind: ErrorKind, help: Option<String>) -> IrNode {
+        for a in args {
+            self.node(a);
+        }
+        self.error(name.span, kind, help)
+    }
+
+    /// `fn.<f>(args)`: the body expanded in place, with fresh locals for the parameters and the
+    /// body's own locals, so nothing collides with the caller's.
+    fn user_call(&mut self, name: &Name, f: &str, args: &[Node], span: Span) -> IrNode {
+        let unknown = ErrorKind::FunctionUnknown { name: name.text.clone() };
+        let Some(functions) = self.host.functions else {
+            return self.call_error(name, args, unknown, suggest::unknown_function(&name.text));
+        };
+        let Some(def) = functions.get(f).cloned() else {
+            let close: Vec<String> = suggest::closest(f, functions.names()).iter().map(|c| format!("fn.{c}")).collect();
+            let close: Vec<&str> = close.iter().map(String::as_str).collect();
+            let help = suggest::did_you_mean(&close).or_else(|| Some("no such function in the `[fn]` section".into()));
+            return self.call_error(name, args, unknown, help);
+        };
+        if def.params().len() != args.len() {
+            let kind = ErrorKind::ArityMismatch {
+                name: format!("fn.{}", def.name()),
+                expected: builtins::Arity::Exact(def.params().len()).describe(),
+                found: args.len(),
+            };
+            let help = Some(format!("defined as `fn.{}({})`", def.name(), def.params().join(", ")));
+            return self.call_error(name, args, kind, help);
+        }
+        if self.expanding.iter().any(|(_, g)| g == f) || self.expanding.len() >= EXPANSION_LIMIT {
+            let mut cycle: Vec<String> = self.expanding.iter().map(|(_, g)| format!("fn.{g}")).collect();
+            cycle.push(format!("fn.{f}"));
+            return self.call_error(name, args, ErrorKind::RecursionCycle { cycle: cycle.join(" -> ") }, None);
+        }
+        let params: Vec<(usize, IrNode)> = args
+            .iter()
+            .map(|a| {
+                let v = self.node(a);
+                let l = self.n_locals;
+                self.n_locals += 1;
+                (l, v)
+            })
+            .collect();
+        let saved_locals = std::mem::take(&mut self.locals);
+        let saved_later = std::mem::take(&mut self.assigned_later);
+        let saved_source = self.body_source.replace(def.body().shared_source().clone());
+        for ((l, _), p) in params.iter().zip(def.params()) {
+            self.locals.insert(p.clone(), *l);
+        }
+        self.expanding.push((span, f.to_string()));
+        let (stmts, result) = match def.body().ast() {
+            Ast::Expr(n) => (Vec::new(), self.node(n)),
+            Ast::Block(b) => self.block(b),
+        };
+        self.expanding.pop();
+        self.body_source = saved_source;
+        self.assigned_later = saved_later;
+        self.locals = saved_locals;
+        IrNode::Inline { params, stmts, result: Box::new(result) }
+    }
+
+    /// `table.<t>(args)`: a lookup table of the host, folded when its arguments are constant.
+    fn table_call(&mut self, name: &Name, t: &str, args: &[Node], span: Span) -> IrNode {
+        let Some(table) = self.host.tables.iter().find(|x| x.name().eq_ignore_ascii_case(t)).cloned() else {
+            let close: Vec<String> = suggest::closest(t, self.host.tables.iter().map(|x| x.name()))
+                .iter()
+                .map(|c| format!("table.{c}"))
+                .collect();
+            let close: Vec<&str> = close.iter().map(String::as_str).collect();
+            let help = suggest::did_you_mean(&close).or_else(|| suggest::unknown_function(&name.text));
+            return self.call_error(name, args, ErrorKind::FunctionUnknown { name: name.text.clone() }, help);
+        };
+        if table.arity() != args.len() {
+            let kind = ErrorKind::ArityMismatch {
+                name: format!("table.{}", table.name()),
+                expected: builtins::Arity::Exact(table.arity()).describe(),
+                found: args.len(),
+            };
+            let help = Some(if table.arity() == 1 {
+                "a 1D table takes `x`".to_string()
+            } else {
+                "a 2D table takes `(column key, row)`".to_string()
+            });
+            return self.call_error(name, args, kind, help);
+        }
+        let args: Vec<IrNode> = args.iter().map(|a| self.node(a)).collect();
+        match args.as_slice() {
+            [IrNode::Const(x)] => IrNode::Const(table.lookup1(*x)),
+            [IrNode::Const(c), IrNode::Const(r)] if table.lookup2(*c, *r).is_some() => {
+                IrNode::Const(table.lookup2(*c, *r).unwrap_or(f64::NAN))
+            }
+            _ => IrNode::Table { table, args, span },
         }
     }
 

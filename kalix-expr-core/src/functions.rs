@@ -1,0 +1,342 @@
+//! User-defined functions (LANGUAGE.md §9): `name(a, b) = body`, called as `fn.name(…)`.
+//!
+//! A [`Functions`] set is validated as a whole when it is built: signature rules, reserved
+//! names, duplicates, every body's calls and arity, and recursion cycles (named in full).
+//! Calls are expanded in place by the resolver.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ast::NodeKind;
+use crate::builtins;
+use crate::error::{Error, ErrorKind};
+use crate::expr::Expr;
+use crate::options::Options;
+use crate::span::Span;
+
+/// One user function: its lower-case name, parameters and body.
+///
+/// ```
+/// use kalix_expr_core::FnDef;
+/// let f = FnDef::parse("storage_frac(v, cap)", "v / cap")?;
+/// assert_eq!(f.name(), "storage_frac");
+/// assert_eq!(f.params(), ["v", "cap"]);
+/// # Ok::<(), kalix_expr_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnDef {
+    name: String,
+    params: Vec<String>,
+    body: Expr,
+    signature: Arc<str>,
+}
+
+/// Whether `s` matches `[a-z][a-z0-9_]*`.
+fn is_plain_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Why a name cannot name a function or parameter, if it cannot.
+fn reserved(name: &str) -> Option<&'static str> {
+    if builtins::lookup(name).is_some() {
+        Some("it is a built-in function")
+    } else if builtins::RESERVED.contains(&name) {
+        Some("it is a reserved word")
+    } else if name == "pi" || name == "e" {
+        Some("it is a built-in constant")
+    } else {
+        None
+    }
+}
+
+impl FnDef {
+    /// Parses a definition from its signature (`name(a, b)`, as the key of a `[fn]` line) and
+    /// its body (an expression or a block). Names are lower-cased, then must match
+    /// `[a-z][a-z0-9_]*`, be distinct, and take no built-in or reserved name.
+    ///
+    /// ```
+    /// use kalix_expr_core::FnDef;
+    /// assert!(FnDef::parse("f(a, a)", "a").is_err());
+    /// assert!(FnDef::parse("max(a)", "a").is_err());
+    /// assert!(FnDef::parse("zero()", "0").is_ok());
+    /// ```
+    pub fn parse(signature: &str, body: &str) -> Result<FnDef, Error> {
+        let sig: Arc<str> = Arc::from(signature);
+        let whole = Span::new(0, signature.len());
+        let err = |span: Span, kind: ErrorKind, help: Option<String>| Err(Error::new(&sig, span, kind, help));
+        let Some(open) = signature.find('(') else {
+            return err(
+                whole,
+                ErrorKind::SignatureInvalid { reason: "expected a signature like `name(a, b)` or `name()`" },
+                None,
+            );
+        };
+        let Some(close) = signature.rfind(')').filter(|c| *c > open && signature[c + 1..].trim().is_empty()) else {
+            return err(whole, ErrorKind::SignatureInvalid { reason: "the signature must end with `)`" }, None);
+        };
+        let name_raw = signature[..open].trim();
+        let name = name_raw.strip_prefix("fn.").unwrap_or(name_raw).to_lowercase();
+        let name_span = Span::new(signature.find(name_raw).unwrap_or(0), open);
+        if !is_plain_name(&name) {
+            return err(
+                name_span,
+                ErrorKind::SignatureInvalid { reason: "a function name is a letter, then letters, digits and `_`" },
+                None,
+            );
+        }
+        if let Some(why) = reserved(&name) {
+            return err(name_span, ErrorKind::NameReserved { name, reason: why }, None);
+        }
+        let inner = &signature[open + 1..close];
+        let mut params: Vec<String> = Vec::new();
+        if !inner.trim().is_empty() {
+            let mut at = open + 1;
+            for piece in inner.split(',') {
+                let p = piece.trim().to_lowercase();
+                let lead = piece.len() - piece.trim_start().len();
+                let span = Span::new(at + lead, at + lead + piece.trim().len());
+                at += piece.len() + 1;
+                if !is_plain_name(&p) {
+                    let reason = if p.is_empty() {
+                        "a parameter is empty"
+                    } else {
+                        "a parameter is a letter, then letters, digits and `_`"
+                    };
+                    return err(span, ErrorKind::SignatureInvalid { reason }, None);
+                }
+                if let Some(why) = reserved(&p) {
+                    return err(span, ErrorKind::NameReserved { name: p, reason: why }, None);
+                }
+                if params.contains(&p) {
+                    return err(span, ErrorKind::ParameterDuplicate { name: p }, None);
+                }
+                params.push(p);
+            }
+        }
+        let body = Expr::parse(body)?;
+        Ok(FnDef { name, params, body, signature: sig })
+    }
+
+    /// The lower-case name (called as `fn.<name>`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The parameters, lower-case, in order.
+    pub fn params(&self) -> &[String] {
+        &self.params
+    }
+    /// The body.
+    pub fn body(&self) -> &Expr {
+        &self.body
+    }
+
+    /// The `fn.*` functions the body calls, lower-case, each once, in order of appearance.
+    pub fn calls(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in self.body.ast().nodes() {
+            if let NodeKind::Call { name, .. } = &n.kind {
+                let lower = name.text.to_lowercase();
+                if let Some(f) = lower.strip_prefix("fn.") {
+                    if !out.iter().any(|o| o == f) {
+                        out.push(f.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A validated set of user functions.
+///
+/// ```
+/// use kalix_expr_core::{FnDef, Functions};
+/// let set = Functions::new(vec![
+///     FnDef::parse("a(x)", "fn.b(x) + 1")?,
+///     FnDef::parse("b(x)", "fn.a(x)")?,
+/// ]);
+/// let err = set.unwrap_err();
+/// assert!(err[0].to_string().contains("fn.a -> fn.b -> fn.a"));
+/// # Ok::<(), kalix_expr_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Functions {
+    defs: Vec<Arc<FnDef>>,
+    index: HashMap<String, usize>,
+}
+
+impl Functions {
+    /// The most definitions a set may hold. Protects loading from a runaway file.
+    pub const MAX_DEFINITIONS: usize = 10_000;
+
+    /// Validates `defs` as a whole. Every problem is reported: duplicates (at any arity),
+    /// bodies that call unknown functions or with the wrong arity, and recursion cycles, even in
+    /// functions nobody calls.
+    pub fn new(defs: Vec<FnDef>) -> Result<Functions, Vec<Error>> {
+        let mut errors = Vec::new();
+        let mut set = Functions::default();
+        if defs.len() > Self::MAX_DEFINITIONS {
+            let src: Arc<str> = Arc::from("");
+            let what = "a function library may hold at most 10,000 definitions";
+            return Err(vec![Error::new(&src, Span::default(), ErrorKind::LimitExceeded { what }, None)]);
+        }
+        for def in defs {
+            if set.index.contains_key(&def.name) {
+                let span = Span::new(0, def.signature.find('(').unwrap_or(0));
+                errors.push(Error::new(
+                    &def.signature,
+                    span,
+                    ErrorKind::FunctionDuplicate { name: def.name.clone() },
+                    Some("one definition per name: there are no overloads".into()),
+                ));
+                continue;
+            }
+            set.index.insert(def.name.clone(), set.defs.len());
+            set.defs.push(Arc::new(def));
+        }
+        errors.extend(set.cycles());
+        if errors.is_empty() {
+            // Resolve every body on its own (parameters as locals, every other name free), which
+            // checks built-in calls, arity, blocks, offsets, and `fn.*` calls with expansion.
+            for def in &set.defs {
+                if let Err(e) = set.check_body(def) {
+                    errors.push(e);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn check_body(&self, def: &FnDef) -> Result<(), Error> {
+        let host = crate::sema::Host { functions: Some(self), ..crate::sema::Host::default() };
+        let params: Vec<&str> = def.params.iter().map(String::as_str).collect();
+        crate::sema::resolve_body(def.body.ast(), def.body.shared_source(), &params, &host, &Options::model())
+            .map(|_| ())
+    }
+
+    /// Every call cycle, each reported once, named in full (`fn.a -> fn.b -> fn.a`).
+    fn cycles(&self) -> Vec<Error> {
+        let mut errors = Vec::new();
+        // 0 = unvisited, 1 = on the current path, 2 = done.
+        let mut mark = vec![0u8; self.defs.len()];
+        let calls: Vec<Vec<usize>> =
+            self.defs.iter().map(|d| d.calls().iter().filter_map(|c| self.index.get(c).copied()).collect()).collect();
+        for root in 0..self.defs.len() {
+            if mark[root] != 0 {
+                continue;
+            }
+            // Depth-first with an explicit stack of (function, next callee index).
+            let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+            mark[root] = 1;
+            while let Some(&mut (f, ref mut next)) = path.last_mut() {
+                if let Some(&g) = calls[f].get(*next) {
+                    *next += 1;
+                    match mark[g] {
+                        0 => {
+                            mark[g] = 1;
+                            path.push((g, 0));
+                        }
+                        1 => {
+                            let start = path.iter().position(|(p, _)| *p == g).unwrap_or(0);
+                            let mut names: Vec<String> =
+                                path[start..].iter().map(|(p, _)| format!("fn.{}", self.defs[*p].name)).collect();
+                            names.push(format!("fn.{}", self.defs[g].name));
+                            let def = &self.defs[g];
+                            let span = Span::new(0, def.signature.find('(').unwrap_or(0));
+                            errors.push(Error::new(
+                                &def.signature,
+                                span,
+                                ErrorKind::RecursionCycle { cycle: names.join(" -> ") },
+                                Some(
+                                    "functions may call others but never, directly or through others, themselves"
+                                        .into(),
+                                ),
+                            ));
+                        }
+                        _ => {}
+                    }
+                } else {
+                    mark[f] = 2;
+                    path.pop();
+                }
+            }
+        }
+        errors
+    }
+
+    /// The definition called as `fn.<name>` (`name` lower-case, without `fn.`).
+    pub fn get(&self, name: &str) -> Option<&Arc<FnDef>> {
+        self.index.get(name).map(|&i| &self.defs[i])
+    }
+
+    /// Every definition, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = &FnDef> {
+        self.defs.iter().map(|d| &**d)
+    }
+
+    /// The names, for suggestions.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.defs.iter().map(|d| d.name.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(sig: &str, body: &str) -> FnDef {
+        FnDef::parse(sig, body).unwrap_or_else(|e| panic!("{sig} = {body}: {e}"))
+    }
+
+    #[test]
+    fn signatures_follow_the_rules() {
+        assert_eq!(def("Storage_Frac(V, cap)", "v / cap").name(), "storage_frac");
+        for (sig, kind) in [
+            ("f", "SignatureInvalid"),
+            ("f(a", "SignatureInvalid"),
+            ("f(a,)", "SignatureInvalid"),
+            ("1f(a)", "SignatureInvalid"),
+            ("f(a.b)", "SignatureInvalid"),
+            ("f(a, a)", "ParameterDuplicate"),
+            ("sin(a)", "NameReserved"),
+            ("f(this)", "NameReserved"),
+            ("f(max)", "NameReserved"),
+        ] {
+            let e = FnDef::parse(sig, "1").unwrap_err();
+            assert!(format!("{:?}", e.kind()).starts_with(kind), "{sig}: {e}");
+        }
+    }
+
+    #[test]
+    fn duplicates_and_cycles_are_reported_together() {
+        let errs = Functions::new(vec![
+            def("a(x)", "fn.b(x)"),
+            def("b(x)", "fn.c(x) + fn.a(x)"),
+            def("c(x)", "x"),
+            def("c(x, y)", "x"),
+            def("d()", "fn.d()"),
+        ])
+        .unwrap_err();
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 3, "{text:#?}");
+        assert!(text[0].contains("duplicate function `c`"));
+        assert!(text[1].contains("fn.a -> fn.b -> fn.a"));
+        assert!(text[2].contains("fn.d -> fn.d"));
+    }
+
+    #[test]
+    fn bodies_are_checked() {
+        let errs = Functions::new(vec![def("f(x)", "lg10(x) + fn.g(x, 1)"), def("g(x)", "x")]).unwrap_err();
+        let text = errs[0].to_string();
+        assert!(text.contains("unknown function `lg10`"), "{text}");
+        assert!(text.contains("`fn.g` takes 1 argument, found 2"), "{text}");
+        assert!(Functions::new(vec![def("f(x)", "{ y = x * 2; assert(y > 0); fn.g(y) }"), def("g(x)", "x + data.a")])
+            .is_ok());
+    }
+}

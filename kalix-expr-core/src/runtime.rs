@@ -1,0 +1,486 @@
+//! The stepping runtime: a model's expressions evaluated once per timestep over input series.
+//!
+//! Two phases. [`Model::compile`] checks everything and builds an immutable [`Program`]
+//! (`Send + Sync`, shareable between threads and runs). [`Program::run`] creates the small
+//! per-run state — stateful windows and accumulators, the history that offsets read — resets it,
+//! and steps through the run. A step allocates nothing and looks no name up.
+//!
+//! ```
+//! use kalix_expr_core::{Calendar, Date, Expr, Model};
+//! let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+//! model.input("data.rain");
+//! model.constant("const.loss", 1.0);
+//! model.series("var.b.runoff", Expr::parse("max(0, data.rain - const.loss)")?);
+//! model.series("var.b.total", Expr::parse("this[-1, 0] + var.b.runoff")?);
+//! model.series("var.b.avg3", Expr::parse("moving_mean(data.rain, 3, 0)")?);
+//! let program = model.compile().map_err(|e| e.errors[0].clone())?;
+//! let out = program.run(&[&[2.0, 0.5, 4.0]], 3).unwrap();
+//! assert_eq!(out.column("var.b.total"), Some(&[1.0, 1.0, 4.0][..]));
+//! assert_eq!(out.column("var.b.avg3"), Some(&[2.0 / 3.0, 2.5 / 3.0, 6.5 / 3.0][..]));
+//! # Ok::<(), kalix_expr_core::Error>(())
+//! ```
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::ast::NodeKind;
+use crate::calendar::{Calendar, Date, SIM_FIELDS};
+use crate::error::{Error, ErrorKind};
+use crate::expr::Expr;
+use crate::functions::Functions;
+use crate::interp::{self, FaultKind, Rt, SlotSource, Stepping};
+use crate::options::Options;
+use crate::sema::{resolve_shared, Host, IrNode, IrStmt, Scope};
+use crate::span::Span;
+use crate::table::Table;
+use crate::temporal::{cells_needed, Site};
+
+/// A computed series: its name, expression and the node `this.` refers to.
+#[derive(Debug, Clone)]
+struct SeriesDef {
+    name: String,
+    expr: Expr,
+    node: Option<String>,
+}
+
+/// A model to compile: input series, constants, tables, user functions, and computed series in
+/// evaluation order (a series sees this step's value of the series before it; reading one
+/// computed later needs an offset `[-1, d]`).
+#[derive(Debug, Clone)]
+pub struct Model {
+    calendar: Calendar,
+    options: Options,
+    inputs: Vec<String>,
+    constants: Vec<(String, f64)>,
+    tables: Vec<Arc<Table>>,
+    functions: Functions,
+    series: Vec<SeriesDef>,
+}
+
+/// Every problem a model has, each against its own expression.
+#[derive(Debug, Clone)]
+pub struct ModelError {
+    /// The series (or `""` for the model itself) and its error.
+    pub errors: Vec<Error>,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+impl Model {
+    /// An empty model on `calendar`, with model-file options (case-insensitive names).
+    pub fn new(calendar: Calendar) -> Model {
+        Model {
+            calendar,
+            options: Options::model(),
+            inputs: Vec::new(),
+            constants: Vec::new(),
+            tables: Vec::new(),
+            functions: Functions::default(),
+            series: Vec::new(),
+        }
+    }
+
+    /// Replaces the options (division, domain errors, name case).
+    pub fn options(&mut self, options: Options) -> &mut Self {
+        self.options = options;
+        self
+    }
+
+    /// Adds an input series (a column given to [`Program::run`], in the order added).
+    pub fn input(&mut self, name: impl Into<String>) -> &mut Self {
+        self.inputs.push(name.into());
+        self
+    }
+
+    /// Adds a constant, fixed for a run (`const.k`).
+    pub fn constant(&mut self, name: impl Into<String>, value: f64) -> &mut Self {
+        self.constants.push((name.into(), value));
+        self
+    }
+
+    /// Adds a lookup table, called as `table.<name>(…)`.
+    pub fn table(&mut self, table: Table) -> &mut Self {
+        self.tables.push(Arc::new(table));
+        self
+    }
+
+    /// Sets the user functions, called as `fn.<name>(…)`.
+    pub fn functions(&mut self, functions: Functions) -> &mut Self {
+        self.functions = functions;
+        self
+    }
+
+    /// Adds a computed series (`var.<block>.<key>`); a bare `this` in it is the series itself.
+    pub fn series(&mut self, name: impl Into<String>, expr: Expr) -> &mut Self {
+        self.series.push(SeriesDef { name: name.into(), expr, node: None });
+        self
+    }
+
+    /// Adds a node property `node.<node>.<property>`; `this.x` in it is `node.<node>.x`.
+    pub fn node_series(&mut self, node: &str, property: &str, expr: Expr) -> &mut Self {
+        self.series.push(SeriesDef {
+            name: format!("node.{node}.{property}"),
+            expr,
+            node: Some(format!("node.{node}")),
+        });
+        self
+    }
+
+    fn key(&self, name: &str) -> String {
+        if self.options.case_insensitive {
+            name.to_lowercase()
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Checks every series at once and builds the [`Program`].
+    pub fn compile(&self) -> Result<Program, ModelError> {
+        let mut errors = Vec::new();
+        // Slots: inputs, constants, sim fields, series.
+        let mut names: Vec<&str> = Vec::new();
+        let mut sources: Vec<SlotSource> = Vec::new();
+        names.extend(self.inputs.iter().map(String::as_str));
+        sources.extend((0..self.inputs.len()).map(SlotSource::Input));
+        names.extend(self.constants.iter().map(|(n, _)| n.as_str()));
+        sources.extend(self.constants.iter().map(|_| SlotSource::Fixed));
+        names.extend(SIM_FIELDS.iter().copied());
+        sources.extend(SIM_FIELDS.iter().map(|_| SlotSource::Fixed));
+        let first_series = names.len();
+        names.extend(self.series.iter().map(|s| s.name.as_str()));
+        sources.extend((0..self.series.len()).map(SlotSource::Computed));
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            if let Some(first) = seen.insert(self.key(n), i) {
+                let src: Arc<str> = Arc::from(*n);
+                errors.push(Error::new(
+                    &src,
+                    Span::new(0, n.len()),
+                    ErrorKind::SeriesDuplicate { name: n.to_string() },
+                    Some(format!("`{}` is defined more than once", names[first])),
+                ));
+            }
+        }
+        let series_index: HashMap<String, usize> =
+            self.series.iter().enumerate().map(|(i, s)| (self.key(&s.name), i)).collect();
+
+        let mut compiled = Vec::with_capacity(self.series.len());
+        let mut all_sites: Vec<Site> = Vec::new();
+        let mut state_len = 0;
+        let mut max_locals = 0;
+        for (i, s) in self.series.iter().enumerate() {
+            let host = Host {
+                tables: &self.tables,
+                functions: Some(&self.functions),
+                this_node: s.node.as_deref(),
+                this_series: if s.node.is_none() { Some(&s.name) } else { None },
+            };
+            let resolved =
+                resolve_shared(s.expr.ast(), s.expr.shared_source(), &Scope::Bound(&names), &host, &self.options);
+            let ir = match resolved {
+                Ok((ir, _)) => ir,
+                Err(e) => {
+                    errors.push(e.with_origin(s.name.clone()));
+                    continue;
+                }
+            };
+            if let Some(e) = self.read_ahead(i, s, &series_index) {
+                errors.push(e.with_origin(s.name.clone()));
+                continue;
+            }
+            let mut sites = Vec::new();
+            collect_sites(&ir, &mut sites);
+            sites.sort_by_key(|(id, _)| *id);
+            let sites: Vec<Site> = sites
+                .into_iter()
+                .map(|(_, (kind, window, default))| {
+                    let site = Site { kind, window, default, offset: state_len };
+                    state_len += cells_needed(kind, window);
+                    site
+                })
+                .collect();
+            let stepping = Stepping { sources: &sources, sites: &sites };
+            match interp::Program::compile_stepping(&ir, &self.options, &stepping) {
+                Ok(program) => {
+                    max_locals = max_locals.max(program.n_locals);
+                    compiled.push(CompiledSeries {
+                        name: s.name.clone(),
+                        slot: first_series + i,
+                        program,
+                        source: s.expr.shared_source().clone(),
+                    });
+                }
+                Err(_) => {
+                    let src = s.expr.shared_source();
+                    let what = "an expression that cannot be compiled for the runtime";
+                    errors.push(
+                        Error::new(src, Span::new(0, src.len()), ErrorKind::LimitExceeded { what }, None)
+                            .with_origin(s.name.clone()),
+                    );
+                }
+            }
+            all_sites.extend(sites.iter().copied());
+        }
+        if !errors.is_empty() {
+            return Err(ModelError { errors });
+        }
+        Ok(Program {
+            calendar: self.calendar,
+            inputs: self.inputs.clone(),
+            constants: self.constants.iter().map(|(_, v)| *v).collect(),
+            n_slots: names.len(),
+            series: compiled,
+            state_len,
+            sites: all_sites,
+            max_locals,
+        })
+    }
+
+    /// A series read without an offset before it is computed in the step.
+    fn read_ahead(&self, i: usize, s: &SeriesDef, series_index: &HashMap<String, usize>) -> Option<Error> {
+        for n in s.expr.ast().nodes() {
+            let NodeKind::Var(name) = &n.kind else { continue };
+            let lower = name.text.to_lowercase();
+            let text = if lower == "this" {
+                s.name.clone()
+            } else if let (Some(rest), Some(node)) = (lower.strip_prefix("this."), &s.node) {
+                format!("{node}.{rest}")
+            } else {
+                name.text.clone()
+            };
+            if let Some(&j) = series_index.get(&self.key(&text)) {
+                if j >= i {
+                    let later = if j == i { "itself" } else { "a series computed later in the step" };
+                    return Some(Error::new(
+                        s.expr.shared_source(),
+                        name.span,
+                        ErrorKind::SeriesReadAhead { name: name.text.clone(), later },
+                        Some(format!("read the previous step's value with an offset: `{}[-1, 0]`", name.text)),
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Every stateful call site of an IR: its index and (kind, window, default).
+fn collect_sites(ir: &crate::sema::Ir, out: &mut Vec<(usize, (crate::builtins::Stateful, usize, f64))>) {
+    fn walk(n: &IrNode, out: &mut Vec<(usize, (crate::builtins::Stateful, usize, f64))>) {
+        if let IrNode::Stateful { f, window, default, site, .. } = n {
+            out.push((*site, (*f, *window, *default)));
+        }
+        match n {
+            IrNode::Neg(a) | IrNode::Not(a) => walk(a, out),
+            IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => {
+                walk(lhs, out);
+                walk(rhs, out);
+            }
+            IrNode::If(c, a, b) => {
+                walk(c, out);
+                walk(a, out);
+                walk(b, out);
+            }
+            IrNode::Call { args, .. } | IrNode::Table { args, .. } | IrNode::Stateful { args, .. } => {
+                args.iter().for_each(|a| walk(a, out))
+            }
+            IrNode::Calendar { arg, .. } => walk(arg, out),
+            IrNode::Inline { params, stmts, result } => {
+                params.iter().for_each(|(_, a)| walk(a, out));
+                stmts_walk(stmts, out);
+                walk(result, out);
+            }
+            IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => {}
+        }
+    }
+    fn stmts_walk(stmts: &[IrStmt], out: &mut Vec<(usize, (crate::builtins::Stateful, usize, f64))>) {
+        for s in stmts {
+            match s {
+                IrStmt::Let { value, .. } => walk(value, out),
+                IrStmt::Assert { cond, .. } => walk(cond, out),
+            }
+        }
+    }
+    stmts_walk(&ir.stmts, out);
+    walk(&ir.result, out);
+}
+
+struct CompiledSeries {
+    name: String,
+    slot: usize,
+    program: interp::Program,
+    source: Arc<str>,
+}
+
+/// A compiled model: immutable and `Send + Sync`. Each [`Program::run`] has its own state.
+pub struct Program {
+    calendar: Calendar,
+    inputs: Vec<String>,
+    constants: Vec<f64>,
+    n_slots: usize,
+    series: Vec<CompiledSeries>,
+    state_len: usize,
+    sites: Vec<Site>,
+    max_locals: usize,
+}
+
+impl fmt::Debug for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Program")
+            .field("inputs", &self.inputs)
+            .field("series", &self.series_names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A run that stopped: the step, its date, the series and why.
+#[derive(Debug, Clone)]
+pub struct RunError {
+    /// The 0-based step.
+    pub step: usize,
+    /// The step's date.
+    pub date: Date,
+    /// The series whose expression failed.
+    pub series: String,
+    /// What failed and where in the series' expression.
+    pub error: Error,
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "run stopped at step {} ({}) in `{}`:", self.step, self.date, self.series)?;
+        write!(f, "{}", self.error)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The computed series of a run, one column each, in model order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    names: Vec<String>,
+    steps: usize,
+    data: Vec<f64>,
+}
+
+impl Outputs {
+    /// The series names, in model order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+    /// The number of steps.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+    /// The column of series `i`.
+    pub fn column_at(&self, i: usize) -> &[f64] {
+        &self.data[i * self.steps..(i + 1) * self.steps]
+    }
+    /// The column of the series named `name` (matched case-insensitively).
+    pub fn column(&self, name: &str) -> Option<&[f64]> {
+        self.names.iter().position(|n| n.eq_ignore_ascii_case(name)).map(|i| self.column_at(i))
+    }
+}
+
+impl Program {
+    /// The input series, in the order [`Program::run`] takes their columns.
+    pub fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
+    /// The computed series, in evaluation order.
+    pub fn series_names(&self) -> impl Iterator<Item = &str> {
+        self.series.iter().map(|s| s.name.as_str())
+    }
+
+    /// The calendar.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// Runs `steps` steps over `inputs` (one column per input, in [`Program::inputs`] order;
+    /// a column shorter than the run reads NaN past its end) and returns every series.
+    ///
+    /// Allocates the run's state and output once; the steps themselves allocate nothing.
+    pub fn run(&self, inputs: &[&[f64]], steps: usize) -> Result<Outputs, RunError> {
+        let n_series = self.series.len();
+        let mut history = vec![f64::NAN; n_series.saturating_mul(steps)];
+        let mut values = vec![0.0; self.n_slots];
+        let first_const = self.inputs.len();
+        values[first_const..first_const + self.constants.len()].copy_from_slice(&self.constants);
+        let first_sim = first_const + self.constants.len();
+        let state: Vec<Cell<f64>> = (0..self.state_len).map(|_| Cell::new(0.0)).collect();
+        for site in &self.sites {
+            site.reset(&state);
+        }
+        let locals: Vec<Cell<f64>> = (0..self.max_locals).map(|_| Cell::new(0.0)).collect();
+        let missing: &[f64] = &[];
+        let columns: Vec<&[f64]> = (0..self.inputs.len()).map(|i| inputs.get(i).copied().unwrap_or(missing)).collect();
+        for t in 0..steps {
+            for (i, col) in columns.iter().enumerate() {
+                values[i] = col.get(t).copied().unwrap_or(f64::NAN);
+            }
+            let fields = self.calendar.fields(t);
+            values[first_sim..first_sim + fields.len()].copy_from_slice(&fields);
+            for (k, s) in self.series.iter().enumerate() {
+                let rt = Rt {
+                    step: t,
+                    n_steps: steps,
+                    inputs: &columns,
+                    history: &history,
+                    state: &state,
+                    calendar: &self.calendar,
+                };
+                let v = s.program.run_step(&values, &locals, &rt).map_err(|f| self.run_error(s, t, f))?;
+                values[s.slot] = v;
+                history[k * steps + t] = v;
+            }
+        }
+        Ok(Outputs { names: self.series.iter().map(|s| s.name.clone()).collect(), steps, data: history })
+    }
+
+    #[cold]
+    fn run_error(&self, s: &CompiledSeries, step: usize, f: interp::Fault) -> RunError {
+        let kind = match f.kind {
+            FaultKind::DivisionByZero => ErrorKind::DivisionByZero,
+            FaultKind::Domain(function, arg) => ErrorKind::DomainError { function, arg },
+            FaultKind::Assert(value, id) => ErrorKind::AssertFailed {
+                condition: match s.program.assert_context(id) {
+                    Some(text) => text.to_string(),
+                    None => s.source.get(f.span.range()).unwrap_or_default().to_string(),
+                },
+                value,
+            },
+            FaultKind::TableKey(id, key) => {
+                let t = s.program.table(id);
+                ErrorKind::TableKeyUnknown {
+                    table: t.map(|t| t.name().to_string()).unwrap_or_default(),
+                    key,
+                    keys: t
+                        .map(|t| t.column_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default(),
+                }
+            }
+        };
+        RunError {
+            step,
+            date: self.calendar.date(step),
+            series: s.name.clone(),
+            error: Error::new(&s.source, f.span, kind, None).with_origin(s.name.clone()),
+        }
+    }
+}

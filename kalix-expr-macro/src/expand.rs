@@ -1,0 +1,627 @@
+//! [`Ir`] to a Rust closure: the macro's counterpart of the core's interpreter.
+//!
+//! Every operator and function becomes a call to the function of
+//! `kalix_expr_core::builtins` that the interpreter calls for it (reached through
+//! `::kalix_expr::__private::builtins`), `if`/`&&`/`||` short-circuit as the interpreter's
+//! closures do, and constants are emitted bit for bit, so a `kexpr!` closure and
+//! `Compiled::eval` give the same bits for the same inputs.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::LitStr;
+
+use kalix_expr_core::ast::{Ast, BinaryOp, Name, Node, NodeKind};
+use kalix_expr_core::builtins::{self, Builtin, Imp, Stateful};
+use kalix_expr_core::{resolve, Error, ErrorKind, Expr, Ir, IrNode, IrStmt, Options, Scope};
+
+use crate::input::Input;
+
+/// Why an expression could not be expanded: the messages to report, and the closure's arity if
+/// it is known (so the macro can still stand for a closure of the right shape).
+#[derive(Debug)]
+pub struct Failure {
+    /// Each error's message and where to report it.
+    pub errors: Vec<(String, Span)>,
+    /// The number of parameters the closure would have taken.
+    pub arity: Option<usize>,
+}
+
+/// Expands the macro's input into a closure `|p0: f64, …| -> f64 { … }`.
+///
+/// The parameters are the header's names in the order written or, without a header, the
+/// expression's variables in order of first appearance ([`Expr::variables`]).
+pub fn expand(input: &Input) -> Result<TokenStream, Failure> {
+    let source = input.lit.value();
+    let header: Option<Vec<&str>> = input.params.as_ref().map(|ps| ps.iter().map(|p| p.name.as_str()).collect());
+    let expr = Expr::parse(&source).map_err(|e| failure(&e, &input.lit, header.as_ref().map(Vec::len)))?;
+    let names = header.unwrap_or_else(|| expr.variables());
+    let ir = expr.resolve(&names, &Options::default()).map_err(|e| failure(&e, &input.lit, Some(names.len())))?;
+    let mut gen = Gen { source: &source, params: params(&names), errors: Vec::new() };
+    let closure = gen.closure(&ir);
+    if gen.errors.is_empty() {
+        Ok(closure)
+    } else {
+        let errors = gen.errors.into_iter().map(|(message, at)| (message, span_of(&input.lit, at))).collect();
+        Err(Failure { errors, arity: Some(names.len()) })
+    }
+}
+
+/// One compile error per diagnostic, each the diagnostic's rendered text without the leading
+/// `error: ` (the compiler adds its own).
+fn failure(err: &Error, lit: &LitStr, arity: Option<usize>) -> Failure {
+    let text = err.to_string();
+    let parts: Vec<&str> = text.split("\n\nerror: ").collect();
+    let errors = if parts.len() == err.diagnostics().len() {
+        parts
+            .iter()
+            .zip(err.diagnostics())
+            .map(|(part, d)| (part.strip_prefix("error: ").unwrap_or(part).to_string(), span_of(lit, d.span())))
+            .collect()
+    } else {
+        vec![(text.strip_prefix("error: ").unwrap_or(&text).to_string(), lit.span())]
+    };
+    Failure { errors, arity }
+}
+
+/// The span of `at` inside the literal where the compiler can give one (a nightly compiler, and a
+/// literal without escapes), else the whole literal.
+fn span_of(lit: &LitStr, at: kalix_expr_core::Span) -> Span {
+    let token = lit.token();
+    let repr = token.to_string();
+    let value = lit.value();
+    let hashes = repr.strip_prefix('r').map(|r| r.len() - r.trim_start_matches('#').len());
+    let open = match hashes {
+        Some(n) => 2 + n,
+        None => 1,
+    };
+    if repr.get(open..open + value.len()) != Some(value.as_str()) {
+        return lit.span();
+    }
+    token.subspan(open + at.start..open + at.end).unwrap_or_else(|| lit.span())
+}
+
+/// The parameter identifiers: `__k0_data_rain` for `data.rain` in position 0. Mixed-site hygiene
+/// keeps them apart from the caller's names, the index keeps `a.b` and `a_b` apart, and the
+/// leading underscore keeps a listed but unused parameter from warning.
+fn params(names: &[&str]) -> Vec<Ident> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            Ident::new(&format!("__k{i}_{clean}"), Span::mixed_site())
+        })
+        .collect()
+}
+
+/// A block local: shadowed on reassignment (`let` again), which in straight-line code means the
+/// same as assigning a `let mut` and never warns about needless `mut`.
+fn local(l: usize) -> Ident {
+    Ident::new(&format!("__l{l}"), Span::mixed_site())
+}
+
+/// A scratch binding inside a stateful function's code.
+fn scratch(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// A constant with exactly the bits of `c`: a float literal when its shortest form reads back
+/// exactly, else `f64::from_bits` (NaN, ±inf, -0.0, negatives).
+pub fn constant(c: f64) -> TokenStream {
+    if c.is_finite() && c.is_sign_positive() {
+        let repr = format!("{c:?}");
+        if repr.parse::<f64>().map(f64::to_bits) == Ok(c.to_bits()) {
+            let lit = syn::LitFloat::new(&format!("{repr}f64"), Span::call_site());
+            return quote!(#lit);
+        }
+    }
+    let bits = syn::LitInt::new(&format!("0x{:016x}u64", c.to_bits()), Span::call_site());
+    quote!(f64::from_bits(#bits))
+}
+
+/// The path every generated call goes through.
+fn builtins_path() -> TokenStream {
+    quote!(::kalix_expr::__private::builtins)
+}
+
+/// One-argument built-ins, by the name of their function in `builtins` (the table's name).
+pub const F1: &[(&str, fn(f64) -> f64)] = &[
+    ("abs", builtins::abs),
+    ("acos", builtins::acos),
+    ("asin", builtins::asin),
+    ("atan", builtins::atan),
+    ("ceil", builtins::ceil),
+    ("cos", builtins::cos),
+    ("exp", builtins::exp),
+    ("floor", builtins::floor),
+    ("is_leap_year", builtins::is_leap_year),
+    ("ln", builtins::ln),
+    ("log10", builtins::log10),
+    ("log2", builtins::log2),
+    ("round", builtins::round),
+    ("sign", builtins::sign),
+    ("sin", builtins::sin),
+    ("sqrt", builtins::sqrt),
+    ("tan", builtins::tan),
+];
+
+/// Two-argument built-ins, by the name of their function in `builtins`.
+pub const F2: &[(&str, fn(f64, f64) -> f64)] = &[("atan2", builtins::atan2), ("pow", builtins::pow)];
+
+/// Three-argument built-ins, by the name of their function in `builtins`.
+pub const F3: &[(&str, fn(f64, f64, f64) -> f64)] = &[("clamp", builtins::clamp)];
+
+/// Folded built-ins: the table's name and the two-argument function of `builtins` the
+/// interpreter folds with.
+pub const FOLDS: &[(&str, &str, fn(f64, f64) -> f64)] =
+    &[("max", "max2", builtins::max2), ("min", "min2", builtins::min2), ("sum", "add", builtins::add)];
+
+/// The function of `builtins` for a binary operator.
+fn operator(op: BinaryOp) -> &'static str {
+    use BinaryOp::*;
+    match op {
+        Add => "add",
+        Sub => "sub",
+        Mul => "mul",
+        Div => "div",
+        Rem => "rem",
+        Pow => "pow",
+        Eq => "eq",
+        Ne => "ne",
+        Lt => "lt",
+        Le => "le",
+        Gt => "gt",
+        Ge => "ge",
+        // Resolution turns these into `IrNode::And`/`IrNode::Or`; see `Gen::node`.
+        And => "and",
+        Or => "or",
+    }
+}
+
+/// How deep the generator may recurse before it moves to a fresh stack segment.
+const STACK_RED_ZONE: usize = 64 * 1024;
+/// The size of each fresh stack segment.
+const STACK_GROWTH: usize = 1024 * 1024;
+
+/// The code generator for one expression.
+struct Gen<'a> {
+    source: &'a str,
+    /// Slot `i`'s parameter.
+    params: Vec<Ident>,
+    /// Errors found while generating (calendar functions), with their place in the source.
+    errors: Vec<(String, kalix_expr_core::Span)>,
+}
+
+impl Gen<'_> {
+    fn closure(&mut self, ir: &Ir) -> TokenStream {
+        let stmts: Vec<TokenStream> = ir.stmts.iter().map(|s| self.stmt(s)).collect();
+        let result = self.node(&ir.result);
+        let params = &self.params;
+        quote! {
+            |#(#params: f64),*| -> f64 {
+                #(#stmts)*
+                #result
+            }
+        }
+    }
+
+    fn stmt(&mut self, s: &IrStmt) -> TokenStream {
+        match s {
+            IrStmt::Let { local: l, value } => {
+                let (l, value) = (local(*l), self.node(value));
+                quote!(let #l = #value;)
+            }
+            IrStmt::Assert { cond, span, .. } => {
+                let cond = self.node(cond);
+                let (head, tail) = assert_report(self.source, *span);
+                quote!(::kalix_expr::__private::assert(#cond, #head, #tail);)
+            }
+        }
+    }
+
+    fn node(&mut self, n: &IrNode) -> TokenStream {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.node_inner(n))
+    }
+
+    fn node_inner(&mut self, n: &IrNode) -> TokenStream {
+        let b = builtins_path();
+        match n {
+            IrNode::Const(c) => constant(*c),
+            IrNode::Slot(i) => self.slot(*i),
+            IrNode::Local(l) => {
+                let l = local(*l);
+                quote!(#l)
+            }
+            // A single evaluation has no past or future: a step other than 0 reads the default.
+            IrNode::Offset { slot, step: 0, .. } => self.slot(*slot),
+            IrNode::Offset { default, .. } => constant(*default),
+            IrNode::Neg(a) => {
+                let a = self.node(a);
+                quote!(#b::neg(#a))
+            }
+            IrNode::Not(a) => {
+                let a = self.node(a);
+                quote!(#b::not(#a))
+            }
+            IrNode::And(x, y) => self.and_or(BinaryOp::And, x, y),
+            IrNode::Or(x, y) => self.and_or(BinaryOp::Or, x, y),
+            IrNode::If(c, x, y) => {
+                let (c, x, y) = (self.node(c), self.node(x), self.node(y));
+                quote!(if #b::truthy(#c) { #x } else { #y })
+            }
+            IrNode::Binary { op: op @ (BinaryOp::And | BinaryOp::Or), lhs, rhs, .. } => self.and_or(*op, lhs, rhs),
+            IrNode::Binary { op, lhs, rhs, .. } => {
+                let f = format_ident!("{}", operator(*op));
+                let (x, y) = (self.node(lhs), self.node(rhs));
+                quote!(#b::#f(#x, #y))
+            }
+            IrNode::Call { f, args, span } => self.call(f, args, *span),
+            IrNode::Stateful { f, args, window, default, .. } => self.first_step(*f, args, *window, *default),
+            IrNode::Calendar { f, arg, span } => {
+                self.node(arg);
+                self.calendar(f, *span)
+            }
+            // Tables and user functions come from a model's host, which the macro never
+            // resolves with: `table.*` and `fn.*` calls are unknown-function errors before this.
+            IrNode::Table { .. } | IrNode::Inline { .. } => constant(f64::NAN),
+        }
+    }
+
+    fn slot(&self, i: usize) -> TokenStream {
+        match self.params.get(i) {
+            Some(p) => quote!(#p),
+            // Resolution binds every slot to a parameter; this is unreachable.
+            None => constant(f64::NAN),
+        }
+    }
+
+    /// `a && b`, `a || b`: 1 or 0, short-circuit, as the interpreter does.
+    fn and_or(&mut self, op: BinaryOp, x: &IrNode, y: &IrNode) -> TokenStream {
+        let b = builtins_path();
+        let (x, y) = (self.node(x), self.node(y));
+        if op == BinaryOp::And {
+            quote!(#b::bool_to_f64(#b::truthy(#x) && #b::truthy(#y)))
+        } else {
+            quote!(#b::bool_to_f64(#b::truthy(#x) || #b::truthy(#y)))
+        }
+    }
+
+    fn call(&mut self, f: &'static Builtin, args: &[IrNode], span: kalix_expr_core::Span) -> TokenStream {
+        let b = builtins_path();
+        let args: Vec<TokenStream> = args.iter().map(|a| self.node(a)).collect();
+        let known = match f.imp {
+            Imp::F1(_) => F1.iter().any(|(name, _)| *name == f.name),
+            Imp::F2(_) => F2.iter().any(|(name, _)| *name == f.name),
+            Imp::F3(_) => F3.iter().any(|(name, _)| *name == f.name),
+            Imp::Fold(_) => FOLDS.iter().any(|(name, _, _)| *name == f.name),
+            Imp::Mean => true,
+            Imp::Slice(_) => f.name == "interp",
+            Imp::If | Imp::Stateful(_) | Imp::Calendar => false,
+        };
+        if !known {
+            return self.unsupported(f, span);
+        }
+        match f.imp {
+            Imp::Fold(_) => {
+                let g = FOLDS.iter().find(|(name, ..)| *name == f.name).map_or("add", |(_, g, _)| g);
+                fold(&format_ident!("{g}"), args)
+            }
+            Imp::Mean => {
+                // As the interpreter: the `add` fold, then a plain division by the count.
+                let n = constant(args.len() as f64);
+                let sum = fold(&format_ident!("add"), args);
+                quote!(#sum / #n)
+            }
+            Imp::Slice(_) => {
+                // `interp(x, points…)` is `interp_points(x, &[points…])`, as the interpreter
+                // calls it.
+                let (x, points) = args.split_first().map_or((constant(f64::NAN), &[][..]), |(x, p)| (x.clone(), p));
+                quote!(#b::interp_points(#x, &[#(#points),*]))
+            }
+            _ => {
+                let g = format_ident!("{}", f.name);
+                quote!(#b::#g(#(#args),*))
+            }
+        }
+    }
+
+    /// A stateful function as on the first step of a fresh run, exactly as the interpreter's
+    /// `first_step` computes it (windows pre-filled with the default, `*_since` accumulators
+    /// just reset). The formulas are repeated here because the core keeps them private.
+    fn first_step(&mut self, f: Stateful, args: &[IrNode], window: usize, d: f64) -> TokenStream {
+        let b = builtins_path();
+        let args: Vec<TokenStream> = args.iter().map(|a| self.node(a)).collect();
+        let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| constant(f64::NAN));
+        let n = window as f64;
+        let (x, s) = (scratch("__x"), scratch("__s"));
+        let (dc, nc) = (constant(d), constant(n));
+        match f {
+            Stateful::MovingSum | Stateful::MovingMean => {
+                let x_code = arg(0);
+                // The ring wraps at once for n = 1, and a NaN default forces a recompute from
+                // +0.0 in ring order; otherwise the running sum takes `+ (x - evicted)`.
+                let sum = if window == 1 {
+                    quote!(0.0f64 + #x_code)
+                } else if d.is_nan() {
+                    quote!({
+                        let mut #s = 0.0f64 + #x_code;
+                        for _ in 1..#window {
+                            #s += #dc;
+                        }
+                        #s
+                    })
+                } else {
+                    let dn = constant(d * n);
+                    quote!(#dn + (#x_code - #dc))
+                };
+                if f == Stateful::MovingMean && n != 1.0 {
+                    quote!((#sum) / #nc)
+                } else {
+                    sum
+                }
+            }
+            Stateful::MovingMin | Stateful::MovingMax => {
+                let x_code = arg(0);
+                // The deque starts with one entry for the n - 1 defaults when n >= 2.
+                let prefilled = window >= 2 && !d.is_nan();
+                if prefilled {
+                    let beats = if f == Stateful::MovingMin { quote!(#dc < #x) } else { quote!(#dc > #x) };
+                    quote!({
+                        let #x = #x_code;
+                        if #x.is_nan() || #beats { #dc } else { #x }
+                    })
+                } else {
+                    quote!({
+                        let #x = #x_code;
+                        if #x.is_nan() { f64::NAN } else { #x }
+                    })
+                }
+            }
+            Stateful::SumSince => {
+                let (x_code, reset) = (arg(0), arg(1));
+                quote!({
+                    let #x = #x_code;
+                    if #b::truthy(#reset) { #x } else { 0.0f64 + #x }
+                })
+            }
+            // The reset is evaluated by the interpreter but cannot change a first step.
+            Stateful::MinSince | Stateful::MaxSince => arg(0),
+            Stateful::CountSince => {
+                let cond = arg(0);
+                quote!(#b::bool_to_f64(#b::truthy(#cond)))
+            }
+            Stateful::StepsSince => constant(0.0),
+        }
+    }
+
+    /// `month_at`, `days_in_month_at`: the interpreter's error where no calendar exists.
+    fn calendar(&mut self, f: &Builtin, span: kalix_expr_core::Span) -> TokenStream {
+        let kind = ErrorKind::CalendarRequired { name: f.name.into() };
+        let message =
+            render(self.source, span, &kind.to_string(), Some("run it in a model, where the calendar is known"));
+        self.errors.push((message, span));
+        constant(f64::NAN)
+    }
+
+    /// A built-in this macro has no code for (a table entry added without teaching the macro).
+    fn unsupported(&mut self, f: &Builtin, span: kalix_expr_core::Span) -> TokenStream {
+        let message = format!("`kexpr!` has no code for the built-in `{}` yet; use the interpreter", f.name);
+        self.errors.push((render(self.source, span, &message, None), span));
+        constant(f64::NAN)
+    }
+}
+
+/// A left fold of `g` over the arguments as nested calls: `g(g(a, b), c)`, or `a` alone.
+fn fold(g: &Ident, args: Vec<TokenStream>) -> TokenStream {
+    let b = builtins_path();
+    let mut args = args.into_iter();
+    let Some(mut acc) = args.next() else {
+        return constant(f64::NAN);
+    };
+    for x in args {
+        acc = quote!(#b::#g(#acc, #x));
+    }
+    acc
+}
+
+/// A diagnostic at `span` of `source`, rendered exactly as the core's `Display for Error` renders
+/// one, without the leading `error: ` (the compiler adds its own).
+///
+/// The core builds errors only for its own phases, so this borrows its renderer: resolving a
+/// one-name tree at `span` against no names gives an unknown-variable diagnostic there, whose
+/// first line and help are then swapped for ours.
+pub fn render(source: &str, span: kalix_expr_core::Span, message: &str, help: Option<&str>) -> String {
+    let name = Name { text: "_".into(), span, trailing_dot: false };
+    let ast = Ast::Expr(Node { kind: NodeKind::Var(name), span });
+    let rendered = match resolve(&ast, source, &Scope::Bound(&[]), &Options::default()) {
+        Err(e) => e.to_string(),
+        Ok(_) => String::new(),
+    };
+    // "error: …", "--> l:c", " |", "l | source", " | ^^^", then the help, if any.
+    let snippet: Vec<&str> = rendered.lines().skip(1).take(4).collect();
+    let pad = " ".repeat(span.line_col(source).0.to_string().len());
+    let mut out = format!("{message}\n{}", snippet.join("\n"));
+    if let Some(help) = help {
+        out.push_str(&format!("\n{pad} |\n{pad} = help: {help}"));
+    }
+    out
+}
+
+/// The interpreter's message for a failed `assert` at `span`, split around the condition's value
+/// (known only at run time): `error: assertion failed: `assert(x > 0)` is ` and the snippet.
+fn assert_report(source: &str, span: kalix_expr_core::Span) -> (Literal, Literal) {
+    let condition = source.get(span.range()).unwrap_or_default();
+    let kind = ErrorKind::AssertFailed { condition: condition.to_string(), value: 0.0 }.to_string();
+    let head = kind.strip_suffix('0').unwrap_or(&kind);
+    let rendered = render(source, span, "", None);
+    (Literal::string(&format!("error: {head}")), Literal::string(&rendered))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(src: &str) -> Result<String, Failure> {
+        let input: Input = syn::parse_str(src).expect("input parses");
+        expand(&input).map(|t| t.to_string())
+    }
+
+    fn messages(src: &str) -> Vec<String> {
+        expand_str(src).expect_err(src).errors.into_iter().map(|(m, _)| m).collect()
+    }
+
+    #[test]
+    fn parameters_follow_first_appearance_without_a_header() {
+        let code = expand_str(r#""max(0, rain - loss)""#).unwrap();
+        assert!(code.starts_with("| __k0_rain : f64 , __k1_loss : f64 | -> f64"), "{code}");
+    }
+
+    #[test]
+    fn parameters_follow_the_header_when_given() {
+        let code = expand_str(r#"|loss, data.rain, unused| "max(0, data.rain - loss)""#).unwrap();
+        assert!(code.starts_with("| __k0_loss : f64 , __k1_data_rain : f64 , __k2_unused : f64 | -> f64"), "{code}");
+    }
+
+    #[test]
+    fn operators_and_functions_call_the_shared_builtins() {
+        let code = expand_str(r#""max(0, rain - loss) + -x ^ 2""#).unwrap().replace(' ', "");
+        assert!(code.contains("::kalix_expr::__private::builtins::max2(0.0f64,"), "{code}");
+        assert!(code.contains("builtins::sub(__k0_rain,__k1_loss)"), "{code}");
+        assert!(code.contains("builtins::pow(::kalix_expr::__private::builtins::neg(__k2_x),2.0f64)"), "{code}");
+    }
+
+    #[test]
+    fn constants_keep_their_bits() {
+        assert_eq!(constant(2.5).to_string(), "2.5f64");
+        assert_eq!(constant(0.1).to_string(), "0.1f64");
+        assert_eq!(constant(1e300).to_string(), "1e300f64");
+        assert_eq!(constant(-0.0).to_string(), "f64 :: from_bits (0x8000000000000000u64)");
+        assert_eq!(constant(f64::INFINITY).to_string(), "f64 :: from_bits (0x7ff0000000000000u64)");
+        assert_eq!(constant(-2.0).to_string(), "f64 :: from_bits (0xc000000000000000u64)");
+        assert!(constant(f64::NAN).to_string().contains("0x7ff8000000000000u64"));
+    }
+
+    #[test]
+    fn constant_sub_expressions_are_already_folded() {
+        assert_eq!(expand_str(r#""-2^2 + pi""#).unwrap(), "| | -> f64 { 7.141592653589793f64 }");
+    }
+
+    #[test]
+    fn blocks_bind_locals_and_check_asserts() {
+        let code = expand_str(r#""{ a = x * 2; a = a + 1; assert(a > 0); a }""#).unwrap().replace(' ', "");
+        assert!(code.contains("let__l0=::kalix_expr::__private::builtins::mul(__k0_x,2.0f64);"), "{code}");
+        assert!(code.contains("let__l0=::kalix_expr::__private::builtins::add(__l0,1.0f64);"), "{code}");
+        assert!(code.contains("::kalix_expr::__private::assert("), "{code}");
+    }
+
+    #[test]
+    fn the_assert_report_is_the_interpreters_message() {
+        let source = "{ assert(x > 0); x }";
+        let (head, tail) = assert_report(source, kalix_expr_core::Span::new(2, 15));
+        assert_eq!(head.to_string(), r#""error: assertion failed: `assert(x > 0)` is ""#);
+        assert_eq!(tail.to_string(), format!("{:?}", "\n --> 1:3\n  |\n1 | { assert(x > 0); x }\n  |   ^^^^^^^^^^^^^"));
+    }
+
+    #[test]
+    fn a_syntax_error_is_the_rendered_report() {
+        let failure = expand_str(r#""max(0, rain""#).unwrap_err();
+        assert_eq!(failure.arity, None);
+        assert_eq!(
+            failure.errors[0].0,
+            "unclosed `(`\n --> 1:4\n  |\n1 | max(0, rain\n  |    ^\n  |\n  = help: add `)` to close the call to `max`"
+        );
+    }
+
+    #[test]
+    fn every_name_error_is_reported_with_the_arity_kept() {
+        let failure = expand_str(r#"|rain, loss| "lg10(rian) + sin(1, 2) + lss""#).unwrap_err();
+        assert_eq!(failure.arity, Some(2));
+        let m: Vec<&str> = failure.errors.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(m.len(), 4, "{m:#?}");
+        assert!(m.iter().any(|m| m.starts_with("unknown variable `rian`") && m.ends_with("did you mean `rain`?")));
+        assert!(m.iter().any(|m| m.starts_with("unknown function `lg10`") && m.ends_with("did you mean `log10`?")));
+        assert!(m.iter().any(|m| m.starts_with("`sin` takes 1 argument, found 2")));
+        assert!(m.iter().any(|m| m.starts_with("unknown variable `lss`") && m.ends_with("did you mean `loss`?")));
+    }
+
+    #[test]
+    fn calendar_functions_are_the_interpreters_error() {
+        assert_eq!(
+            messages(r#""month_at(3)""#),
+            ["`month_at` needs a simulation calendar, which a single expression does not have\n --> 1:1\n  |\n1 | month_at(3)\n  | ^^^^^^^^\n  |\n  = help: run it in a model, where the calendar is known"]
+        );
+        assert_eq!(messages(r#""days_in_month_at(x) + month_at(x)""#).len(), 2);
+        // A calendar call in a branch that constant folding removes is no error, as in the
+        // interpreter.
+        assert!(expand_str(r#""if(1, 2, month_at(3))""#).is_ok());
+    }
+
+    #[test]
+    fn deep_expressions_expand_without_overflowing() {
+        let src = format!("{:?}", vec!["x"; 1000].join(" + "));
+        assert!(expand_str(&src).is_ok());
+        let src = format!("{:?}", format!("{}x{}", "(".repeat(250), ")".repeat(250)));
+        assert!(expand_str(&src).is_ok());
+    }
+
+    fn samples() -> Vec<f64> {
+        vec![0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 2.5, -2.5, 3.0, 1e-300, 1e300, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]
+    }
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    #[test]
+    fn every_builtin_has_code_that_matches_its_table_entry() {
+        let xs = samples();
+        for f in builtins::BUILTINS {
+            match f.imp {
+                Imp::F1(g) => {
+                    let (_, h) = F1.iter().find(|(n, _)| *n == f.name).unwrap_or_else(|| panic!("{}", f.name));
+                    assert!(xs.iter().all(|&x| same(g(x), h(x))), "{}", f.name);
+                }
+                Imp::F2(g) => {
+                    let (_, h) = F2.iter().find(|(n, _)| *n == f.name).unwrap_or_else(|| panic!("{}", f.name));
+                    assert!(xs.iter().all(|&x| xs.iter().all(|&y| same(g(x, y), h(x, y)))), "{}", f.name);
+                }
+                Imp::F3(g) => {
+                    let (_, h) = F3.iter().find(|(n, _)| *n == f.name).unwrap_or_else(|| panic!("{}", f.name));
+                    for (&x, &y) in xs.iter().zip(xs.iter().rev()) {
+                        assert!(xs.iter().all(|&z| same(g(x, y, z), h(x, y, z))), "{}", f.name);
+                    }
+                }
+                Imp::Fold(g) => {
+                    let (_, _, h) = FOLDS.iter().find(|(n, ..)| *n == f.name).unwrap_or_else(|| panic!("{}", f.name));
+                    assert!(xs.iter().all(|&x| xs.iter().all(|&y| same(g(x, y), h(x, y)))), "{}", f.name);
+                }
+                Imp::Slice(g) => {
+                    assert_eq!(f.name, "interp");
+                    let points = [0.0, 1.0, 10.0, 3.0];
+                    for &x in &xs {
+                        assert!(same(g(&[x, 0.0, 1.0, 10.0, 3.0]), builtins::interp_points(x, &points)));
+                    }
+                }
+                Imp::Mean | Imp::If | Imp::Stateful(_) | Imp::Calendar => {}
+            }
+        }
+    }
+
+    #[test]
+    fn every_pure_builtin_expands() {
+        for f in builtins::BUILTINS {
+            if matches!(f.imp, Imp::Calendar) {
+                continue;
+            }
+            let args = match f.arity {
+                builtins::Arity::Exact(k) | builtins::Arity::AtLeast(k) | builtins::Arity::OddAtLeast(k) => k,
+            };
+            let mut list = vec!["x"; args];
+            if matches!(f.imp, Imp::Stateful(_)) && args == 3 {
+                list = vec!["x", "3", "0"];
+            }
+            let src = format!("{:?}", format!("{}({})", f.name, list.join(", ")));
+            assert!(expand_str(&src).is_ok(), "{src}");
+        }
+    }
+}
