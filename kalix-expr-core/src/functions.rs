@@ -214,7 +214,13 @@ impl Functions {
     }
 
     fn check_body(&self, def: &FnDef) -> Result<(), Error> {
-        let host = crate::sema::Host { functions: Some(self), ..crate::sema::Host::default() };
+        // `this` is bound at each call site; alone, a body may use it freely.
+        let host = crate::sema::Host {
+            functions: Some(self),
+            this_node: Some("this"),
+            this_series: Some("this"),
+            ..crate::sema::Host::default()
+        };
         let params: Vec<&str> = def.params.iter().map(String::as_str).collect();
         crate::sema::resolve_body(def.body.ast(), def.body.shared_source(), &params, &host, &Options::model())
             .map(|_| ())
