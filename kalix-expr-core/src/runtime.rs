@@ -397,6 +397,9 @@ impl Outputs {
 }
 
 impl Program {
+    /// How many steps pass between two calls of [`Program::run_with`]'s progress callback.
+    pub const PROGRESS_EVERY: usize = 4096;
+
     /// The input series, in the order [`Program::run`] takes their columns.
     pub fn inputs(&self) -> &[String] {
         &self.inputs
@@ -417,6 +420,22 @@ impl Program {
     ///
     /// Allocates the run's state and output once; the steps themselves allocate nothing.
     pub fn run(&self, inputs: &[&[f64]], steps: usize) -> Result<Outputs, RunError> {
+        self.run_with(inputs, steps, &mut |_| {})
+    }
+
+    /// [`Program::run`], calling `progress(steps_done)` every [`Program::PROGRESS_EVERY`] steps
+    /// and at the end (for a progress bar).
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.series("var.b.k", Expr::parse("sim.step * 2")?);
+    /// let mut seen = Vec::new();
+    /// model.compile().unwrap().run_with(&[], 5000, &mut |done| seen.push(done)).unwrap();
+    /// assert_eq!(seen, vec![4096, 5000]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn run_with(&self, inputs: &[&[f64]], steps: usize, progress: &mut dyn FnMut(usize)) -> Result<Outputs, RunError> {
         let n_series = self.series.len();
         let mut history = vec![f64::NAN; n_series.saturating_mul(steps)];
         let mut values = vec![0.0; self.n_slots];
@@ -449,6 +468,12 @@ impl Program {
                 values[s.slot] = v;
                 history[k * steps + t] = v;
             }
+            if (t + 1) % Self::PROGRESS_EVERY == 0 {
+                progress(t + 1);
+            }
+        }
+        if steps % Self::PROGRESS_EVERY != 0 {
+            progress(steps);
         }
         Ok(Outputs { names: self.series.iter().map(|s| s.name.clone()).collect(), steps, data: history })
     }
