@@ -178,6 +178,9 @@ impl Model {
         let series_index: HashMap<String, usize> =
             self.series.iter().enumerate().map(|(i, s)| (self.key(&s.name), i)).collect();
 
+        let first_sim = self.inputs.len() + self.constants.len();
+        // The calendar fields are computed each step only when some expression reads one.
+        let mut sim_used = false;
         let mut compiled = Vec::with_capacity(self.series.len());
         let mut all_sites: Vec<Site> = Vec::new();
         let mut state_len = 0;
@@ -203,7 +206,11 @@ impl Model {
                 continue;
             }
             let mut sites = Vec::new();
-            collect_sites(&ir, &mut sites);
+            walk_ir(&ir, &mut |n| match n {
+                IrNode::Stateful { f, window, default, site, .. } => sites.push((*site, (*f, *window, *default))),
+                IrNode::Slot(slot) if (first_sim..first_series).contains(slot) => sim_used = true,
+                _ => {}
+            });
             sites.sort_by_key(|(id, _)| *id);
             let sites: Vec<Site> = sites
                 .into_iter()
@@ -246,6 +253,7 @@ impl Model {
             series: compiled,
             state_len,
             sites: all_sites,
+            sim_used,
             max_locals,
         })
     }
@@ -278,45 +286,43 @@ impl Model {
     }
 }
 
-/// Every stateful call site of an IR: its index and (kind, window, default).
-fn collect_sites(ir: &crate::sema::Ir, out: &mut Vec<(usize, (crate::builtins::Stateful, usize, f64))>) {
-    fn walk(n: &IrNode, out: &mut Vec<(usize, (crate::builtins::Stateful, usize, f64))>) {
-        if let IrNode::Stateful { f, window, default, site, .. } = n {
-            out.push((*site, (*f, *window, *default)));
-        }
+/// Calls `f` on every node of `ir`, statements first, parents before children.
+fn walk_ir(ir: &crate::sema::Ir, f: &mut dyn FnMut(&IrNode)) {
+    fn walk(n: &IrNode, f: &mut dyn FnMut(&IrNode)) {
+        f(n);
         match n {
-            IrNode::Neg(a) | IrNode::Not(a) => walk(a, out),
+            IrNode::Neg(a) | IrNode::Not(a) => walk(a, f),
             IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => {
-                walk(lhs, out);
-                walk(rhs, out);
+                walk(lhs, f);
+                walk(rhs, f);
             }
             IrNode::If(c, a, b) => {
-                walk(c, out);
-                walk(a, out);
-                walk(b, out);
+                walk(c, f);
+                walk(a, f);
+                walk(b, f);
             }
             IrNode::Call { args, .. } | IrNode::Table { args, .. } | IrNode::Stateful { args, .. } => {
-                args.iter().for_each(|a| walk(a, out))
+                args.iter().for_each(|a| walk(a, f))
             }
-            IrNode::Calendar { arg, .. } => walk(arg, out),
+            IrNode::Calendar { arg, .. } => walk(arg, f),
             IrNode::Inline { params, stmts, result } => {
-                params.iter().for_each(|(_, a)| walk(a, out));
-                stmts_walk(stmts, out);
-                walk(result, out);
+                params.iter().for_each(|(_, a)| walk(a, f));
+                walk_stmts(stmts, f);
+                walk(result, f);
             }
             IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => {}
         }
     }
-    fn stmts_walk(stmts: &[IrStmt], out: &mut Vec<(usize, (crate::builtins::Stateful, usize, f64))>) {
+    fn walk_stmts(stmts: &[IrStmt], f: &mut dyn FnMut(&IrNode)) {
         for s in stmts {
             match s {
-                IrStmt::Let { value, .. } => walk(value, out),
-                IrStmt::Assert { cond, .. } => walk(cond, out),
+                IrStmt::Let { value, .. } => walk(value, f),
+                IrStmt::Assert { cond, .. } => walk(cond, f),
             }
         }
     }
-    stmts_walk(&ir.stmts, out);
-    walk(&ir.result, out);
+    walk_stmts(&ir.stmts, f);
+    walk(&ir.result, f);
 }
 
 struct CompiledSeries {
@@ -335,6 +341,7 @@ pub struct Program {
     series: Vec<CompiledSeries>,
     state_len: usize,
     sites: Vec<Site>,
+    sim_used: bool,
     max_locals: usize,
 }
 
@@ -435,7 +442,12 @@ impl Program {
     /// assert_eq!(seen, vec![4096, 5000]);
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
-    pub fn run_with(&self, inputs: &[&[f64]], steps: usize, progress: &mut dyn FnMut(usize)) -> Result<Outputs, RunError> {
+    pub fn run_with(
+        &self,
+        inputs: &[&[f64]],
+        steps: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Outputs, RunError> {
         let n_series = self.series.len();
         let mut history = vec![f64::NAN; n_series.saturating_mul(steps)];
         let mut values = vec![0.0; self.n_slots];
@@ -453,8 +465,10 @@ impl Program {
             for (i, col) in columns.iter().enumerate() {
                 values[i] = col.get(t).copied().unwrap_or(f64::NAN);
             }
-            let fields = self.calendar.fields(t);
-            values[first_sim..first_sim + fields.len()].copy_from_slice(&fields);
+            if self.sim_used {
+                let fields = self.calendar.fields(t);
+                values[first_sim..first_sim + fields.len()].copy_from_slice(&fields);
+            }
             for (k, s) in self.series.iter().enumerate() {
                 let rt = Rt {
                     step: t,
