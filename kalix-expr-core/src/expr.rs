@@ -151,6 +151,7 @@ mod compiled {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::batch::BatchProgram;
     use crate::error::ErrorKind;
     use crate::interp::{FaultKind, Program, Unsupported};
     use crate::options::MissingVariable;
@@ -169,6 +170,12 @@ mod compiled {
         program: Program,
         names: Vec<String>,
         source: Arc<str>,
+        /// Whether the options allow the column-wise batch program, and name case.
+        batchable: bool,
+        case_insensitive: bool,
+        /// The column-wise program, built on the first batch call (so a compiled expression
+        /// that is never batch-evaluated carries none of it).
+        batch: std::sync::OnceLock<Option<BatchProgram>>,
     }
 
     impl fmt::Debug for Compiled {
@@ -214,7 +221,16 @@ mod compiled {
                     Some("run it in a model, where the calendar is known".into()),
                 ),
             })?;
-            Ok(Compiled { program, names, source: self.source.clone() })
+            let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
+                && opts.domain_errors == crate::options::DomainErrors::Nan;
+            Ok(Compiled {
+                program,
+                names,
+                source: self.source.clone(),
+                batchable,
+                case_insensitive: opts.case_insensitive,
+                batch: std::sync::OnceLock::new(),
+            })
         }
 
         /// Evaluates with variables looked up by name in `vars`. A convenience for one-off
@@ -340,6 +356,118 @@ mod compiled {
                 }
             };
             Error::new(&self.source, f.span, kind, None)
+        }
+
+        /// Evaluates every row of `columns` into `out`: `columns[i]` holds slot `i`'s values
+        /// (`names()[i]`), and row `r` is evaluated into `out[r]`. Each column must have at
+        /// least `out.len()` values.
+        ///
+        /// For pure expressions with the default options this runs column-wise over chunks of
+        /// rows, several times cheaper per row than [`Compiled::eval`] for simple expressions;
+        /// otherwise it is a loop of single evaluations. Either way the results are the same,
+        /// bit for bit. It allocates only on its first call (to build the column-wise program).
+        ///
+        /// ```
+        /// let c = kalix_expr_core::Expr::parse("max(0, rain - loss)")?.compile(&["rain", "loss"])?;
+        /// let (rain, loss) = ([5.0, 1.0, 3.0], [2.0, 2.0, 0.5]);
+        /// let mut out = [0.0; 3];
+        /// c.eval_batch(&[&rain, &loss], &mut out)?;
+        /// assert_eq!(out, [3.0, 0.0, 2.5]);
+        /// # Ok::<(), kalix_expr_core::Error>(())
+        /// ```
+        pub fn eval_batch(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), Error> {
+            self.check_columns(columns, out.len())?;
+            match self.batch_program() {
+                Some(b) => {
+                    b.run(columns, out);
+                    Ok(())
+                }
+                None => self.rows(columns, 0, out),
+            }
+        }
+
+        /// [`Compiled::eval_batch`] on all cores: the rows are split into blocks of
+        /// [`Compiled::PARALLEL_BLOCK`] evaluated in parallel (rayon). Worth it from about a
+        /// hundred thousand rows of a simple expression, or fewer of a costly one.
+        ///
+        /// ```
+        /// let c = kalix_expr_core::Expr::parse("sin(x) * 2")?.compile(&["x"])?;
+        /// let x: Vec<f64> = (0..100_000).map(|i| i as f64).collect();
+        /// let mut out = vec![0.0; x.len()];
+        /// c.eval_batch_par(&[&x], &mut out)?;
+        /// assert_eq!(out[7], 7f64.sin() * 2.0);
+        /// # Ok::<(), kalix_expr_core::Error>(())
+        /// ```
+        #[cfg(feature = "parallel")]
+        pub fn eval_batch_par(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), Error> {
+            use rayon::prelude::*;
+            self.check_columns(columns, out.len())?;
+            let batch = self.batch_program();
+            out.par_chunks_mut(Self::PARALLEL_BLOCK).enumerate().try_for_each(|(k, block)| {
+                let start = k * Self::PARALLEL_BLOCK;
+                match batch {
+                    Some(b) => {
+                        let cols: Vec<&[f64]> = columns.iter().map(|c| &c[start..start + block.len()]).collect();
+                        b.run(&cols, block);
+                        Ok(())
+                    }
+                    None => self.rows(columns, start, block),
+                }
+            })
+        }
+
+        /// Rows per parallel block of [`Compiled::eval_batch_par`].
+        #[cfg(feature = "parallel")]
+        pub const PARALLEL_BLOCK: usize = 16_384;
+
+        fn check_columns(&self, columns: &[&[f64]], rows: usize) -> Result<(), Error> {
+            if columns.len() < self.program.n_slots {
+                return Err(self.too_few(columns.len()));
+            }
+            if let Some((i, c)) = columns.iter().enumerate().find(|(_, c)| c.len() < rows) {
+                return Err(Error::new(
+                    &self.source,
+                    Span::new(0, 0),
+                    ErrorKind::ValuesMissing { expected: rows, found: c.len() },
+                    Some(format!(
+                        "column {i} (`{}`) is shorter than the output",
+                        self.names.get(i).map_or("", String::as_str)
+                    )),
+                ));
+            }
+            Ok(())
+        }
+
+        fn batch_program(&self) -> Option<&BatchProgram> {
+            self.batch
+                .get_or_init(|| {
+                    if !self.batchable {
+                        return None;
+                    }
+                    let opts = crate::Options { case_insensitive: self.case_insensitive, ..crate::Options::default() };
+                    let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+                    let ast = crate::parse::parse_shared(
+                        &self.source,
+                        &ParseOptions { max_len: usize::MAX, ..ParseOptions::default() },
+                    )
+                    .ok()?;
+                    let (ir, _) =
+                        resolve_shared(&ast, &self.source, &Scope::Bound(&names), &Host::default(), &opts).ok()?;
+                    BatchProgram::compile(&ir, true)
+                })
+                .as_ref()
+        }
+
+        /// Row-by-row evaluation of `out.len()` rows starting at row `start`.
+        fn rows(&self, columns: &[&[f64]], start: usize, out: &mut [f64]) -> Result<(), Error> {
+            let mut row = vec![0.0; columns.len()];
+            for (r, o) in out.iter_mut().enumerate() {
+                for (v, c) in row.iter_mut().zip(columns) {
+                    *v = c[start + r];
+                }
+                *o = self.eval(&row)?;
+            }
+            Ok(())
         }
 
         /// The slot names, in slot order.

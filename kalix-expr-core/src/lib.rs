@@ -32,6 +32,8 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+#[cfg(feature = "interp")]
+mod batch;
 pub mod builtins;
 mod calendar;
 mod error;

@@ -161,3 +161,18 @@ fn calendar_functions_need_a_calendar() {
     assert!(matches!(err.kind(), ErrorKind::CalendarRequired { name } if name == "month_at"));
     assert_eq!(err.span().range(), 0..8);
 }
+
+#[test]
+fn batch_evaluation_covers_blocks_and_checks_its_columns() {
+    let c = Expr::parse("{ a = x * 2; clamp(a, 0, 5) }").unwrap().compile(&["x"]).unwrap();
+    let xs = [1.0, 2.0, 3.0, -1.0];
+    let mut out = [0.0; 4];
+    c.eval_batch(&[&xs], &mut out).unwrap();
+    assert_eq!(out, [2.0, 4.0, 5.0, 0.0]);
+    let err = c.eval_batch(&[&xs[..2]], &mut out).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::ValuesMissing { expected: 4, found: 2 }));
+    assert!(c.eval_batch(&[], &mut out).is_err());
+    let strict = Options { div_by_zero: DivByZero::Error, ..Options::default() };
+    let c = Expr::parse("1 / x").unwrap().compile_with(&["x"], &strict).unwrap();
+    assert_eq!(c.eval_batch(&[&[1.0, 0.0]], &mut [0.0; 2]).unwrap_err().kind(), &ErrorKind::DivisionByZero);
+}

@@ -252,3 +252,27 @@ proptest! {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn batch_evaluation_agrees_with_single_evaluation(tree in arith(), xs in prop::collection::vec(special(), 1..150), y in special()) {
+        let src = Ast::Expr(tree).to_string();
+        let compiled = Expr::parse(&src).unwrap().compile(&["x", "y"]).unwrap();
+        let ys = vec![y; xs.len()];
+        let mut out = vec![0.0; xs.len()];
+        compiled.eval_batch(&[&xs, &ys], &mut out).unwrap();
+        let mut par = vec![0.0; xs.len()];
+        compiled.eval_batch_par(&[&xs, &ys], &mut par).unwrap();
+        for (r, x) in xs.iter().enumerate() {
+            let single = compiled.eval(&[*x, y]).unwrap();
+            for got in [out[r], par[r]] {
+                prop_assert!(
+                    got.to_bits() == single.to_bits() || (got.is_nan() && single.is_nan()),
+                    "{} at row {}: batch {} vs single {}", src, r, got, single
+                );
+            }
+        }
+    }
+}
