@@ -1,4 +1,83 @@
 //! kalix-expr: the expression engine of the Kalix hydrological modelling platform.
+//!
+//! You get two ways to run the same language (LANGUAGE.md), with the same results bit for bit:
+//!
+//! - at run time, for expressions read from model files: [`Expr::parse`] once,
+//!   [`Expr::compile`] once, then [`Compiled::eval`] at every step;
+//! - at build time, for expressions written in Rust source: [`kexpr!`] checks the expression
+//!   when the crate compiles and turns it into a plain closure `Fn(f64, …) -> f64`.
+//!
+//! ```
+//! use kalix_expr::{kexpr, Expr};
+//!
+//! let compiled = Expr::parse("max(0, rain - loss)")?.compile(&["rain", "loss"])?;
+//! assert_eq!(compiled.eval(&[12.5, 2.5])?, 10.0);
+//!
+//! let runoff = kexpr!("max(0, rain - loss)"); // |rain, loss|, in order of first appearance
+//! assert_eq!(runoff(12.5, 2.5), 10.0);
+//! # Ok::<(), kalix_expr::Error>(())
+//! ```
+//!
+//! Errors render the way rustc's do, with every name error at once; `kexpr!` reports the same
+//! text as a compile error:
+//!
+//! ```
+//! let err = kalix_expr::Expr::parse("max(0, lg10(x))")?.compile(&["x"]).unwrap_err();
+//! assert_eq!(err.to_string(), "\
+//! error: unknown function `lg10`
+//!  --> 1:8
+//!   |
+//! 1 | max(0, lg10(x))
+//!   |        ^^^^
+//!   |
+//!   = help: did you mean `log10`?");
+//! # Ok::<(), kalix_expr::Error>(())
+//! ```
+//!
+//! Features: `macro` (default) is [`kexpr!`]; `serde` serialises an [`Expr`] as its source
+//! text.
 #![forbid(unsafe_code)]
 
+// Lets `kexpr!`'s `::kalix_expr::…` paths resolve inside this crate too.
+extern crate self as kalix_expr;
+
 pub use kalix_expr_core::*;
+
+/// Compiles an expression to a plain Rust closure at build time; see the full documentation
+/// below. The closure calls the same built-in functions as [`Compiled::eval`], so both give the
+/// same bits.
+///
+/// ```
+/// use kalix_expr::kexpr;
+///
+/// let f = kexpr!(|loss, rain| "max(0, rain - loss)");
+/// assert_eq!(f(2.0, 5.0), 3.0);
+/// let g = kexpr!("{ a = x * 2; a + 1 }");
+/// assert_eq!(g(4.0), 9.0);
+/// ```
+#[cfg(feature = "macro")]
+#[doc(inline)]
+pub use kalix_expr_macro::kexpr;
+
+/// What the code that `kexpr!` generates calls. Not public API: it changes with the macro.
+#[doc(hidden)]
+pub mod __private {
+    pub use kalix_expr_core::builtins;
+
+    /// A block's `assert(cond);`: panics with the interpreter's error text when `value` is 0 or
+    /// NaN. `head` and `tail` are that text before and after the value, rendered by the macro.
+    #[inline(always)]
+    #[track_caller]
+    pub fn assert(value: f64, head: &'static str, tail: &'static str) {
+        if value == 0.0 || value.is_nan() {
+            assert_failed(value, head, tail)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn assert_failed(value: f64, head: &str, tail: &str) -> ! {
+        panic!("{head}{value}{tail}")
+    }
+}
