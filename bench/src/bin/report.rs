@@ -1,0 +1,249 @@
+//! Runs every benchmark side by side in one process and prints the tables of BENCHMARKS.md.
+//!
+//! ```text
+//! cargo run -p kalix-expr-bench --release --bin report [-- --reps N]
+//! ```
+//!
+//! Every engine is checked against hand-written Rust before it is timed: kalix-expr bit for bit
+//! (the run stops if it differs), a peer within a relative 1e-12 (a peer that differs is
+//! reported and not timed on that expression). Times are the best of `--reps` runs (default 7)
+//! of a whole sweep, in nanoseconds per evaluation.
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use kalix_expr_bench::engines::{Engine, Eval, Exmex, Fasteval, Hand, KalixExpr, Meval, Skip};
+use kalix_expr_bench::hand::WithHand;
+use kalix_expr_bench::{
+    best_ns, check, geo_mean, kalix, sweep, Inputs, Layout, Set, Size, Verdict, TYPICAL, TYPICAL_NAMES,
+};
+use kalix_expr_core::Expr;
+
+/// One engine's outcome on one expression.
+#[derive(Debug, Clone)]
+enum Cell {
+    /// Nanoseconds per evaluation, and the translation notes (footnote markers).
+    Time(f64, bool),
+    /// Not run, and why.
+    Missing(String),
+}
+
+struct Timer<'a> {
+    inputs: &'a Inputs,
+    reps: usize,
+}
+
+impl Timer<'_> {
+    fn time<E: Eval>(&self, e: &mut E) -> f64 {
+        let n = self.inputs.len() as u64;
+        best_ns(self.reps, n, || sweep(e, self.inputs, n))
+    }
+}
+
+impl WithHand for &Timer<'_> {
+    type Out = f64;
+    fn with<F: Fn(&[f64]) -> f64 + Copy>(self, f: F) -> f64 {
+        self.time(&mut Hand(f))
+    }
+}
+
+fn time_engine(engine: Engine, set: Set, i: usize, timer: &Timer<'_>) -> Result<Cell, Skip> {
+    let src = set.sources()[i];
+    let layout = set.layout();
+    Ok(match engine {
+        Engine::Hand => Cell::Time(set.with_hand(i, timer), false),
+        Engine::KalixExpr => {
+            let mut e = KalixExpr::new(src, &layout).map_err(|e| Skip(e.to_string()))?;
+            Cell::Time(timer.time(&mut e), false)
+        }
+        Engine::Fasteval => {
+            let mut e = Fasteval::new(src, &layout)?;
+            let rewritten = !e.notes.is_empty();
+            Cell::Time(timer.time(&mut e), rewritten)
+        }
+        Engine::Exmex => Cell::Time(timer.time(&mut Exmex::new(src, &layout)?), false),
+        Engine::Meval => Cell::Time(timer.time(&mut Meval::new(src, &layout)?), false),
+    })
+}
+
+/// The table of one set; returns the ratios of each engine (by `Engine::ALL` index) per
+/// expression, `None` where not timed.
+fn run_set(set: Set, reps: usize, failures: &mut Vec<String>) -> Vec<Vec<Option<f64>>> {
+    let inputs = set.inputs(Size::Full);
+    let timer = Timer { inputs: &inputs, reps };
+    let sources = set.sources();
+    println!("### {} set ({} evaluations per run)\n", set.name(), inputs.len());
+    print!("| # | expression |");
+    for e in Engine::ALL {
+        print!(" {} |", e.name());
+    }
+    println!("\n|---|---|{}", "---:|".repeat(Engine::ALL.len()));
+    let mut ratios = Vec::new();
+    let mut notes = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        let mut cells = Vec::new();
+        for engine in Engine::ALL {
+            let verdict = if engine == Engine::Hand { Verdict::Agrees } else { check(engine, set, i, &inputs) };
+            let cell = match verdict {
+                Verdict::Agrees => match time_engine(engine, set, i, &timer) {
+                    Ok(c) => c,
+                    Err(Skip(why)) => Cell::Missing(why),
+                },
+                Verdict::Skipped(why) => Cell::Missing(why),
+                Verdict::Mismatch { values, expected, got, count, max_rel } => {
+                    let why = kalix_expr_bench::known_mismatch(engine, set, i).unwrap_or("not known");
+                    let what = format!(
+                        "{count} of {} results differ by more than 1e-12 (at most {max_rel:.1e}); first at \
+                         {values:?}: expected {expected:e}, got {got:e}. Why: {why}",
+                        inputs.len()
+                    );
+                    if engine == Engine::KalixExpr {
+                        eprintln!(
+                            "error: kalix-expr differs from hand-written Rust on {} #{}: {what}",
+                            set.name(),
+                            i + 1
+                        );
+                        failures.push(format!("{} #{}: {what}", set.name(), i + 1));
+                    }
+                    Cell::Missing(format!("mismatch, not timed: {what}"))
+                }
+            };
+            cells.push(cell);
+        }
+        let hand = match cells[0] {
+            Cell::Time(t, _) => t,
+            Cell::Missing(_) => unreachable!(),
+        };
+        let shown = if src.len() > 48 { format!("{}…", &src[..47]) } else { src.to_string() };
+        print!("| {} | `{}` | {hand:.1} ns |", i + 1, shown);
+        let mut row = vec![Some(1.0)];
+        for (engine, cell) in Engine::ALL.iter().zip(&cells).skip(1) {
+            match cell {
+                Cell::Time(t, rewritten) => {
+                    print!(" {t:.1} ns ({:.2}×){} |", t / hand, if *rewritten { "†" } else { "" });
+                    row.push(Some(t / hand));
+                }
+                Cell::Missing(why) => {
+                    notes.push(format!("#{} {}: {why}", i + 1, engine.name()));
+                    print!(" – |");
+                    row.push(None);
+                }
+            }
+        }
+        println!();
+        ratios.push(row);
+    }
+    println!();
+    for n in notes {
+        println!("- {n}");
+    }
+    println!();
+    ratios
+}
+
+/// Geo-means of each engine's ratios over the expressions `range`, where it was timed on all of them.
+fn print_geo_means(set: Set, ratios: &[Vec<Option<f64>>], label: &str, range: std::ops::Range<usize>) {
+    print!("| {} {label} |", set.name());
+    for (k, _) in Engine::ALL.iter().enumerate() {
+        let rs: Vec<f64> = ratios[range.clone()].iter().filter_map(|r| r[k]).collect();
+        let n = rs.len();
+        match geo_mean(&rs) {
+            Some(g) if n == range.len() => print!(" {g:.2}× |"),
+            Some(g) => print!(" {g:.2}× ({n} of {}) |", range.len()),
+            None => print!(" – |"),
+        }
+    }
+    println!();
+}
+
+/// Best time of `f` in nanoseconds, over `reps` batches of `n` calls.
+fn best_call_ns(reps: usize, n: u64, mut f: impl FnMut()) -> f64 {
+    best_ns(reps, n, || {
+        for _ in 0..n {
+            f();
+        }
+    })
+}
+
+fn compile_times(reps: usize) {
+    println!("### Parse + compile\n");
+    let first = Set::Kalix.sources()[0];
+    let typical = Layout { names: TYPICAL_NAMES.to_vec(), varying: TYPICAL_NAMES.len(), fixed: Vec::new() };
+    let dispatch = Set::Kalix.layout();
+    println!("| engine | typical ({} chars) | Kalix dispatch #1 ({} chars) |", TYPICAL.len(), first.len());
+    println!("|---|---:|---:|");
+    let n = 2_000;
+    let row = |name: &str, f: &dyn Fn(&str, &Layout) -> bool| {
+        let a = best_call_ns(reps, n, || assert!(f(black_box(TYPICAL), &typical)));
+        let b = best_call_ns(reps, n, || assert!(f(black_box(first), &dispatch)));
+        println!("| {name} | {:.2} µs | {:.2} µs |", a / 1000.0, b / 1000.0);
+    };
+    row("kalix-expr (`Expr::parse` + `compile`)", &|s, l| Expr::parse(s).and_then(|e| e.compile(&l.names)).is_ok());
+    row("fasteval (parse + compile; slab and variable pointers included)", &|s, l| Fasteval::new(s, l).is_ok());
+    row("exmex (`parse`)", &|s, l| Exmex::new(s, l).is_ok());
+    row("meval (parse + `bindn`)", &|s, l| Meval::new(s, l).is_ok());
+    println!(
+        "\nThe peers' figures include translating the expression into their syntax (a few hundred ns) and, for meval, \
+         leaking the bound names (see `engines.rs`).\n"
+    );
+}
+
+/// 10,000 compiled expressions evaluated in turn at each step, against one evaluated as often.
+fn many_expressions(reps: usize) {
+    const N: usize = 10_000;
+    const STEPS: usize = 20;
+    println!("### 10,000 compiled expressions\n");
+    let sources = Set::Kalix.sources();
+    let names = kalix::NAMES;
+    let many: Vec<_> =
+        (0..N).map(|i| Expr::parse(sources[i % sources.len()]).unwrap().compile(&names).unwrap()).collect();
+    let inputs = Set::Kalix.inputs(Size::Full);
+    let evals = (N * STEPS) as u64;
+    let run = |pick: &dyn Fn(usize) -> usize| {
+        best_ns(reps, evals, || {
+            for step in 0..STEPS {
+                let values = inputs.values(step * 365 + 17);
+                for i in 0..N {
+                    black_box(many[pick(i)].eval(black_box(&values)).unwrap());
+                }
+            }
+        })
+    };
+    let all = run(&|i| i);
+    // The first 8 compiled expressions, cycled: the same work, on expressions that stay in cache.
+    let few = run(&|i| i % sources.len());
+    println!("| what | ns per evaluation |\n|---|---:|");
+    println!(
+        "| 10,000 compiled (the 8 Kalix expressions, 1,250 copies each), each evaluated once per step | {all:.1} |"
+    );
+    println!("| the same 8 compiled once, evaluated as often, in the same order | {few:.1} |");
+    println!("| ratio | {:.2}× |\n", all / few);
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let reps = args.iter().position(|a| a == "--reps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(7);
+    let mut failures = Vec::new();
+    let kalix_ratios = run_set(Set::Kalix, reps, &mut failures);
+    let exprtk_ratios = run_set(Set::ExprTk, reps, &mut failures);
+    println!("### Geo-means (ratio to hand-written Rust)\n");
+    print!("| set |");
+    for e in Engine::ALL {
+        print!(" {} |", e.name());
+    }
+    println!("\n|---|{}", "---:|".repeat(Engine::ALL.len()));
+    print_geo_means(Set::Kalix, &kalix_ratios, "(all 8)", 0..8);
+    print_geo_means(Set::ExprTk, &exprtk_ratios, "(first 16)", 0..16);
+    print_geo_means(Set::ExprTk, &exprtk_ratios, "(all 17)", 0..17);
+    println!("\n† fasteval has no `sqrt` or `exp`: timed as `x^0.5` and `e()^x`.\n");
+    compile_times(reps);
+    many_expressions(reps.min(5));
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for f in failures {
+            eprintln!("error: kalix-expr differs from hand-written Rust: {f}");
+        }
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,226 @@
+//! One adapter per engine, each used the way its documentation recommends for repeated
+//! evaluation, behind the common [`Eval`] trait.
+//!
+//! Every adapter reads the harness's slot array (see [`crate::Layout`]); how it passes the values
+//! on is part of what is measured, since a host would have to do the same:
+//! - kalix-expr takes the slot array as it is;
+//! - fasteval reads pointer-bound variables (its `unsafe-vars` mode, the fastest it offers), so
+//!   the values that change each step are copied into them (the constants are set once);
+//! - exmex and meval take their variables as a slice in their own order, gathered each step.
+
+use std::cell::Cell;
+
+use exmex::Express;
+use kalix_expr_core::{Compiled, Expr};
+
+use crate::translate::{peer_name, translate, Dialect};
+use crate::Layout;
+
+/// An engine ready to evaluate one expression over slot arrays laid out by a [`Layout`].
+pub trait Eval {
+    /// The value for `values` (the slot array; only the layout's varying slots change between
+    /// calls). Panics if the engine reports an error: none of the benchmark inputs should give one.
+    fn eval(&mut self, values: &[f64]) -> f64;
+}
+
+/// The engines in table order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The expression written in Rust.
+    Hand,
+    /// kalix-expr's interpreter: `Expr::parse` → `compile` → `Compiled::eval`.
+    KalixExpr,
+    /// fasteval 0.2.4: parse → compile into a slab, pointer-bound variables.
+    Fasteval,
+    /// exmex 0.21: `exmex::parse::<f64>` → `FlatEx::eval`.
+    Exmex,
+    /// meval 0.2: `Expr::bindn` / `bind2` closures.
+    Meval,
+}
+
+impl Engine {
+    /// All engines, the baseline first.
+    pub const ALL: [Engine; 5] = [Engine::Hand, Engine::KalixExpr, Engine::Fasteval, Engine::Exmex, Engine::Meval];
+    /// The peers.
+    pub const PEERS: [Engine; 3] = [Engine::Fasteval, Engine::Exmex, Engine::Meval];
+
+    /// The name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Hand => "hand-written",
+            Engine::KalixExpr => "kalix-expr",
+            Engine::Fasteval => "fasteval",
+            Engine::Exmex => "exmex",
+            Engine::Meval => "meval",
+        }
+    }
+}
+
+/// Why an engine cannot run an expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skip(pub String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A hand-written function as an engine.
+#[derive(Debug, Clone, Copy)]
+pub struct Hand<F>(pub F);
+
+impl<F: Fn(&[f64]) -> f64> Eval for Hand<F> {
+    #[inline(always)]
+    fn eval(&mut self, values: &[f64]) -> f64 {
+        (self.0)(values)
+    }
+}
+
+/// kalix-expr's interpreter.
+#[derive(Debug)]
+pub struct KalixExpr {
+    compiled: Compiled,
+}
+
+impl KalixExpr {
+    /// Parses and compiles `src` with slot `i` bound to `layout.names[i]`.
+    pub fn new(src: &str, layout: &Layout) -> Result<Self, kalix_expr_core::Error> {
+        Ok(KalixExpr { compiled: Expr::parse(src)?.compile(&layout.names)? })
+    }
+}
+
+impl Eval for KalixExpr {
+    #[inline(always)]
+    fn eval(&mut self, values: &[f64]) -> f64 {
+        match self.compiled.eval(values) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// fasteval, compiled, with pointer-bound ("unsafe") variables.
+pub struct Fasteval {
+    slab: fasteval::Slab,
+    instr: fasteval::Instruction,
+    /// The variables fasteval reads through pointers. Boxed so that they never move; declared
+    /// after `slab` so that they outlive it.
+    cells: Box<[Cell<f64>]>,
+    varying: usize,
+    /// Which rewrites the translation needed (see [`crate::translate`]).
+    pub notes: Vec<&'static str>,
+}
+
+impl Fasteval {
+    /// Translates, parses and compiles `src`.
+    pub fn new(src: &str, layout: &Layout) -> Result<Self, Skip> {
+        let t = translate(src, Dialect::Fasteval).map_err(Skip)?;
+        let cells: Box<[Cell<f64>]> = layout.initial_values().into_iter().map(Cell::new).collect();
+        let mut slab = fasteval::Slab::new();
+        for (name, cell) in layout.names.iter().zip(cells.iter()) {
+            // SAFETY: fasteval keeps a raw pointer to the cell and reads it in `eval`. The cells
+            // are boxed (their address never changes) and live in the same struct as the slab,
+            // which is the only thing that reads through the pointers. Writes go through `Cell`.
+            unsafe { slab.ps.add_unsafe_var(peer_name(name), &*cell.as_ptr()) };
+        }
+        let parser = fasteval::Parser::new();
+        let expr = parser.parse(&t.source, &mut slab.ps).map_err(|e| Skip(format!("fasteval: {e:?}")))?;
+        let instr = fasteval::Compiler::compile(expr.from(&slab.ps), &slab.ps, &mut slab.cs);
+        Ok(Fasteval { slab, instr, cells, varying: layout.varying, notes: t.notes })
+    }
+
+    /// What fasteval's `eval_compiled_ref!` expands to for an instruction that is neither a
+    /// constant nor a bare variable (the macro itself checks fasteval's features in the calling
+    /// crate, so it cannot be used from here).
+    #[inline(always)]
+    fn run(&self) -> Result<f64, fasteval::Error> {
+        fasteval::Evaler::eval(&self.instr, &self.slab, &mut fasteval::EmptyNamespace)
+    }
+}
+
+impl Eval for Fasteval {
+    #[inline(always)]
+    fn eval(&mut self, values: &[f64]) -> f64 {
+        for (cell, v) in self.cells[..self.varying].iter().zip(values) {
+            cell.set(*v);
+        }
+        match self.run() {
+            Ok(v) => v,
+            Err(e) => panic!("fasteval: {e:?}"),
+        }
+    }
+}
+
+/// exmex's flat expression.
+pub struct Exmex {
+    expr: exmex::FlatEx<f64>,
+    /// `slots[j]` is the slot of exmex's `j`-th variable (exmex sorts them by name).
+    slots: Vec<usize>,
+    args: Vec<f64>,
+}
+
+impl Exmex {
+    /// Translates and parses `src`.
+    pub fn new(src: &str, layout: &Layout) -> Result<Self, Skip> {
+        let t = translate(src, Dialect::Exmex).map_err(Skip)?;
+        let expr = exmex::parse::<f64>(&t.source).map_err(|e| Skip(format!("exmex: {e}")))?;
+        let slots = expr.var_names().iter().map(|n| layout.slot_of_peer_name(n)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Exmex { expr, args: vec![0.0; slots.len()], slots })
+    }
+}
+
+impl Eval for Exmex {
+    #[inline(always)]
+    fn eval(&mut self, values: &[f64]) -> f64 {
+        for (a, &s) in self.args.iter_mut().zip(&self.slots) {
+            *a = values[s];
+        }
+        match self.expr.eval(&self.args) {
+            Ok(v) => v,
+            Err(e) => panic!("exmex: {e}"),
+        }
+    }
+}
+
+/// A closure meval has bound.
+type Bound = Box<dyn Fn(&[f64]) -> f64>;
+
+/// meval's bound closure.
+pub struct Meval {
+    f: Bound,
+    slots: Vec<usize>,
+    args: Vec<f64>,
+}
+
+impl Meval {
+    /// Translates, parses and binds `src`: with `bind2` over two slots, else with `bindn` over
+    /// the variables the expression reads.
+    pub fn new(src: &str, layout: &Layout) -> Result<Self, Skip> {
+        let t = translate(src, Dialect::Meval).map_err(Skip)?;
+        let expr: meval::Expr = t.source.parse().map_err(|e| Skip(format!("meval: {e}")))?;
+        let bad = |e: meval::Error| Skip(format!("meval: {e}"));
+        if layout.names.len() == 2 {
+            let f = expr.bind2(&peer_name(layout.names[0]), &peer_name(layout.names[1])).map_err(bad)?;
+            return Ok(Meval { f: Box::new(move |v: &[f64]| f(v[0], v[1])), slots: vec![0, 1], args: vec![0.0; 2] });
+        }
+        let used = Expr::parse(src).map_err(|e| Skip(e.to_string()))?;
+        let slots = used.variables().iter().map(|n| layout.slot_of(n)).collect::<Result<Vec<_>, _>>()?;
+        // `bindn` borrows the names for as long as the closure lives: leak them (a few bytes
+        // per adapter, which lives for the whole benchmark anyway).
+        let names: &'static [&'static str] =
+            slots.iter().map(|&s| &*peer_name(layout.names[s]).leak()).collect::<Vec<_>>().leak();
+        let f = expr.bindn(names).map_err(bad)?;
+        Ok(Meval { f: Box::new(f), args: vec![0.0; slots.len()], slots })
+    }
+}
+
+impl Eval for Meval {
+    #[inline(always)]
+    fn eval(&mut self, values: &[f64]) -> f64 {
+        for (a, &s) in self.args.iter_mut().zip(&self.slots) {
+            *a = values[s];
+        }
+        (self.f)(&self.args)
+    }
+}
