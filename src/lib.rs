@@ -43,9 +43,8 @@ extern crate self as kalix_expr;
 
 pub use kalix_expr_core::*;
 
-/// Compiles an expression to a plain Rust closure at build time; see the full documentation
-/// below. The closure calls the same built-in functions as [`Compiled::eval`], so both give the
-/// same bits.
+/// The closure calls the same built-in functions as [`Compiled::eval`], so both give the same
+/// bits:
 ///
 /// ```
 /// use kalix_expr::kexpr;

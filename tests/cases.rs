@@ -45,21 +45,24 @@ mod kexpr {
         ($( $src:tt [$($names:tt)*] { $( [$($v:expr),* $(,)?] $(=> $want:expr)? );* $(;)? } )*) => {{
             let mut rows = 0;
             $(
-                // A closure per case keeps each case's code in its own small function.
-                rows += (|| {
-                    let names: &[&str] = &names!($($names)*);
-                    let f = kexpr!(|$($names)*| $src);
-                    let mut rows = 0;
-                    $(
-                        let inputs: &[f64] = &[$($v),*];
-                        let got = f($($v),*);
-                        let interpreted = interpret($src, names, inputs);
-                        expect("kexpr! against the interpreter", $src, inputs, got, interpreted);
-                        $( expect("kexpr!", $src, inputs, got, $want); )?
-                        rows += 1;
-                    )*
-                    rows
-                })();
+                // A function per case keeps each case's code small.
+                rows += {
+                    fn case() -> usize {
+                        let names: &[&str] = &names!($($names)*);
+                        let f = kexpr!(|$($names)*| $src);
+                        let mut rows = 0;
+                        $(
+                            let inputs: &[f64] = &[$($v),*];
+                            let got = f($($v),*);
+                            let interpreted = interpret($src, names, inputs);
+                            expect("kexpr! against the interpreter", $src, inputs, got, interpreted);
+                            $( expect("kexpr!", $src, inputs, got, $want); )?
+                            rows += 1;
+                        )*
+                        rows
+                    }
+                    case()
+                };
             )*
             rows
         }};

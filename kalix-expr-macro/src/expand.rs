@@ -105,15 +105,14 @@ fn scratch(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
-/// A constant with exactly the bits of `c`: a float literal when its shortest form reads back
-/// exactly, else `f64::from_bits` (NaN, ±inf, -0.0, negatives).
+/// A constant with exactly the bits of `c`: a float literal for a whole number (`2.0f64`), else
+/// `f64::from_bits`. Fractions are not written as literals because a literal like
+/// `3.141592653589793` makes clippy's `approx_constant` lint fail the caller's build, and bits are
+/// exact for every value (NaN, ±inf and `-0.0` included).
 pub fn constant(c: f64) -> TokenStream {
-    if c.is_finite() && c.is_sign_positive() {
-        let repr = format!("{c:?}");
-        if repr.parse::<f64>().map(f64::to_bits) == Ok(c.to_bits()) {
-            let lit = syn::LitFloat::new(&format!("{repr}f64"), Span::call_site());
-            return quote!(#lit);
-        }
+    if c.is_sign_positive() && c.fract() == 0.0 && c < 9_007_199_254_740_992.0 {
+        let lit = syn::LitFloat::new(&format!("{c:?}f64"), Span::call_site());
+        return quote!(#lit);
     }
     let bits = syn::LitInt::new(&format!("0x{:016x}u64", c.to_bits()), Span::call_site());
     quote!(f64::from_bits(#bits))
@@ -124,8 +123,12 @@ fn builtins_path() -> TokenStream {
     quote!(::kalix_expr::__private::builtins)
 }
 
+type Unary = fn(f64) -> f64;
+type Binary = fn(f64, f64) -> f64;
+type Ternary = fn(f64, f64, f64) -> f64;
+
 /// One-argument built-ins, by the name of their function in `builtins` (the table's name).
-pub const F1: &[(&str, fn(f64) -> f64)] = &[
+const F1: &[(&str, Unary)] = &[
     ("abs", builtins::abs),
     ("acos", builtins::acos),
     ("asin", builtins::asin),
@@ -146,14 +149,14 @@ pub const F1: &[(&str, fn(f64) -> f64)] = &[
 ];
 
 /// Two-argument built-ins, by the name of their function in `builtins`.
-pub const F2: &[(&str, fn(f64, f64) -> f64)] = &[("atan2", builtins::atan2), ("pow", builtins::pow)];
+const F2: &[(&str, Binary)] = &[("atan2", builtins::atan2), ("pow", builtins::pow)];
 
 /// Three-argument built-ins, by the name of their function in `builtins`.
-pub const F3: &[(&str, fn(f64, f64, f64) -> f64)] = &[("clamp", builtins::clamp)];
+const F3: &[(&str, Ternary)] = &[("clamp", builtins::clamp)];
 
 /// Folded built-ins: the table's name and the two-argument function of `builtins` the
 /// interpreter folds with.
-pub const FOLDS: &[(&str, &str, fn(f64, f64) -> f64)] =
+const FOLDS: &[(&str, &str, Binary)] =
     &[("max", "max2", builtins::max2), ("min", "min2", builtins::min2), ("sum", "add", builtins::add)];
 
 /// The function of `builtins` for a binary operator.
@@ -492,9 +495,11 @@ mod tests {
 
     #[test]
     fn constants_keep_their_bits() {
-        assert_eq!(constant(2.5).to_string(), "2.5f64");
-        assert_eq!(constant(0.1).to_string(), "0.1f64");
-        assert_eq!(constant(1e300).to_string(), "1e300f64");
+        assert_eq!(constant(2.0).to_string(), "2.0f64");
+        assert_eq!(constant(0.0).to_string(), "0.0f64");
+        assert_eq!(constant(9007199254740991.0).to_string(), "9007199254740991.0f64");
+        assert_eq!(constant(0.1).to_string(), "f64 :: from_bits (0x3fb999999999999au64)");
+        assert_eq!(constant(1e300).to_string(), "f64 :: from_bits (0x7e37e43c8800759cu64)");
         assert_eq!(constant(-0.0).to_string(), "f64 :: from_bits (0x8000000000000000u64)");
         assert_eq!(constant(f64::INFINITY).to_string(), "f64 :: from_bits (0x7ff0000000000000u64)");
         assert_eq!(constant(-2.0).to_string(), "f64 :: from_bits (0xc000000000000000u64)");
@@ -503,7 +508,7 @@ mod tests {
 
     #[test]
     fn constant_sub_expressions_are_already_folded() {
-        assert_eq!(expand_str(r#""-2^2 + pi""#).unwrap(), "| | -> f64 { 7.141592653589793f64 }");
+        assert_eq!(expand_str(r#""-2^2 + pi""#).unwrap(), "| | -> f64 { f64 :: from_bits (0x401c90fdaa22168cu64) }");
     }
 
     #[test]
@@ -562,6 +567,14 @@ mod tests {
         assert!(expand_str(&src).is_ok());
         let src = format!("{:?}", format!("{}x{}", "(".repeat(250), ")".repeat(250)));
         assert!(expand_str(&src).is_ok());
+    }
+
+    #[test]
+    fn hostile_input_is_an_error_not_a_crash() {
+        let src = format!("{:?}", "x+".repeat(40_000) + "x");
+        assert!(messages(&src)[0].starts_with("expression of 80001 bytes is longer than the limit of 65536"));
+        let src = format!("{:?}", format!("{}x{}", "(".repeat(300), ")".repeat(300)));
+        assert!(messages(&src)[0].starts_with("nesting deeper than the limit of 256"));
     }
 
     fn samples() -> Vec<f64> {

@@ -1,4 +1,20 @@
-//! The `kexpr!` macro (docs to come).
+//! The `kexpr!` macro: kalix-expr expressions checked and compiled to plain Rust closures at
+//! build time.
+//!
+//! Use it through the `kalix-expr` crate (`use kalix_expr::kexpr;`), whose `macro` feature (on
+//! by default) re-exports it: the code it generates calls the built-in functions of
+//! `kalix-expr-core` through `kalix_expr`. See [`kexpr!`] for the rules.
+//!
+//! ```
+//! use kalix_expr::kexpr;
+//!
+//! let runoff = kexpr!("max(0, rain - 0.8 * evap)"); // |rain, evap|
+//! assert_eq!(runoff(10.0, 5.0), 6.0);
+//! ```
+//!
+//! The macro parses and resolves with `kalix-expr-core` (without its interpreter) and turns the
+//! resolved tree into Rust: the same parser, the same checks and the same error messages as at
+//! run time, and the same functions evaluating it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -12,7 +28,118 @@ use quote::{quote, quote_spanned};
 use crate::expand::{expand, Failure};
 use crate::input::Input;
 
-/// Compiles an expression to a closure at build time.
+/// Compiles a kalix-expr expression to a plain Rust closure at build time.
+///
+/// The expression is checked when the crate compiles, every error with the same message as at
+/// run time, and becomes an ordinary closure with `f64` parameters and an `f64` result
+/// (`impl Fn(f64, …) -> f64 + Copy`; it captures nothing, so it also coerces to a `fn` pointer).
+/// There is no parsing, name lookup or allocation left for run time.
+///
+/// ```
+/// use kalix_expr::{kexpr, Expr};
+///
+/// let runoff = kexpr!("max(0, rain - loss)");
+/// assert_eq!(runoff(12.5, 2.5), 10.0);
+///
+/// // The same bits as the runtime engine on the same text.
+/// let compiled = Expr::parse("max(0, rain - loss)")?.compile(&["rain", "loss"])?;
+/// assert_eq!(runoff(0.1, 0.3).to_bits(), compiled.eval(&[0.1, 0.3])?.to_bits());
+/// # Ok::<(), kalix_expr::Error>(())
+/// ```
+///
+/// # Parameters
+///
+/// Two forms, and the closure's parameter order is part of the API:
+///
+/// - `kexpr!("…")` takes the expression's variables **in order of first appearance in the
+///   text**, each once, as [`Expr::variables`] lists them: block locals and the constants `pi`
+///   and `e` are not variables, a name read with an offset (`x[-1, 0]`) is.
+///   `kexpr!("max(0, rain - loss)")` is `|rain, loss|`; `kexpr!("b * 10 + a")` is `|b, a|`.
+/// - `kexpr!(|loss, rain| "…")` takes the parameters **in the order written**. Dotted names
+///   are written as in the expression (`|data.rain, sim.month|`, `|data.csv.by_index.1|`). A
+///   name the expression reads but the list lacks is a compile error (with a suggestion); a
+///   listed name the expression does not read is allowed and ignored, without a warning.
+///   `|| "…"` takes none.
+///
+/// ```
+/// use kalix_expr::kexpr;
+///
+/// let f = kexpr!(|sim.month, data.rain, unused| "if(sim.month > 10, data.rain, 0)");
+/// assert_eq!(f(11.0, 4.0, 0.0), 4.0);
+/// let g: fn(f64) -> f64 = kexpr!("{ a = x * 2; a + 1 }");
+/// assert_eq!(g(4.0), 9.0);
+/// ```
+///
+/// Names are case-sensitive (`Rain` and `rain` are two parameters), as with the default
+/// [`Options`] of the runtime engine; function names are case-insensitive as everywhere.
+///
+/// # Semantics
+///
+/// One language, one implementation: every operator and function calls the same function of
+/// `kalix_expr_core::builtins` that `Compiled::eval` calls, constant sub-expressions are folded
+/// by the same resolver, constants are emitted with their exact bits (NaN, ±inf and `-0.0`
+/// included), and `if`, `&&` and `||` evaluate only what the interpreter evaluates. A closure
+/// and `Compiled::eval` with the default [`Options`] give the same bits for the same inputs;
+/// the test suite checks this on a table of several hundred cases.
+///
+/// A single call is a single evaluation, as `Compiled::eval` is:
+///
+/// - an offset `x[k, d]` with `k ≠ 0` reads `d` (there is no history), and `x[0, d]` reads `x`;
+/// - the stateful functions (`moving_*`, `*_since`, `count_since`, `steps_since`) give their
+///   value on the first step of a fresh run: windows pre-filled with their default,
+///   accumulators just reset. For state carried across steps, use the stepping runtime.
+///
+/// # Blocks and `assert`
+///
+/// A block `{ a = x * 2; assert(a > 0); a + 1 }` works as at run time; its locals become `let`
+/// bindings (a reassignment is a new binding, which in straight-line code is the same thing).
+/// The closure still returns a plain `f64`, so a failed `assert` (its condition 0 **or NaN**)
+/// **panics**, with exactly the text of the interpreter's error:
+///
+/// ```should_panic
+/// use kalix_expr::kexpr;
+///
+/// let f = kexpr!("{ assert(x > 0); sqrt(x) }");
+/// assert_eq!(f(4.0), 2.0);
+/// f(-1.0); // panics: error: assertion failed: `assert(x > 0)` is 0 …
+/// ```
+///
+/// # What is rejected, and why
+///
+/// Every error of the expression is a compile error on the string literal, whose message is
+/// the runtime engine's rendered report (the one-line kind, the caret snippet, the help line).
+/// Every name error is reported at once, and the macro still stands for a closure of the right
+/// arity, so the code around it gets no follow-up errors. Rejected:
+///
+/// - syntax errors, unknown functions and variables, wrong arity, misplaced blocks or asserts,
+///   forbidden offsets, non-literal window lengths: the same errors as `Expr::compile`;
+/// - the calendar functions `month_at` and `days_in_month_at`: a closure has no simulation
+///   date (the interpreter's `CalendarRequired` error);
+/// - `table.*(…)` and `fn.*(…)` calls: tables and user functions come from a model file, which
+///   the macro never sees, so they are unknown functions;
+/// - anything but a string literal (a variable, `concat!`, a byte string): the expression is
+///   read at compile time.
+///
+/// ```compile_fail
+/// // error: unknown function `lg10` … = help: did you mean `log10`?
+/// let f = kalix_expr::kexpr!("max(0, lg10(x))");
+/// ```
+///
+/// ```compile_fail
+/// // error: unknown variable `lss` … = help: did you mean `loss`?
+/// let f = kalix_expr::kexpr!(|rain, loss| "rain - lss");
+/// ```
+///
+/// ```compile_fail
+/// // error: `month_at` needs a simulation calendar, which a single expression does not have
+/// let f = kalix_expr::kexpr!("month_at(1)");
+/// ```
+///
+/// The strict evaluation options (division by zero or domain errors as errors) do not apply:
+/// they are evaluation errors, and the closure returns a plain `f64` with IEEE results.
+///
+/// [`Expr::variables`]: kalix_expr_core::Expr::variables
+/// [`Options`]: kalix_expr_core::Options
 #[proc_macro]
 pub fn kexpr(input: TokenStream) -> TokenStream {
     match syn::parse::<Input>(input) {
