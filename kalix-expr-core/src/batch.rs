@@ -215,6 +215,9 @@ fn col_inner(n: &IrNode) -> Option<Col> {
                 _ => unary(g, &args[0])?,
             },
             Imp::F2(g) => binary(g, &args[0], &args[1])?,
+            // Long folds take the row interpreter's flat loop (nested closures would go as deep
+            // as the argument list).
+            Imp::Fold(_) if args.len() > 8 => return None,
             Imp::Fold(g) => {
                 let mut acc = match (f.name, args.as_slice()) {
                     (_, [a]) => col(a)?,

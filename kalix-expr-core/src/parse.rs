@@ -807,7 +807,10 @@ impl<'s> Parser<'s> {
                 Ctx::Paren(open) => self.error_help(open, ErrorKind::ParenUnclosed, "add `)` to close it"),
                 Ctx::Args(open) => {
                     let before = self.src[..open.start].trim_end();
-                    let name = &before[before.rfind(|c: char| !is_name_char(c)).map_or(0, |k| k + 1)..];
+                    // The name is the run of name characters before `(`; step over the char that
+                    // ends the run by its UTF-8 length, not one byte.
+                    let start = before.char_indices().rev().find(|(_, c)| !is_name_char(*c)).map_or(0, |(k, c)| k + c.len_utf8());
+                    let name = &before[start..];
                     self.error_help(open, ErrorKind::ParenUnclosed, format!("add `)` to close the call to `{name}`"))
                 }
                 Ctx::Block(open) | Ctx::Assign(open) => {
