@@ -2,17 +2,19 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::path::PathBuf;
 
 use clap::builder::{OsStringValueParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use kalix_expr::ast::{Ast, NodeKind};
-use kalix_expr::Expr;
+use kalix_expr::{Date, Expr};
 
 const EXIT_STATUS: &str = "\
 Exit status:
-  0  success
-  1  the expression does not parse, check or compile
-  2  evaluation failed, or the command line is wrong";
+  0  success (`check`: no errors; warnings are allowed)
+  1  the expression or model does not parse, check or compile
+  2  evaluation or the run failed (a failed assert, missing or bad input data),
+     a file cannot be read or written, or the command line is wrong";
 
 /// Parse, check and evaluate kalix-expr expressions.
 #[derive(Debug, Parser)]
@@ -23,7 +25,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands. Model files (`check`, `run`) will join the expression commands here.
+/// The subcommands: two for single expressions, two for model files.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check an expression and print it fully parenthesised
@@ -43,6 +45,78 @@ division by zero gives inf or NaN, and domain errors give NaN. Every variable
 the expression reads must be given. Prints the shortest text that reads back
 to the same number (`0.30000000000000004`, `-0`, `NaN`, `inf`, `1e300`).")]
     Eval(EvalArgs),
+    /// Check every expression and definition of a Kalix model file
+    #[command(long_about = "\
+Check every expression and definition of a Kalix model file.
+
+Reports every problem at once, each at its file, line and column: syntax,
+unknown names (with suggestions), arity, recursive functions, offsets, reads of
+series computed later in the step; and warnings for unused constants, tables and
+functions, names with a trailing dot, unknown node types and properties, and
+missing data files. Names in the `data.` and `node.` namespaces that the model
+does not define are inputs (from data files or the hydrological simulation).")]
+    Check(CheckArgs),
+    /// Run the expressions of a Kalix model file over input data
+    #[command(long_about = "\
+Run the expressions of a Kalix model file over input data.
+
+Evaluates every `[var.*]` key and node expression property once per step, in
+file order, and writes a CSV: a `date` column, then one column per series.
+Inputs come from CSV files: those of the model's `[data]` section (as
+`data.<file>.by_name.<column>` and `data.<file>.by_index.<n>`) and those given
+with --data, whose column headers are the names expressions use (`data.rain`,
+`node.up.dsflow`). An optional first column `date` (YYYY-MM-DD) gives the
+dates. Cells are numbers; an empty cell is NaN.
+
+The run covers the input rows, unless --start and --steps say otherwise. With no
+input files it starts at --start, or the model's `[kalix] start`, or
+2000-01-01, and runs --steps steps (or to `[kalix] end`). Steps are daily.")]
+    Run(RunArgs),
+}
+
+/// How `kexpr check` prints its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-style text: the line, a caret under the problem, a help line
+    Human,
+    /// A JSON array of {file, line, column, end_line, end_column, severity, message, help}
+    Json,
+}
+
+/// Arguments of `kexpr check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The model file (`.ini`)
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Arguments of `kexpr run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The model file (`.ini`)
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// A CSV file of input series, one column per series, headed by its name; may be given
+    /// more than once
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: Vec<PathBuf>,
+    /// The date of the first step (default: the inputs' first date, else the model's
+    /// `[kalix] start`, else 2000-01-01)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub start: Option<Date>,
+    /// How many steps to run (default: to the end of the inputs, else to `[kalix] end`)
+    #[arg(long, value_name = "N")]
+    pub steps: Option<usize>,
+    /// Write the results to this file instead of stdout (written whole or not at all)
+    #[arg(long, short, value_name = "OUT.csv")]
+    pub output: Option<PathBuf>,
+    /// No progress bar and no note about warnings
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `kexpr parse`.

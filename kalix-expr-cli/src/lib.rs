@@ -1,16 +1,20 @@
-//! The `kexpr` command: parse and evaluate kalix-expr expressions from the shell.
+//! The `kexpr` command: parse and evaluate kalix-expr expressions from the shell, and check and
+//! run the expressions of Kalix model files.
 //!
 //! ```text
 //! $ kexpr parse -- "-2^2"
 //! ((-2) ^ 2)
 //! $ kexpr eval "max(0, rain - loss)" rain=5 loss=2
 //! 3
+//! $ kexpr check model.ini
+//! $ kexpr run model.ini --data inputs.csv --output results.csv
 //! ```
 //!
 //! The binary is a thin wrapper around [`run`], which takes the arguments and the three standard
 //! streams, so every behaviour of the command can be tested in-process. Results go to stdout,
 //! errors (rendered rustc-style, with `line:column`) to stderr, and the [`Exit`] status says
-//! which kind of failure it was.
+//! which kind of failure it was. The model-file loader behind `check` and `run` is the
+//! [`model`] module.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -22,9 +26,12 @@ use clap::Parser;
 use kalix_expr::{Expr, Options};
 
 pub mod cli;
+mod commands;
 mod format;
+pub mod model;
 
 pub use cli::{Binding, Cli, Command};
+pub use commands::Terminal;
 pub use format::format_value;
 
 /// The exit status of `kexpr`.
@@ -32,9 +39,11 @@ pub use format::format_value;
 pub enum Exit {
     /// 0: the command did what was asked.
     Ok = 0,
-    /// 1: the expression does not parse, check or compile (syntax, unknown names, arity, ...).
+    /// 1: the expression or model does not parse, check or compile (syntax, unknown names,
+    /// arity, ...).
     Invalid = 1,
-    /// 2: evaluation failed (a failed `assert`), or the command line itself is wrong.
+    /// 2: evaluation or a run failed (a failed `assert`, missing or bad input data), a file
+    /// cannot be read or written, or the command line itself is wrong.
     Failed = 2,
 }
 
@@ -60,6 +69,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    run_in(args, stdin, stdout, stderr, Terminal::default())
+}
+
+/// [`run`] in a terminal: `kexpr run` draws a progress bar on the process's stderr when
+/// `terminal.progress` says that is a terminal.
+pub fn run_in<I, T>(
+    args: I,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    terminal: Terminal,
+) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -75,6 +100,8 @@ where
     let outcome = match &cli.command {
         Command::Parse(args) => parse(&args.expr, stdin),
         Command::Eval(args) => eval(&args.expr, &args.vars, stdin),
+        Command::Check(args) => return commands::check(args, stdout, stderr),
+        Command::Run(args) => return commands::run(args, stdout, stderr, terminal),
     };
     match outcome {
         Ok(text) => {

@@ -1,11 +1,12 @@
 //! The `kexpr` command. Everything but the wiring to the process lives in the library.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let (mut stdout, mut stderr) = (io::stdout().lock(), io::stderr().lock());
-    let exit = kalix_expr_cli::run(std::env::args_os(), &mut io::stdin().lock(), &mut stdout, &mut stderr);
+    let terminal = kalix_expr_cli::Terminal { progress: io::stderr().is_terminal() };
+    let exit = kalix_expr_cli::run_in(std::env::args_os(), &mut io::stdin().lock(), &mut stdout, &mut stderr, terminal);
     // A closed pipe is the reader's choice, not an error of ours.
     let _ = stdout.flush();
     let _ = stderr.flush();

@@ -1,0 +1,518 @@
+//! Checking a loaded model as a whole: user functions, which names are inputs, the core
+//! [`Model`] compiled with every error mapped back into the file, and the warnings (unused
+//! definitions, trailing dots, data files).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use kalix_expr::ast::{Ast, NodeKind};
+use kalix_expr::sema::resolve_with;
+use kalix_expr::{Calendar, Date, ErrorKind, Expr, FnDef, Functions, Host, Model, Options, Program, Scope, SIM_FIELDS};
+
+use super::data::{self, DateColumn};
+use super::diag::{Diagnostic, Location};
+use super::ini::Text;
+use super::load::ModelFile;
+use super::names::{closest, sanitize_name};
+
+/// Namespaces whose names the model itself defines (or that are functions): an unknown name in
+/// them is an error. A name in any other namespace that nothing defines is an input.
+const DEFINED_NAMESPACES: &[&str] = &["const", "var", "sim", "fn", "table", "this"];
+
+/// A checked model: every diagnostic, the inputs it needs, and what it takes to build the core
+/// [`Model`] again for a run.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Every problem, sorted by place.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The inputs (lower-case names), in order of first use, each with the place of that use.
+    pub inputs: Vec<(String, Location)>,
+    /// How many expressions were checked (series and function bodies).
+    pub expressions: usize,
+    /// The user functions (definitions that have errors replaced by stand-ins).
+    functions: Functions,
+}
+
+impl Analysis {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// How many errors and warnings.
+    pub fn counts(&self) -> (usize, usize) {
+        let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        (errors, self.diagnostics.len() - errors)
+    }
+}
+
+/// The expression of every series, with a stand-in `0` for those that do not parse (their
+/// errors are reported), so that references to them resolve.
+fn series_exprs(m: &ModelFile) -> Vec<Expr> {
+    m.series.iter().map(|s| s.expr.clone().unwrap_or_else(zero)).collect()
+}
+
+fn zero() -> Expr {
+    // `0` always parses; the fallback keeps this free of panics all the same.
+    Expr::parse("0").unwrap_or_else(|_| Expr::parse("0 ").unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Builds the core [`Model`] on `calendar`: inputs, constants, tables, functions, then the series
+/// in file order.
+fn build(m: &ModelFile, a: &Analysis, exprs: &[Expr], calendar: Calendar) -> Model {
+    let mut model = Model::new(calendar);
+    model.options(Options::model());
+    for (name, _) in &a.inputs {
+        model.input(name.clone());
+    }
+    for c in &m.constants {
+        model.constant(c.name.clone(), c.value);
+    }
+    for t in &m.tables {
+        model.table(t.table.clone());
+    }
+    model.functions(a.functions.clone());
+    for (s, expr) in m.series.iter().zip(exprs) {
+        match &s.kind {
+            super::load::SeriesKind::Var => model.series(s.name.clone(), expr.clone()),
+            super::load::SeriesKind::Node { node, property } => model.node_series(node, property, expr.clone()),
+        };
+    }
+    model
+}
+
+/// Compiles `m` on a daily calendar from `start`, for a run. Call only when [`analyze`] found no
+/// errors; any error it finds anyway is returned as diagnostics.
+pub fn compile(m: &ModelFile, a: &Analysis, start: Date) -> Result<Program, Vec<Diagnostic>> {
+    let exprs = series_exprs(m);
+    build(m, a, &exprs, Calendar::daily(start)).compile().map_err(|e| {
+        let mut out = Vec::new();
+        map_model_errors(m, &exprs, &e.errors, &mut out);
+        out
+    })
+}
+
+/// Checks everything in `m` at once. The diagnostics include those of loading.
+pub fn analyze(m: &ModelFile) -> Analysis {
+    let mut diags = m.diagnostics.clone();
+    let functions = user_functions(m, &mut diags);
+    let exprs = series_exprs(m);
+    let inputs = collect_inputs(m, &functions, &exprs);
+    let mut a =
+        Analysis { diagnostics: Vec::new(), inputs, expressions: m.series.len() + m.functions.len(), functions };
+    let model = build(m, &a, &exprs, Calendar::daily(m.start.unwrap_or(Date { year: 2000, month: 1, day: 1 })));
+    if let Err(e) = model.compile() {
+        map_model_errors(m, &exprs, &e.errors, &mut diags);
+    }
+    check_bodies(m, &a, &mut diags);
+    read_ahead_in_bodies(m, &a.functions, &mut diags);
+    unused(m, &mut diags);
+    trailing_dots(m, &mut diags);
+    data_files(m, &a, &mut diags);
+    super::diag::sort_and_dedup(&mut diags);
+    a.diagnostics = diags;
+    a
+}
+
+/// The diagnostics of a core error, placed through `text`'s map into the file.
+fn place(
+    m: &ModelFile,
+    e: &kalix_expr::Error,
+    text: &Text,
+    keep: impl Fn(&kalix_expr::Diagnostic) -> bool,
+) -> Vec<Diagnostic> {
+    e.diagnostics()
+        .iter()
+        .filter(|d| keep(d))
+        .map(|d| {
+            let at = text.location(&m.file, d.span().start, d.span().end);
+            Diagnostic::error(Some(at), d.kind().to_string()).with_help_opt(d.help().map(Into::into))
+        })
+        .collect()
+}
+
+/// Whether a diagnostic was found while expanding a user function's body at a call site (the
+/// core points it at the call and says so in the help).
+fn inside_body(d: &kalix_expr::Diagnostic) -> bool {
+    d.help().is_some_and(|h| h.starts_with("in the body of `fn."))
+}
+
+/// Maps the errors of `Model::compile` to their series by the identity of the source text each
+/// error holds (every series' expression has its own).
+fn map_model_errors(m: &ModelFile, exprs: &[Expr], errors: &[kalix_expr::Error], out: &mut Vec<Diagnostic>) {
+    let by_source: HashMap<usize, usize> =
+        exprs.iter().enumerate().map(|(i, e)| (e.source().as_ptr() as usize, i)).collect();
+    for e in errors {
+        match by_source.get(&(e.source_text().as_ptr() as usize)) {
+            // An unknown name inside a body is reported once, in the body (see `check_bodies`).
+            Some(&i) => out.extend(place(m, e, &m.series[i].value, |d| {
+                !(inside_body(d) && matches!(d.kind(), ErrorKind::VariableUnknown { .. }))
+            })),
+            None => {
+                for d in e.diagnostics() {
+                    out.push(Diagnostic::error(
+                        Some(Location::new(&m.file, 0, 0)),
+                        format!("{} (in `{}`)", d.kind(), e.source_text()),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Validates the `[fn]` section as a set. A definition with an error is reported and replaced
+/// by a stand-in of the same name and arity (a later duplicate is dropped), so that its callers
+/// raise no follow-up errors.
+fn user_functions(m: &ModelFile, diags: &mut Vec<Diagnostic>) -> Functions {
+    // (index into m.functions, definition)
+    let mut defs: Vec<(usize, FnDef)> =
+        m.functions.iter().enumerate().filter_map(|(i, f)| f.def.clone().map(|d| (i, d))).collect();
+    for _ in 0..=defs.len() + 1 {
+        let errors = match Functions::new(defs.iter().map(|(_, d)| d.clone()).collect()) {
+            Ok(set) => return set,
+            Err(errors) => errors,
+        };
+        let mut stub: HashSet<usize> = HashSet::new();
+        let mut drop: HashSet<usize> = HashSet::new();
+        let mut duplicates_seen: HashMap<String, usize> = HashMap::new();
+        for e in &errors {
+            let ptr = e.source_text().as_ptr() as usize;
+            if let Some(k) = defs.iter().position(|(_, d)| d.body().source().as_ptr() as usize == ptr) {
+                diags.extend(place(m, e, &m.functions[defs[k].0].body, |_| true));
+                stub.insert(k);
+                continue;
+            }
+            let k = match e.kind() {
+                ErrorKind::FunctionDuplicate { name } => {
+                    let nth = duplicates_seen.entry(name.clone()).or_insert(0);
+                    *nth += 1;
+                    let k = defs.iter().enumerate().filter(|(_, (_, d))| d.name() == name).nth(*nth).map(|(k, _)| k);
+                    drop.extend(k);
+                    k
+                }
+                _ => {
+                    let k = defs.iter().position(|(i, _)| m.functions[*i].signature.as_str() == e.source_text());
+                    stub.extend(k);
+                    k
+                }
+            };
+            match k {
+                Some(k) => diags.extend(place(m, e, &m.functions[defs[k].0].signature, |_| true)),
+                None => diags.extend(e.diagnostics().iter().map(|d| {
+                    let at = m.functions.first().map(|f| f.signature.whole(&m.file));
+                    Diagnostic::error(at, d.kind().to_string())
+                })),
+            }
+        }
+        if stub.is_empty() && drop.is_empty() {
+            break;
+        }
+        defs = defs
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| !drop.contains(k))
+            .filter_map(|(k, (i, d))| {
+                if !stub.contains(&k) {
+                    return Some((i, d));
+                }
+                FnDef::parse(m.functions[i].signature.as_str(), "0").ok().map(|s| (i, s))
+            })
+            .collect();
+    }
+    Functions::default()
+}
+
+/// `name` lower-cased, with `this.x` read as `node.<n>.x` inside node `n`'s properties.
+fn rewrite_this(name: &str, this_node: Option<&str>) -> String {
+    let lower = name.to_lowercase();
+    match (lower.strip_prefix("this."), this_node) {
+        (Some(rest), Some(node)) => format!("{}.{rest}", node.to_lowercase()),
+        _ => lower,
+    }
+}
+
+/// The `fn.*` functions an expression calls, directly or through other functions, each once.
+fn called_functions<'f>(expr: &Expr, functions: &'f Functions) -> Vec<&'f FnDef> {
+    let mut out: Vec<&FnDef> = Vec::new();
+    let mut stack: Vec<String> = calls(expr, "fn.");
+    while let Some(name) = stack.pop() {
+        if out.iter().any(|d| d.name() == name) {
+            continue;
+        }
+        if let Some(def) = functions.get(&name) {
+            stack.extend(def.calls());
+            out.push(def);
+        }
+    }
+    out
+}
+
+/// The names (lower-case, without the prefix) of the calls in `expr` whose name starts with
+/// `prefix` (`fn.` or `table.`).
+fn calls(expr: &Expr, prefix: &str) -> Vec<String> {
+    expr.ast()
+        .nodes()
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NodeKind::Call { name, .. } => name.text.to_lowercase().strip_prefix(prefix).map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A body's free variables: its variables that are not parameters.
+fn free_variables(def: &FnDef) -> Vec<&str> {
+    def.body().variables().into_iter().filter(|v| !def.params().iter().any(|p| p.eq_ignore_ascii_case(v))).collect()
+}
+
+/// The names expressions read that nothing defines, outside the namespaces the model defines:
+/// `data.*`, `node.*` (the hydrological simulation's outputs) and any other dotted namespace.
+fn collect_inputs(m: &ModelFile, functions: &Functions, exprs: &[Expr]) -> Vec<(String, Location)> {
+    let mut defined: HashSet<String> = m.series.iter().map(|s| s.name.to_lowercase()).collect();
+    defined.extend(m.constants.iter().map(|c| c.name.clone()));
+    defined.extend(SIM_FIELDS.iter().map(|f| f.to_string()));
+    let mut inputs: Vec<(String, Location)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (s, expr) in m.series.iter().zip(exprs) {
+        let this = s.this_node();
+        let at = s.value.whole(&m.file);
+        let own =
+            expr.variables().into_iter().map(|v| (v, name_span(expr, v).map(|(a, b)| s.value.location(&m.file, a, b))));
+        let bodies = called_functions(expr, functions)
+            .into_iter()
+            .flat_map(|d| free_variables(d).into_iter().map(|v| (v, None)));
+        for (v, place) in own.chain(bodies) {
+            let name = rewrite_this(v, this.as_deref());
+            let namespace = name.split_once('.').map(|(ns, _)| ns);
+            let Some(namespace) = namespace else { continue };
+            if DEFINED_NAMESPACES.contains(&namespace) || defined.contains(&name) || !seen.insert(name.clone()) {
+                continue;
+            }
+            inputs.push((name, place.unwrap_or_else(|| at.clone())));
+        }
+    }
+    inputs
+}
+
+/// The span of the first read of variable `v` in `expr`.
+fn name_span(expr: &Expr, v: &str) -> Option<(usize, usize)> {
+    expr.ast().nodes().iter().find_map(|n| match &n.kind {
+        NodeKind::Var(name) | NodeKind::Offset { name, .. } if name.text == v => Some((name.span.start, name.span.end)),
+        _ => None,
+    })
+}
+
+/// Resolves each function body on its own against every name the model binds, so an unknown
+/// variable in a body is reported once, in the body, even when nothing calls it.
+fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
+    let mut bound: Vec<String> = a.inputs.iter().map(|(n, _)| n.clone()).collect();
+    bound.extend(m.constants.iter().map(|c| c.name.clone()));
+    bound.extend(SIM_FIELDS.iter().map(|f| f.to_string()));
+    bound.extend(m.series.iter().map(|s| s.name.clone()));
+    let tables: Vec<Arc<kalix_expr::Table>> = m.tables.iter().map(|t| Arc::new(t.table.clone())).collect();
+    // In a body alone, `this.x` and `this` are names like any other; they are bound below.
+    let host = Host { tables: &tables, functions: Some(&a.functions), ..Host::default() };
+    let host = Host { this_node: Some("this"), this_series: Some("this"), ..host };
+    for f in &m.functions {
+        let Some(def) = &f.def else { continue };
+        let mut names: Vec<String> = bound.clone();
+        names.extend(def.params().iter().cloned());
+        names.push("this".into());
+        for v in free_variables(def) {
+            let lower = v.to_lowercase();
+            let namespace = lower.split_once('.').map(|(ns, _)| ns);
+            if namespace.is_some_and(|ns| ns == "this" || !DEFINED_NAMESPACES.contains(&ns)) {
+                names.push(lower);
+            }
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let body = def.body();
+        if let Err(e) = resolve_with(body.ast(), body.source(), &Scope::Bound(&names), &host, &Options::model()) {
+            diags.extend(place(m, &e, &f.body, |d| {
+                matches!(d.kind(), ErrorKind::VariableUnknown { .. }) && !inside_body(d)
+            }));
+        }
+    }
+}
+
+/// A function body read, without an offset, of a series that its caller computes later in the
+/// step (or of the caller itself). The core checks this for a series' own text; this follows it
+/// into the bodies the series calls.
+fn read_ahead_in_bodies(m: &ModelFile, functions: &Functions, diags: &mut Vec<Diagnostic>) {
+    let index: HashMap<String, usize> = m.series.iter().enumerate().map(|(i, s)| (s.name.to_lowercase(), i)).collect();
+    let bodies: HashMap<usize, &Text> = m
+        .functions
+        .iter()
+        .filter_map(|f| f.def.as_ref().map(|d| (d.body().source().as_ptr() as usize, &f.body)))
+        .collect();
+    for (i, s) in m.series.iter().enumerate() {
+        let Some(expr) = &s.expr else { continue };
+        let this = s.this_node();
+        for def in called_functions(expr, functions) {
+            let Some(text) = bodies.get(&(def.body().source().as_ptr() as usize)) else { continue };
+            let free: Vec<String> = free_variables(def).iter().map(|v| v.to_lowercase()).collect();
+            for n in def.body().ast().nodes() {
+                let NodeKind::Var(name) = &n.kind else { continue };
+                let lower = name.text.to_lowercase();
+                if !free.contains(&lower) {
+                    continue;
+                }
+                let target =
+                    if lower == "this" { s.name.to_lowercase() } else { rewrite_this(&lower, this.as_deref()) };
+                let Some(&j) = index.get(&target) else { continue };
+                if j < i {
+                    continue;
+                }
+                let later = if j == i { "itself" } else { "a series computed later in the step" };
+                let (line, _) = m.file.line_col(s.value.file_offset(0));
+                diags.push(
+                    Diagnostic::error(
+                        Some(text.location(&m.file, name.span.start, name.span.end)),
+                        format!("`{}` is read before it is computed in the step: it is {later}", name.text),
+                    )
+                    .with_help(format!(
+                        "`fn.{}` is called from `{}` (line {line}); read the previous step's value with an offset: `{}[-1, 0]`",
+                        def.name(),
+                        s.name,
+                        name.text
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// Warnings for constants, tables and functions that nothing uses.
+fn unused(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
+    let mut variables: HashSet<String> = m.references.iter().cloned().collect();
+    let mut tables: HashSet<String> =
+        m.references.iter().filter_map(|r| r.strip_prefix("table.")).map(str::to_string).collect();
+    let mut fns: HashSet<String> =
+        m.references.iter().filter_map(|r| r.strip_prefix("fn.")).map(str::to_string).collect();
+    let series = m.series.iter().filter_map(|s| s.expr.as_ref().map(|e| (e, None)));
+    let bodies = m.functions.iter().filter_map(|f| f.def.as_ref().map(|d| (d.body(), Some(d.name()))));
+    for (expr, own) in series.chain(bodies) {
+        variables.extend(expr.variables().iter().map(|v| v.to_lowercase()));
+        tables.extend(calls(expr, "table."));
+        fns.extend(calls(expr, "fn.").into_iter().filter(|f| Some(f.as_str()) != own));
+    }
+    for c in &m.constants {
+        if !variables.contains(&c.name) {
+            diags.push(
+                Diagnostic::warning(Some(c.key.whole(&m.file)), format!("constant `{}` is never used", c.name))
+                    .with_help("no expression reads it; remove it, or check the spelling where it is meant to be read"),
+            );
+        }
+    }
+    for t in &m.tables {
+        if !tables.contains(&t.name.to_lowercase()) {
+            diags.push(
+                Diagnostic::warning(Some(t.at.clone()), format!("table `table.{}` is never used", t.name))
+                    .with_help(format!("no expression calls `table.{}(…)`", t.name)),
+            );
+        }
+    }
+    for f in &m.functions {
+        let Some((name, _)) = &f.name else { continue };
+        if !fns.contains(name) {
+            let at = f.signature.location(&m.file, 0, f.signature.as_str().find('(').unwrap_or(0));
+            diags.push(
+                Diagnostic::warning(Some(at), format!("function `fn.{name}` is never called"))
+                    .with_help(format!("no expression calls `fn.{name}(…)`")),
+            );
+        }
+    }
+}
+
+/// Warnings for names written with a trailing dot (`data.evap.`), which Kalix reads without it.
+fn trailing_dots(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
+    let series = m.series.iter().filter_map(|s| s.expr.as_ref().map(|e| (e, &s.value)));
+    let bodies = m.functions.iter().filter_map(|f| f.def.as_ref().map(|d| (d.body(), &f.body)));
+    for (expr, text) in series.chain(bodies) {
+        let names = expr.ast().nodes().into_iter().filter_map(|n| match &n.kind {
+            NodeKind::Var(name) | NodeKind::Offset { name, .. } | NodeKind::Call { name, .. } => Some(name.clone()),
+            _ => None,
+        });
+        let stmts = match expr.ast() {
+            Ast::Block(b) => b
+                .stmts
+                .iter()
+                .filter_map(|s| match s {
+                    kalix_expr::ast::Stmt::Assign { name, .. } => Some(name.clone()),
+                    kalix_expr::ast::Stmt::Assert { .. } => None,
+                })
+                .collect(),
+            Ast::Expr(_) => Vec::new(),
+        };
+        for name in names.chain(stmts).filter(|n| n.trailing_dot) {
+            diags.push(
+                Diagnostic::warning(
+                    Some(text.location(&m.file, name.span.start, name.span.end)),
+                    format!("`{}.` ends with a dot", name.text),
+                )
+                .with_help(format!("Kalix drops the dot and reads `{}`; remove it", name.text)),
+            );
+        }
+    }
+}
+
+/// Warnings about `[data]` files: missing ones, and `data.*` names that match no file or
+/// column (a run can still supply them with `--data`).
+fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
+    // Sanitised source name → its columns, when the file could be read (None: it could not).
+    let mut sources: HashMap<String, Option<data::Header>> = HashMap::new();
+    for f in &m.data {
+        let header = match data::read_header(&f.path, &f.written, DateColumn::First) {
+            Ok(h) => Some(h),
+            Err(data::DataError::Io(e)) => {
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("data file `{}` not found", f.written)
+                } else {
+                    format!("cannot read data file `{}`: {e}", f.written)
+                };
+                diags.push(
+                    Diagnostic::warning(Some(f.at.clone()), message)
+                        .with_help("`kexpr run` needs the columns it provides: supply them with `--data FILE.csv`"),
+                );
+                None
+            }
+            Err(data::DataError::Content(d)) => {
+                diags.push(*d);
+                None
+            }
+        };
+        let file_name = std::path::Path::new(&f.written).file_name().map(|n| n.to_string_lossy().into_owned());
+        let names = file_name.iter().map(|n| sanitize_name(n)).chain(f.alias.iter().map(|a| sanitize_name(a)));
+        for name in names.collect::<Vec<_>>() {
+            sources.insert(name, header.clone());
+        }
+    }
+    for (input, at) in &a.inputs {
+        let Some(rest) = input.strip_prefix("data.") else { continue };
+        let Some((source, column)) = rest.split_once('.') else { continue };
+        match sources.get(source) {
+            None if !m.data.is_empty() => {
+                let help = match closest(source, sources.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `data.{s}.…`? Otherwise supply it with `--data FILE.csv`"),
+                    None => "no file in `[data]` has this name; supply it with `--data FILE.csv`".into(),
+                };
+                diags.push(
+                    Diagnostic::warning(Some(at.clone()), format!("`{input}` matches no `[data]` file"))
+                        .with_help(help),
+                );
+            }
+            Some(Some(header)) if !header.provides(column) => {
+                let columns = header.columns();
+                let help = match closest(column, columns.iter().map(String::as_str)) {
+                    Some(c) => format!("did you mean `data.{source}.{c}`?"),
+                    None => format!("its columns are {}", columns.join(", ")),
+                };
+                diags.push(
+                    Diagnostic::warning(Some(at.clone()), format!("`{input}` is not a column of its data file"))
+                        .with_help(help),
+                );
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,781 @@
+//! Loading a model file: the sections of the INI document become constants, user functions,
+//! tables, computed series and data files, each problem with its place in the file.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kalix_expr::{Date, Expr, FnDef, Table, TableError};
+
+use super::diag::{Diagnostic, Location, SourceFile};
+use super::ini::{self, Document, EnvLookup, Section, Text};
+use super::names::{closest, is_plain_name, is_segment};
+use super::schema::{Property, Schema};
+
+/// The largest model file read. Real models are well under 1 MiB; this protects against being
+/// pointed at a huge or endless file (`/dev/zero`).
+pub const MAX_MODEL_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A constant `const.k = 1.5`.
+#[derive(Debug, Clone)]
+pub struct Constant {
+    /// The full name, lower-case.
+    pub name: String,
+    /// The value (NaN if it did not parse; the error is reported).
+    pub value: f64,
+    /// The key, for warnings.
+    pub key: Text,
+}
+
+/// A user function `name(a, b) = body` of the `[fn]` section.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// The signature as written.
+    pub signature: Text,
+    /// The body as written.
+    pub body: Text,
+    /// The definition, when the signature and the body parse.
+    pub def: Option<FnDef>,
+    /// The lower-case name and parameter count, when the signature parses.
+    pub name: Option<(String, usize)>,
+}
+
+/// A `[table.<name>]` section.
+#[derive(Debug, Clone)]
+pub struct TableDef {
+    /// The name, as in `table.<name>(…)`.
+    pub name: String,
+    /// The section name's place.
+    pub at: Location,
+    /// The table, or a stand-in of the same arity when it is invalid (the error is reported),
+    /// so that calls to it raise no follow-up errors.
+    pub table: Table,
+}
+
+/// What a computed series is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeriesKind {
+    /// A key of a `[var.<block>]` section.
+    Var,
+    /// An expression property of a `[node.<name>]` section; `this.` means `node.<name>.`.
+    Node {
+        /// The node's name as written.
+        node: String,
+        /// The property, lower-case.
+        property: String,
+    },
+}
+
+/// A computed series: a `[var.*]` key or a node's expression property.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The full name: `var.<block>.<key>` or `node.<name>.<property>`.
+    pub name: String,
+    /// Var or node.
+    pub kind: SeriesKind,
+    /// The value as written, with its place in the file.
+    pub value: Text,
+    /// The parsed expression, when it parses (the error is reported otherwise).
+    pub expr: Option<Expr>,
+}
+
+impl Series {
+    /// The node `this.` refers to, as `node.<name>`.
+    pub fn this_node(&self) -> Option<String> {
+        match &self.kind {
+            SeriesKind::Node { node, .. } => Some(format!("node.{node}")),
+            SeriesKind::Var => None,
+        }
+    }
+}
+
+/// A file of the `[data]` section.
+#[derive(Debug, Clone)]
+pub struct DataFile {
+    /// The path as written.
+    pub written: String,
+    /// The path resolved against the model's folder.
+    pub path: PathBuf,
+    /// An alias (`alias = path`): its columns are also `data.<alias>.…`.
+    pub alias: Option<String>,
+    /// The line's place, for messages.
+    pub at: Location,
+}
+
+/// A loaded model file.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// The file.
+    pub file: Arc<SourceFile>,
+    /// `[kalix] start`.
+    pub start: Option<Date>,
+    /// `[kalix] end` (inclusive).
+    pub end: Option<Date>,
+    /// `[const]`.
+    pub constants: Vec<Constant>,
+    /// `[fn]`.
+    pub functions: Vec<Function>,
+    /// `[table.*]`.
+    pub tables: Vec<TableDef>,
+    /// `[var.*]` keys and node expression properties, in file order (the evaluation order).
+    pub series: Vec<Series>,
+    /// `[data]`.
+    pub data: Vec<DataFile>,
+    /// Names mentioned in sections the tool does not check (`[ras.*]`, `[acc.*]`), lower-case:
+    /// a table or constant used only there is still used.
+    pub references: Vec<String>,
+    /// Every problem found while loading.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Loads the model file at `path`; `name` is how messages call it. `Err` only when the file
+/// cannot be read at all (it does not exist, or is a folder); problems with its content are
+/// diagnostics.
+pub fn load_path(path: &Path, name: &str, env: EnvLookup<'_>) -> Result<ModelFile, std::io::Error> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        let file = Arc::new(SourceFile::new(name, ""));
+        let d = Diagnostic::error(
+            Some(Location::new(&file, 0, 0)),
+            format!("the model file is larger than the limit of {} MiB", MAX_MODEL_BYTES / (1024 * 1024)),
+        )
+        .with_help("is this the model file? Kalix models are text files of a few hundred kilobytes");
+        return Ok(ModelFile::empty(file, vec![d]));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+            let file = Arc::new(SourceFile::new(name, prefix));
+            let d = Diagnostic::error(Some(Location::new(&file, valid, valid)), "the model file is not valid UTF-8")
+                .with_help("save it as UTF-8 text");
+            return Ok(ModelFile::empty(file, vec![d]));
+        }
+    };
+    Ok(load_text(name, &text, &dir, env))
+}
+
+/// Loads a model from its text; relative `[data]` paths are resolved against `dir`.
+pub fn load_text(name: &str, text: &str, dir: &Path, env: EnvLookup<'_>) -> ModelFile {
+    let file = Arc::new(SourceFile::new(name, text));
+    if let Some(nul) = text.find('\0') {
+        let d = Diagnostic::error(Some(Location::new(&file, nul, nul + 1)), "the model file contains a NUL byte")
+            .with_help("is this a binary file? Kalix models are text");
+        return ModelFile::empty(file, vec![d]);
+    }
+    let (doc, diagnostics) = ini::read(&file, env);
+    let mut m = ModelFile::empty(file, diagnostics);
+    m.read(&doc, dir);
+    m
+}
+
+/// The section kinds Kalix knows, for suggesting a fix for an unknown section.
+const PLAIN_SECTIONS: &[&str] = &["kalix", "data", "inputs", "const", "fn", "outputs"];
+const DOTTED_SECTIONS: &[&str] = &["node", "var", "table", "acc", "ras"];
+
+impl ModelFile {
+    fn empty(file: Arc<SourceFile>, diagnostics: Vec<Diagnostic>) -> ModelFile {
+        ModelFile {
+            file,
+            start: None,
+            end: None,
+            constants: Vec::new(),
+            functions: Vec::new(),
+            tables: Vec::new(),
+            series: Vec::new(),
+            data: Vec::new(),
+            references: Vec::new(),
+            diagnostics,
+        }
+    }
+
+    /// Whether loading found an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    fn error(&mut self, at: Location, message: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::error(Some(at), message));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    fn warning(&mut self, at: Location, message: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::warning(Some(at), message));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    /// Reports every diagnostic of a core error against `text`.
+    fn expr_error(&mut self, e: &kalix_expr::Error, text: &Text) {
+        let file = self.file.clone();
+        for d in e.diagnostics() {
+            let at = text.location(&file, d.span().start, d.span().end);
+            self.diagnostics
+                .push(Diagnostic::error(Some(at), d.kind().to_string()).with_help_opt(d.help().map(Into::into)));
+        }
+    }
+
+    fn read(&mut self, doc: &Document, dir: &Path) {
+        for section in &doc.sections {
+            let name = section.name.as_str();
+            let header = Location::new(&self.file, section.name_at.0, section.name_at.1);
+            match name.split_once('.') {
+                None => match name {
+                    "kalix" => self.kalix(section),
+                    "data" | "inputs" => self.data(section, dir),
+                    "const" => self.constants(section),
+                    "fn" => self.functions(section),
+                    "outputs" => {}
+                    _ => self.unknown_section(section, header),
+                },
+                Some(("node", node)) => self.node(section, node, header),
+                Some(("var", block)) => self.var(section, block, header),
+                Some(("table", table)) => self.table(section, table, header),
+                Some(("acc" | "ras", _)) => self.references(section),
+                Some(_) => self.unknown_section(section, header),
+            }
+        }
+    }
+
+    fn unknown_section(&mut self, section: &Section, header: Location) {
+        let name = section.name.as_str();
+        let suggestion = match name.split_once('.') {
+            Some((kind, rest)) => closest(kind, DOTTED_SECTIONS.iter().copied()).map(|k| format!("[{k}.{rest}]")),
+            None => closest(name, PLAIN_SECTIONS.iter().copied()).map(|k| format!("[{k}]")),
+        };
+        let help = match suggestion {
+            Some(s) => format!("did you mean `{s}`? Kalix reports \"Unexpected section\""),
+            None => "Kalix reports \"Unexpected section\"; its contents are not checked".into(),
+        };
+        self.warning(header, format!("unknown section `[{name}]`")).help = Some(help);
+        self.references(section);
+    }
+
+    /// Remembers every name mentioned in a section that is not checked.
+    fn references(&mut self, section: &Section) {
+        for e in &section.entries {
+            for text in std::iter::once(&e.key).chain(&e.value) {
+                let words = text.as_str().split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'));
+                self.references.extend(words.filter(|w| w.contains('.')).map(str::to_lowercase));
+            }
+        }
+    }
+
+    /// The entry's value, or an error when the line has no `=`.
+    fn value_of<'e>(&mut self, e: &'e ini::Entry, expected: &str) -> Option<&'e Text> {
+        if e.value.is_none() {
+            let at = e.key.whole(&self.file);
+            self.error(at, format!("expected {expected}, found `{}`", e.key.as_str()));
+        }
+        e.value.as_ref()
+    }
+
+    fn kalix(&mut self, section: &Section) {
+        for e in &section.entries {
+            let key = e.key.as_str().to_lowercase();
+            if key != "start" && key != "end" {
+                continue;
+            }
+            let Some(value) = e.value.as_ref() else { continue };
+            match parse_date(value.as_str()) {
+                Some(d) if key == "start" => self.start = Some(d),
+                Some(d) => self.end = Some(d),
+                None => {
+                    let at = value.whole(&self.file);
+                    self.error(at, format!("invalid date `{}`", value.as_str())).help =
+                        Some("write a date as YYYY-MM-DD".into());
+                }
+            }
+        }
+    }
+
+    fn data(&mut self, section: &Section, dir: &Path) {
+        for e in &section.entries {
+            let (alias, path) = match &e.value {
+                None => (None, &e.key),
+                Some(v) => (Some(e.key.as_str().to_string()), v),
+            };
+            let at = path.whole(&self.file);
+            if path.as_str().is_empty() {
+                self.warning(at, format!("`{}` names no file", e.key.as_str())).help =
+                    Some("write `alias = path/to/file.csv`, or the path alone".into());
+                continue;
+            }
+            let written = path.as_str().to_string();
+            let resolved = resolve_path(&written, dir);
+            self.data.push(DataFile { written, path: resolved, alias, at });
+        }
+    }
+
+    fn constants(&mut self, section: &Section) {
+        for e in &section.entries {
+            let Some(value) = self.value_of(e, "`const.name = number`") else { continue };
+            let key_at = e.key.whole(&self.file);
+            let name = e.key.as_str().to_lowercase();
+            let Some(rest) = name.strip_prefix("const.") else {
+                let help = if is_plain_name(&name) {
+                    format!("write the full name: `const.{name} = …`")
+                } else {
+                    "a constant is `const.<name> = number`".into()
+                };
+                self.error(key_at, format!("`{}` is not a constant name", e.key.as_str())).help = Some(help);
+                continue;
+            };
+            if !rest.split('.').all(is_segment) || !rest.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+                self.error(key_at, format!("`{}` is not a valid name", e.key.as_str())).help =
+                    Some("a name is letters, digits and `_` after `const.`, starting with a letter".into());
+                continue;
+            }
+            if self.constants.iter().any(|c| c.name == name) {
+                self.error(key_at, format!("constant `{name}` is defined twice")).help =
+                    Some("names are case-insensitive".into());
+                continue;
+            }
+            let text = value.as_str();
+            let parsed = text.parse::<f64>().ok();
+            if parsed.is_none() {
+                let at = value.whole(&self.file);
+                let help = "a constant is a plain number such as `1.5` or `2e-3`; \
+                            use a `[var.*]` key for an expression";
+                self.error(at, format!("`{text}` is not a number")).help = Some(help.into());
+            }
+            self.constants.push(Constant { name, value: parsed.unwrap_or(f64::NAN), key: e.key.clone() });
+        }
+    }
+
+    fn functions(&mut self, section: &Section) {
+        for e in &section.entries {
+            let Some(body) = self.value_of(e, "`name(params) = body`") else { continue };
+            let sig = e.key.as_str();
+            // The signature alone first, so its errors and the body's are told apart.
+            let (def, name) = match FnDef::parse(sig, "0") {
+                Err(err) => {
+                    self.expr_error(&err, &e.key);
+                    if let Err(err) = Expr::parse(body.as_str()) {
+                        self.expr_error(&err, body);
+                    }
+                    (None, None)
+                }
+                Ok(shape) => {
+                    let name = Some((shape.name().to_string(), shape.params().len()));
+                    match FnDef::parse(sig, body.as_str()) {
+                        Ok(def) => (Some(def), name),
+                        Err(err) => {
+                            self.expr_error(&err, body);
+                            (None, name)
+                        }
+                    }
+                }
+            };
+            self.functions.push(Function { signature: e.key.clone(), body: body.clone(), def, name });
+        }
+    }
+
+    fn table(&mut self, section: &Section, name: &str, header: Location) {
+        if !is_segment(name) {
+            self.error(header, format!("`{name}` is not a valid table name")).help =
+                Some("a table is `[table.<name>]`, the name letters, digits and `_`".into());
+            return;
+        }
+        if self.tables.iter().any(|t| t.name.eq_ignore_ascii_case(name)) {
+            self.error(header, format!("table `table.{name}` is defined twice")).help =
+                Some("names are case-insensitive".into());
+            return;
+        }
+        let mut values: Option<&Text> = None;
+        let mut n_cols = 2;
+        let mut n_cols_at = header.clone();
+        for e in &section.entries {
+            let key = e.key.as_str().to_lowercase();
+            let Some(value) = self.value_of(e, "`values = …` or `n_cols = …`") else { continue };
+            match key.as_str() {
+                "values" => values = Some(value),
+                "n_cols" => {
+                    n_cols_at = value.whole(&self.file);
+                    match value.as_str().parse::<usize>() {
+                        Ok(n) => n_cols = n,
+                        Err(_) => {
+                            self.error(n_cols_at.clone(), format!("`{}` is not a column count", value.as_str())).help =
+                                Some("`n_cols` is a whole number, 2 for a 1D table".into());
+                            n_cols = 0;
+                        }
+                    }
+                }
+                _ => {
+                    let at = e.key.whole(&self.file);
+                    self.warning(at, format!("unknown table key `{}`", e.key.as_str())).help =
+                        Some("a table has `values` and `n_cols`".into());
+                }
+            }
+        }
+        let stand_in = |n_cols: usize| {
+            let cells: &[&str] = if n_cols == 2 { &["0", "0", "1", "0"] } else { &["x", "1", "2", "0", "0", "0"] };
+            Table::from_cells(name, cells, if n_cols == 2 { 2 } else { 3 })
+        };
+        let table = match values {
+            None => {
+                self.error(header.clone(), format!("table `table.{name}` has no `values`")).help =
+                    Some("add `values = x1, y1, x2, y2, …`".into());
+                stand_in(n_cols)
+            }
+            Some(_) if n_cols == 0 => stand_in(2),
+            Some(values) => {
+                let cells = split_cells(values.as_str());
+                let texts: Vec<&str> = cells.iter().map(|&(a, b)| &values.as_str()[a..b]).collect();
+                match Table::from_cells(name, &texts, n_cols) {
+                    Ok(t) => Ok(t),
+                    Err(err) => {
+                        let file = self.file.clone();
+                        let whole = values.whole(&file);
+                        let cell_at =
+                            |i: usize| cells.get(i).map_or(whole.clone(), |&(a, b)| values.location(&file, a, b));
+                        let at = match &err {
+                            TableError::CellInvalid { index, .. } => cell_at(index - 1),
+                            TableError::KeysUnordered { .. } => match unordered_key(&texts, n_cols) {
+                                Some(i) => cell_at(i),
+                                None => whole,
+                            },
+                            TableError::ColumnsTooFew { .. } => n_cols_at.clone(),
+                            _ => whole,
+                        };
+                        let help = match &err {
+                            TableError::CellsRagged { .. } => Some(format!("each row has {n_cols} cells (`n_cols`)")),
+                            TableError::KeysUnordered { .. } => Some("keys must be strictly ascending".to_string()),
+                            _ => None,
+                        };
+                        let message = err.to_string();
+                        let message = message.strip_prefix(&format!("table `{name}`: ")).unwrap_or(&message);
+                        let message = format!("in `table.{name}`: {message}");
+                        self.error(at, message).help = help;
+                        stand_in(n_cols)
+                    }
+                }
+            }
+        };
+        if let Ok(table) = table {
+            self.tables.push(TableDef { name: name.to_string(), at: header, table });
+        }
+    }
+
+    fn var(&mut self, section: &Section, block: &str, header: Location) {
+        let block = block.to_lowercase();
+        if !is_segment(&block) {
+            self.error(header, format!("`{block}` is not a valid block name")).help =
+                Some("a block is `[var.<name>]`, the name letters, digits and `_`".into());
+            return;
+        }
+        for e in &section.entries {
+            let Some(value) = self.value_of(e, "`key = expression`") else { continue };
+            let key = e.key.as_str().to_lowercase();
+            let key_at = e.key.whole(&self.file);
+            if key == "phase" {
+                if !value.as_str().eq_ignore_ascii_case("flow") {
+                    let at = value.whole(&self.file);
+                    self.error(at, format!("unsupported phase `{}`", value.as_str())).help =
+                        Some("Kalix evaluates `[var.*]` blocks in the flow phase: `phase = flow`".into());
+                }
+                continue;
+            }
+            if !key.starts_with(|c: char| c.is_ascii_lowercase())
+                || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                self.error(key_at, format!("`{}` is not a valid key", e.key.as_str())).help =
+                    Some("a `[var.*]` key is a letter, then letters, digits and `_`".into());
+                continue;
+            }
+            self.series(format!("var.{block}.{key}"), SeriesKind::Var, value, key_at);
+        }
+    }
+
+    fn node(&mut self, section: &Section, node: &str, header: Location) {
+        if node.is_empty() {
+            self.error(header, "a node section needs a name: `[node.<name>]`");
+            return;
+        }
+        if !is_segment(node) {
+            self.warning(header.clone(), format!("node name `{node}` cannot be read by an expression")).help =
+                Some("a name is letters, digits and `_`".into());
+        }
+        let schema = Schema::kalix();
+        let type_entry = section.entries.iter().find(|e| e.key.as_str().eq_ignore_ascii_case("type"));
+        let Some(type_text) = type_entry.and_then(|e| e.value.as_ref()) else {
+            self.warning(header, format!("node `{node}` has no `type`")).help =
+                Some("its properties are not checked".into());
+            return;
+        };
+        let type_name = type_text.as_str().to_lowercase();
+        let Some(node_type) = schema.node_type(&type_name) else {
+            let at = type_text.whole(&self.file);
+            let help = match closest(&type_name, schema.type_names()) {
+                Some(t) => format!("did you mean `{t}`? The node's properties are not checked"),
+                None => format!(
+                    "the known types are {}; the node's properties are not checked",
+                    schema.type_names().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.warning(at, format!("unknown node type `{}`", type_text.as_str())).help = Some(help);
+            return;
+        };
+        for e in &section.entries {
+            let key = e.key.as_str().to_lowercase();
+            let key_at = e.key.whole(&self.file);
+            match node_type.property(&key) {
+                Property::Data => {}
+                Property::Expression => {
+                    let Some(value) = self.value_of(e, "`property = expression`") else { continue };
+                    let kind = SeriesKind::Node { node: node.to_string(), property: key.clone() };
+                    self.series(format!("node.{node}.{key}"), kind, value, key_at);
+                }
+                Property::Unknown => {
+                    let properties: Vec<String> = node_type.properties().collect();
+                    let help = match closest(&key, properties.iter().map(String::as_str)) {
+                        Some(p) => format!("did you mean `{p}`?"),
+                        None => format!(
+                            "Kalix reports \"Unexpected parameter\"; the properties of `{type_name}` are {}",
+                            properties.join(", ")
+                        ),
+                    };
+                    self.warning(
+                        key_at,
+                        format!("`{}` is not a property of node type `{type_name}`", e.key.as_str()),
+                    )
+                    .help = Some(help);
+                }
+            }
+        }
+    }
+
+    fn series(&mut self, name: String, kind: SeriesKind, value: &Text, key_at: Location) {
+        if let Some(first) = self.series.iter().find(|s| s.name.eq_ignore_ascii_case(&name)) {
+            let (line, _) = self.file.line_col(first.value.file_offset(0));
+            self.error(key_at, format!("`{name}` is defined twice")).help =
+                Some(format!("first defined on line {line}; names are case-insensitive"));
+            return;
+        }
+        let expr = match Expr::parse(value.as_str()) {
+            Ok(expr) => Some(expr),
+            Err(err) => {
+                self.expr_error(&err, value);
+                None
+            }
+        };
+        self.series.push(Series { name, kind, value: value.clone(), expr });
+    }
+}
+
+/// The byte ranges of the comma-separated cells of a table's `values`, trimmed; a trailing comma
+/// adds no cell.
+fn split_cells(values: &str) -> Vec<(usize, usize)> {
+    let mut cells = Vec::new();
+    let mut start = 0;
+    for piece in values.split(',') {
+        let lead = piece.len() - piece.trim_start().len();
+        cells.push((start + lead, start + lead + piece.trim().len()));
+        start += piece.len() + 1;
+    }
+    if cells.len() > 1 && cells.last().is_some_and(|(a, b)| a == b) {
+        cells.pop();
+    }
+    cells
+}
+
+/// The index of the first cell whose key is not above the key before it (row keys, then the
+/// column keys of a 2D table).
+fn unordered_key(cells: &[&str], n_cols: usize) -> Option<usize> {
+    let num = |i: usize| cells.get(i).and_then(|c| c.trim().parse::<f64>().ok());
+    let rows = cells.len() / n_cols;
+    let first_row = usize::from(n_cols > 2 || (num(0).is_none() && num(1).is_none()));
+    let row_keys = (first_row..rows).map(|r| r * n_cols);
+    let col_keys = if n_cols > 2 { (1..n_cols).collect() } else { Vec::new() };
+    for keys in [row_keys.collect::<Vec<_>>(), col_keys] {
+        for w in keys.windows(2) {
+            if let (Some(a), Some(b)) = (num(w[0]), num(w[1])) {
+                if b <= a {
+                    return Some(w[1]);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A path of the `[data]` section: absolute, relative to the model's folder, or `^/path`,
+/// which is looked for in the model's folder and then each folder above it (Kalix's
+/// "trailhead" paths).
+fn resolve_path(written: &str, dir: &Path) -> PathBuf {
+    if let Some(rest) = written.strip_prefix("^/") {
+        let mut at = Some(dir);
+        while let Some(d) = at {
+            let candidate = d.join(rest);
+            if candidate.exists() {
+                return candidate;
+            }
+            at = d.parent();
+        }
+        return dir.join(rest);
+    }
+    dir.join(written)
+}
+
+/// A date in the forms Kalix reads: `YYYY-MM-DD`, `DD/MM/YYYY`, `YYYY/MM/DD`, `DD-MM-YYYY`,
+/// optionally followed by a time (`T00:00:00` or ` 00:00`), which is ignored.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let text = text.trim();
+    let date = text.split(['T', ' ']).next().unwrap_or(text);
+    if let Ok(d) = date.parse::<Date>() {
+        return Some(d);
+    }
+    let parts: Vec<&str> = date.split(['/', '-']).collect();
+    let [a, b, c] = parts.as_slice() else { return None };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(a) && digits(b) && digits(c)) {
+        return None;
+    }
+    let (y, m, d) = if a.len() == 4 {
+        (a, b, c)
+    } else if c.len() == 4 {
+        (c, b, a)
+    } else {
+        return None;
+    };
+    Date::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> ModelFile {
+        load_text("m.ini", text, Path::new("."), &|_| None)
+    }
+
+    /// `line:column message` of every diagnostic.
+    fn problems(m: &ModelFile) -> Vec<String> {
+        m.diagnostics.iter().map(|d| format!("{} {}", d.position().unwrap_or_default(), d.message)).collect()
+    }
+
+    #[test]
+    fn sections_become_definitions_in_file_order() {
+        let m = load(
+            "[kalix]\nstart = 2001-02-03\n[const]\nconst.K = 1.5\n[fn]\nf(a) = a * 2\n\
+             [table.t]\nvalues = 0, 0,\n  10, 100,\n[var.b]\nx = 1\n[node.n]\ntype = inflow\nloc = 0, 0\n\
+             inflow = this.x + fn.f(1)\n[data]\nd.csv\n[outputs]\nnode.n.ds_1\n",
+        );
+        assert_eq!(problems(&m), Vec::<String>::new());
+        assert_eq!(m.start, Date::new(2001, 2, 3));
+        assert_eq!((m.constants[0].name.as_str(), m.constants[0].value), ("const.k", 1.5));
+        assert_eq!(m.functions[0].name, Some(("f".into(), 1)));
+        assert_eq!(m.tables[0].table.lookup1(5.0), 50.0);
+        let names: Vec<&str> = m.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["var.b.x", "node.n.inflow"]);
+        assert_eq!(m.data[0].written, "d.csv");
+    }
+
+    #[test]
+    fn constants_are_full_names_and_plain_numbers() {
+        let m = load("[const]\nk = 1\nconst.a = 1 + 2\nconst.b = 2\nconst.B = 3\nconst.c = inf\n");
+        assert_eq!(
+            problems(&m),
+            [
+                "m.ini:2:1 `k` is not a constant name",
+                "m.ini:3:11 `1 + 2` is not a number",
+                "m.ini:5:1 constant `const.b` is defined twice",
+            ]
+        );
+        assert_eq!(m.constants.last().map(|c| c.value), Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn function_errors_point_into_the_signature_or_the_body() {
+        let m = load("[fn]\nf(a, a) = 1 +\ng(x) = max(x,\n   2) +\nh(y) = y\n");
+        assert_eq!(
+            problems(&m),
+            [
+                "m.ini:2:6 duplicate parameter `a`",
+                "m.ini:2:14 expected an expression, found end of input",
+                "m.ini:4:8 expected an expression, found end of input",
+            ]
+        );
+        assert!(m.functions[2].def.is_some());
+        assert_eq!(m.functions[1].name, Some(("g".into(), 1)));
+    }
+
+    #[test]
+    fn table_errors_point_at_the_cell() {
+        let m = load("[table.a]\nvalues = 0, 0,\n  10, x,\n[table.b]\nvalues = 0, 0, 5, 1, 3, 2\n[table.c]\nn_cols = 3\nvalues = 1, 2\n");
+        assert_eq!(
+            problems(&m),
+            [
+                "m.ini:3:7 in `table.a`: cell 4 `x` is not a finite number",
+                "m.ini:5:22 in `table.b`: keys must be strictly ascending, but 3 follows 5",
+                "m.ini:8:10 in `table.c`: 2 cells do not fill rows of 3",
+            ]
+        );
+        // Stand-ins keep the arity, so calls raise no follow-up errors.
+        assert_eq!(m.tables.iter().map(|t| t.table.arity()).collect::<Vec<_>>(), [1, 1, 2]);
+    }
+
+    #[test]
+    fn nodes_follow_the_schema_with_warnings_for_the_unknown() {
+        let m = load(
+            "[node.a]\nloc = 0, 0\ntype = gauge\nobserved = data.x\nforce_flow = 1\n\
+             [node.b]\ntype = user\ndemand = 1\n[node.c]\ninflow = 2\n[node.d]\ntype = storage\nds_2_force_release = 3\ndimensions = 1, 2\n",
+        );
+        assert_eq!(
+            problems(&m),
+            [
+                "m.ini:4:1 `observed` is not a property of node type `gauge`",
+                "m.ini:7:8 unknown node type `user`",
+                "m.ini:9:2 node `c` has no `type`",
+            ]
+        );
+        assert!(m.diagnostics.iter().all(|d| !d.is_error()));
+        let names: Vec<&str> = m.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["node.a.force_flow", "node.d.ds_2_force_release"]);
+    }
+
+    #[test]
+    fn var_keys_are_checked() {
+        let m = load("[var.b]\nphase = flow\nOK = 1\n2x = 1\nok = 2\n[var.c]\nphase = order\n");
+        assert_eq!(
+            problems(&m),
+            [
+                "m.ini:4:1 `2x` is not a valid key",
+                "m.ini:5:1 `var.b.ok` is defined twice",
+                "m.ini:7:9 unsupported phase `order`"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_sections_warn_and_unchecked_sections_count_as_references() {
+        let m = load("[cosnt]\nconst.a = 1\n[ras.r]\naction = allocate(table.curve(node.d.volume[-1, 0]))\n");
+        assert_eq!(problems(&m), ["m.ini:1:2 unknown section `[cosnt]`"]);
+        assert_eq!(
+            m.diagnostics[0].help.as_deref(),
+            Some("did you mean `[const]`? Kalix reports \"Unexpected section\"")
+        );
+        assert!(m.references.contains(&"table.curve".to_string()));
+        assert!(m.references.contains(&"node.d.volume".to_string()));
+    }
+
+    #[test]
+    fn hostile_text_gives_errors() {
+        assert_eq!(problems(&load("[a]\nk = 1\0")), ["m.ini:2:6 the model file contains a NUL byte"]);
+        let m = load("[var.b]\nk = { a = 1;\n");
+        assert_eq!(problems(&m), ["m.ini:2:5 unclosed `{`"]);
+    }
+
+    #[test]
+    fn dates_read_in_kalix_forms() {
+        for text in ["2000-01-31", "31/01/2000", "2000/01/31", "31-01-2000", "2000-01-31T00:00:00", "2000-01-31 00:00"]
+        {
+            assert_eq!(parse_date(text), Date::new(2000, 1, 31), "{text}");
+        }
+        for text in ["2000-02-30", "01/31/2000", "x", "", "2000-1"] {
+            assert_eq!(parse_date(text), None, "{text}");
+        }
+    }
+}
