@@ -337,7 +337,8 @@ pub struct Known {
     pub why: &'static str,
 }
 
-const RECIPROCAL: &str = "fasteval computes `a / b` as `a * (1 / b)`, one more rounding, which cancellation magnifies";
+const RECIPROCAL: &str = "fasteval computes `a / b` as `a * (1 / b)`, one more rounding, which the rest of the \
+                          expression magnifies (cancellation, or `cos` of a large argument)";
 
 /// The peers' known mismatches on the full inputs (the checks of `cargo test` in a debug build
 /// use fewer points and may not meet them). They are reported, not timed.

@@ -5,8 +5,8 @@
 //! ```
 //!
 //! For each expression: the bytes (and allocations) alive right after building the engine's
-//! compiled form, minus those alive after dropping it. Parsing leftovers that compile frees are
-//! not counted; everything an evaluation needs is.
+//! compiled form, minus those alive after dropping it, plus the size of the value itself.
+//! Parsing leftovers that compile frees are not counted; everything an evaluation needs is.
 
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
@@ -50,12 +50,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// Bytes and allocations retained by what `build` returns (`None` if it cannot be built).
+/// Bytes and allocations retained by what `build` returns (`None` if it cannot be built): the
+/// heap blocks it owns, plus its own size (where a host keeps it, in a `Vec` say).
 fn retained<T, E>(build: impl FnOnce() -> Result<T, E>) -> Option<(isize, isize)> {
     let built = build().ok()?;
     let (bytes, blocks) = (BYTES.load(Relaxed), BLOCKS.load(Relaxed));
     drop(built);
-    Some((bytes - BYTES.load(Relaxed), blocks - BLOCKS.load(Relaxed)))
+    let own = std::mem::size_of::<T>() as isize;
+    Some((bytes - BYTES.load(Relaxed) + own, blocks - BLOCKS.load(Relaxed)))
 }
 
 fn cell(r: Option<(isize, isize)>) -> String {
