@@ -35,7 +35,7 @@ pub trait WithHand {
     /// What the visit returns.
     type Out;
     /// Uses `f`.
-    fn with<F: Fn(&[f64]) -> f64 + Copy>(self, f: F) -> Self::Out;
+    fn with<F: Fn(&[f64]) -> f64 + Copy + 'static>(self, f: F) -> Self::Out;
 }
 
 macro_rules! bind {

@@ -16,7 +16,7 @@
 //! 1e-12, or it is reported as a mismatch and not timed on that expression.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub mod engines;
 pub mod hand;
@@ -406,6 +406,44 @@ pub fn best_ns(reps: usize, evals: u64, mut f: impl FnMut()) -> f64 {
             t.elapsed().as_nanos() as f64 / evals as f64
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// A timed loop over one engine and one set of inputs.
+pub struct Runner<'a> {
+    /// Makes `k` sweeps of the inputs.
+    sweeps: Box<dyn FnMut(u64) + 'a>,
+    evals: u64,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner of `e` over `inputs` (the loop is [`sweep`], compiled for `E`).
+    pub fn new<E: Eval + 'a>(mut e: E, inputs: &'a Inputs) -> Self {
+        let n = inputs.len() as u64;
+        Runner { sweeps: Box::new(move |k| sweep(&mut e, inputs, k * n)), evals: n }
+    }
+}
+
+/// The best nanoseconds per evaluation of each runner over `reps` rounds. Each round runs every
+/// runner in turn for at least `min_run` (whole sweeps), so a busy spell of a shared machine
+/// hits all engines alike and a short sweep is not at the mercy of one interruption.
+pub fn race(runners: &mut [Runner<'_>], reps: usize, min_run: Duration) -> Vec<f64> {
+    let sweeps: Vec<u64> = runners
+        .iter_mut()
+        .map(|r| {
+            let t = Instant::now();
+            (r.sweeps)(1);
+            (min_run.as_nanos() / t.elapsed().as_nanos().max(1)).max(1) as u64
+        })
+        .collect();
+    let mut best = vec![f64::INFINITY; runners.len()];
+    for _ in 0..reps {
+        for ((r, &k), b) in runners.iter_mut().zip(&sweeps).zip(&mut best) {
+            let t = Instant::now();
+            (r.sweeps)(k);
+            *b = b.min(t.elapsed().as_nanos() as f64 / (k * r.evals) as f64);
+        }
+    }
+    best
 }
 
 /// The geometric mean (`None` for no values).

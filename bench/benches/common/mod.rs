@@ -32,7 +32,7 @@ struct HandBench<'a, 'g> {
 
 impl WithHand for HandBench<'_, '_> {
     type Out = ();
-    fn with<F: Fn(&[f64]) -> f64 + Copy>(self, f: F) {
+    fn with<F: Fn(&[f64]) -> f64 + Copy + 'static>(self, f: F) {
         bench(self.group, Engine::Hand.name(), Hand(f), self.inputs);
     }
 }

@@ -6,63 +6,58 @@
 //!
 //! Every engine is checked against hand-written Rust before it is timed: kalix-expr bit for bit
 //! (the run stops if it differs), a peer within a relative 1e-12 (a peer that differs is
-//! reported and not timed on that expression). Times are the best of `--reps` runs (default 7)
-//! of a whole sweep, in nanoseconds per evaluation.
+//! reported and not timed on that expression). Times are in nanoseconds per evaluation, the best
+//! of `--reps` rounds (default 15); in each round every engine runs in turn for at least 10 ms of
+//! whole sweeps over the inputs.
 
 use std::hint::black_box;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use kalix_expr_bench::engines::{Engine, Eval, Exmex, Fasteval, Hand, KalixExpr, Meval, Skip};
+use kalix_expr_bench::engines::{Engine, Exmex, Fasteval, Hand, KalixExpr, Meval, Skip};
 use kalix_expr_bench::hand::WithHand;
 use kalix_expr_bench::{
-    best_ns, check, geo_mean, kalix, sweep, Inputs, Layout, Set, Size, Verdict, TYPICAL, TYPICAL_NAMES,
+    best_ns, check, geo_mean, kalix, race, Inputs, Layout, Runner, Set, Size, Verdict, TYPICAL, TYPICAL_NAMES,
 };
 use kalix_expr_core::Expr;
+
+/// The shortest timed run: whole sweeps of the inputs, repeated to last at least this long.
+const MIN_RUN: Duration = Duration::from_millis(10);
 
 /// One engine's outcome on one expression.
 #[derive(Debug, Clone)]
 enum Cell {
-    /// Nanoseconds per evaluation, and the translation notes (footnote markers).
+    /// Nanoseconds per evaluation, and whether the translation rewrote a function (†).
     Time(f64, bool),
     /// Not run, and why.
     Missing(String),
 }
 
-struct Timer<'a> {
-    inputs: &'a Inputs,
-    reps: usize,
-}
+struct HandRunner<'a>(&'a Inputs);
 
-impl Timer<'_> {
-    fn time<E: Eval>(&self, e: &mut E) -> f64 {
-        let n = self.inputs.len() as u64;
-        best_ns(self.reps, n, || sweep(e, self.inputs, n))
+impl<'a> WithHand for HandRunner<'a> {
+    type Out = Runner<'a>;
+    fn with<F: Fn(&[f64]) -> f64 + Copy + 'static>(self, f: F) -> Runner<'a> {
+        Runner::new(Hand(f), self.0)
     }
 }
 
-impl WithHand for &Timer<'_> {
-    type Out = f64;
-    fn with<F: Fn(&[f64]) -> f64 + Copy>(self, f: F) -> f64 {
-        self.time(&mut Hand(f))
-    }
-}
-
-fn time_engine(engine: Engine, set: Set, i: usize, timer: &Timer<'_>) -> Result<Cell, Skip> {
+/// A runner of `engine` on expression `i`, and whether fasteval's translation rewrote a function.
+fn runner<'a>(engine: Engine, set: Set, i: usize, inputs: &'a Inputs) -> Result<(Runner<'a>, bool), Skip> {
     let src = set.sources()[i];
     let layout = set.layout();
     Ok(match engine {
-        Engine::Hand => Cell::Time(set.with_hand(i, timer), false),
+        Engine::Hand => (set.with_hand(i, HandRunner(inputs)), false),
         Engine::KalixExpr => {
-            let mut e = KalixExpr::new(src, &layout).map_err(|e| Skip(e.to_string()))?;
-            Cell::Time(timer.time(&mut e), false)
+            (Runner::new(KalixExpr::new(src, &layout).map_err(|e| Skip(e.to_string()))?, inputs), false)
         }
         Engine::Fasteval => {
-            let mut e = Fasteval::new(src, &layout)?;
+            let e = Fasteval::new(src, &layout)?;
             let rewritten = !e.notes.is_empty();
-            Cell::Time(timer.time(&mut e), rewritten)
+            (Runner::new(e, inputs), rewritten)
         }
-        Engine::Exmex => Cell::Time(timer.time(&mut Exmex::new(src, &layout)?), false),
-        Engine::Meval => Cell::Time(timer.time(&mut Meval::new(src, &layout)?), false),
+        Engine::Exmex => (Runner::new(Exmex::new(src, &layout)?, inputs), false),
+        Engine::Meval => (Runner::new(Meval::new(src, &layout)?, inputs), false),
     })
 }
 
@@ -70,7 +65,6 @@ fn time_engine(engine: Engine, set: Set, i: usize, timer: &Timer<'_>) -> Result<
 /// expression, `None` where not timed.
 fn run_set(set: Set, reps: usize, failures: &mut Vec<String>) -> Vec<Vec<Option<f64>>> {
     let inputs = set.inputs(Size::Full);
-    let timer = Timer { inputs: &inputs, reps };
     let sources = set.sources();
     println!("### {} set ({} evaluations per run)\n", set.name(), inputs.len());
     print!("| # | expression |");
@@ -82,11 +76,15 @@ fn run_set(set: Set, reps: usize, failures: &mut Vec<String>) -> Vec<Vec<Option<
     let mut notes = Vec::new();
     for (i, src) in sources.iter().enumerate() {
         let mut cells = Vec::new();
+        let mut runners = Vec::new();
         for engine in Engine::ALL {
             let verdict = if engine == Engine::Hand { Verdict::Agrees } else { check(engine, set, i, &inputs) };
             let cell = match verdict {
-                Verdict::Agrees => match time_engine(engine, set, i, &timer) {
-                    Ok(c) => c,
+                Verdict::Agrees => match runner(engine, set, i, &inputs) {
+                    Ok((r, rewritten)) => {
+                        runners.push(r);
+                        Cell::Time(f64::NAN, rewritten)
+                    }
                     Err(Skip(why)) => Cell::Missing(why),
                 },
                 Verdict::Skipped(why) => Cell::Missing(why),
@@ -109,6 +107,12 @@ fn run_set(set: Set, reps: usize, failures: &mut Vec<String>) -> Vec<Vec<Option<
                 }
             };
             cells.push(cell);
+        }
+        let mut times = race(&mut runners, reps, MIN_RUN).into_iter();
+        for cell in &mut cells {
+            if let Cell::Time(t, _) = cell {
+                *t = times.next().expect("one time per runner");
+            }
         }
         let hand = match cells[0] {
             Cell::Time(t, _) => t,
@@ -302,7 +306,7 @@ fn targets(kalix: &[Vec<Option<f64>>], exprtk: &[Vec<Option<f64>>], compile_us: 
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let reps = args.iter().position(|a| a == "--reps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(7);
+    let reps = args.iter().position(|a| a == "--reps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(15);
     let mut failures = Vec::new();
     machine();
     let kalix_ratios = run_set(Set::Kalix, reps, &mut failures);
