@@ -43,7 +43,8 @@ Evaluate an expression with variables given as NAME=VALUE.
 Follows model files: names are case-insensitive (`DATA.Evap` reads `data.evap`),
 division by zero gives inf or NaN, and domain errors give NaN. Every variable
 the expression reads must be given. Prints the shortest text that reads back
-to the same number (`0.30000000000000004`, `-0`, `NaN`, `inf`, `1e300`).")]
+to the same number, in plain decimal unless the exponent is 21 or more or -7 or
+less (`0.30000000000000004`, `1000`, `-0`, `NaN`, `inf`, `1e300`).")]
     Eval(EvalArgs),
     /// Check every expression and definition of a Kalix model file
     #[command(long_about = "\
