@@ -198,6 +198,10 @@ fn read_sources(m: &ModelFile, extra: &[PathBuf]) -> Result<Sources, Failure> {
         let i = s.files.len();
         for (c, header) in csv.headers.iter().enumerate() {
             let key = header.to_lowercase();
+            if key.is_empty() {
+                // A column without a header (a trailing comma) cannot be read by any expression.
+                continue;
+            }
             if let Some(&j) = given.get(&key) {
                 let other = if j == i { "twice" } else { &format!("in `{}` too", s.files[j].name) };
                 return Err(fail(Exit::Failed, format!("column `{header}` of `{name}` is given {other}")));
@@ -291,8 +295,11 @@ fn csv_cell(text: &str) -> String {
 
 fn write_csv(out: &mut dyn Write, program: &Program, outputs: &Outputs) -> io::Result<()> {
     let mut out = BufWriter::new(out);
-    let names: Vec<String> = outputs.names().iter().map(|n| csv_cell(n)).collect();
-    writeln!(out, "date,{}", names.join(","))?;
+    out.write_all(b"date")?;
+    for name in outputs.names() {
+        write!(out, ",{}", csv_cell(name))?;
+    }
+    out.write_all(b"\n")?;
     let columns: Vec<&[f64]> = (0..outputs.names().len()).map(|i| outputs.column_at(i)).collect();
     for t in 0..outputs.steps() {
         write!(out, "{}", program.calendar().date(t))?;

@@ -516,3 +516,54 @@ fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::load_text;
+
+    fn check(text: &str) -> (ModelFile, Analysis) {
+        let m = load_text("m.ini", text, std::path::Path::new("."), &|_| None);
+        let a = analyze(&m);
+        (m, a)
+    }
+
+    /// `line:column message` of every diagnostic.
+    fn problems(a: &Analysis) -> Vec<String> {
+        a.diagnostics.iter().map(|d| format!("{} {}", d.position().unwrap_or_default(), d.message)).collect()
+    }
+
+    #[test]
+    fn inputs_are_names_nothing_defines_outside_the_model_namespaces() {
+        let (_, a) = check(
+            "[fn]\nflow(x) = x + this.dsflow\n[var.b]\nx = DATA.A + node.n.usflow + acc.z.balance + var.b.y[-1, 0]\ny = 1\n\
+             [node.n]\ntype = inflow\ninflow = this.usflow + fn.flow(var.b.x) + node.n.expected_inflow[-1, 0]\n\
+             expected_inflow = 2\n",
+        );
+        assert_eq!(problems(&a), Vec::<String>::new());
+        let inputs: Vec<&str> = a.inputs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(inputs, ["data.a", "node.n.usflow", "acc.z.balance", "node.n.dsflow"]);
+    }
+
+    #[test]
+    fn a_broken_function_is_reported_once_and_its_callers_resolve() {
+        let (_, a) = check("[fn]\nf(x) = lg10(x)\ng(x) = x\ng(y) = y\n[var.b]\nk = fn.f(1) + fn.g(2)\n");
+        assert_eq!(problems(&a), ["m.ini:2:8 unknown function `lg10`", "m.ini:4:1 duplicate function `g`"]);
+    }
+
+    #[test]
+    fn reads_ahead_are_followed_into_function_bodies() {
+        let (_, a) = check("[fn]\nlater() = var.b.z * 2\n[var.b]\nx = fn.later()\nz = 1\ny = fn.later()\n");
+        assert_eq!(
+            problems(&a),
+            ["m.ini:2:11 `var.b.z` is read before it is computed in the step: it is a series computed later in the step"]
+        );
+        assert!(a.diagnostics[0].help.as_deref().unwrap().contains("called from `var.b.x` (line 4)"));
+    }
+
+    #[test]
+    fn an_unknown_name_in_a_body_is_reported_in_the_body_only() {
+        let (_, a) = check("[fn]\nf(x) = x + var.b.nope\n[var.b]\nk = fn.f(1)\nj = fn.f(2)\n");
+        assert_eq!(problems(&a), ["m.ini:2:12 unknown variable `var.b.nope`"]);
+    }
+}
