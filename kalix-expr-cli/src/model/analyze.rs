@@ -53,8 +53,7 @@ fn series_exprs(m: &ModelFile) -> Vec<Expr> {
 }
 
 fn zero() -> Expr {
-    // `0` always parses; the fallback keeps this free of panics all the same.
-    Expr::parse("0").unwrap_or_else(|_| Expr::parse("0 ").unwrap_or_else(|e| panic!("{e}")))
+    Expr::parse("0").expect("the literal `0` parses")
 }
 
 /// Builds the core [`Model`] on `calendar`: inputs, constants, tables, functions, then the series

@@ -107,8 +107,6 @@ pub struct Entry {
     pub key: Text,
     /// The value, trimmed, continuation lines joined with a space.
     pub value: Option<Text>,
-    /// Where the line starts in the file.
-    pub line_start: usize,
 }
 
 /// A `[section]` and its entries in file order.
@@ -187,13 +185,13 @@ pub fn read(file: &Arc<SourceFile>, env: EnvLookup<'_>) -> (Document, Vec<Diagno
             let value_raw = &trimmed[eq + 1..];
             let value = value_raw.trim_start();
             let value_at = at + eq + 1 + (value_raw.len() - value.len());
-            if let Some((section, entry)) = reader.entry(Text::verbatim(key, at), true, start) {
+            if let Some((section, entry)) = reader.entry(Text::verbatim(key, at), true) {
                 let pieces = if value.is_empty() { Vec::new() } else { vec![(value_at, value.to_string())] };
                 pending = Some(Pending { section, entry, pieces, empty_at: value_at });
             }
         } else {
             let item = reader.substitute(trimmed, at);
-            reader.entry(item, false, start);
+            reader.entry(item, false);
         }
     }
     reader.finish(pending.take());
@@ -272,7 +270,7 @@ impl Reader<'_> {
     }
 
     /// Adds an entry to the current section; returns where it went.
-    fn entry(&mut self, key: Text, has_value: bool, line_start: usize) -> Option<(usize, usize)> {
+    fn entry(&mut self, key: Text, has_value: bool) -> Option<(usize, usize)> {
         let key_loc = key.whole(self.file);
         let section = match self.section {
             Some(Ok(s)) => s,
@@ -293,7 +291,7 @@ impl Reader<'_> {
             self.diags.push(Diagnostic::error(Some(key_loc), "missing key before `=`"));
             return None;
         }
-        let entry = Entry { key, value: has_value.then(Text::default), line_start };
+        let entry = Entry { key, value: has_value.then(Text::default) };
         let entries = &mut self.doc.sections[section].entries;
         if let Some(i) = entries.iter().position(|e| e.key.as_str() == entry.key.as_str()) {
             let (first, _) = self.file.line_col(entries[i].key.file_offset(0));
