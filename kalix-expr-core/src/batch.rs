@@ -258,6 +258,7 @@ fn col_inner(n: &IrNode) -> Option<Col> {
         | IrNode::Stateful { .. }
         | IrNode::Calendar { .. }
         | IrNode::Table { .. }
+        | IrNode::Native { .. }
         | IrNode::Inline { .. } => return None,
     })
 }

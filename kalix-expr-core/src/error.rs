@@ -240,6 +240,35 @@ pub enum ErrorKind {
         /// The cycle, as `fn.a -> fn.b -> fn.a`.
         cycle: String,
     },
+    /// Adding `f(x) = x` to a function library that already has `fn.f`: a name taken.
+    #[error("`{name}` already exists")]
+    FunctionExists {
+        /// The function as called (`fn.f`), or a native's bare name.
+        name: String,
+    },
+    /// `a(x) = fn.b(x)` in a function library where `fn.b` is defined but invalid: a call to a
+    /// function that cannot be used until it is fixed.
+    #[error("`{name}` is defined but invalid")]
+    DependencyInvalid {
+        /// The invalid function, as called (`fn.b`).
+        name: String,
+    },
+    /// Removing `fn.b` from a function library where `a(x) = fn.b(x)`: a change that would break
+    /// the functions calling it.
+    #[error("`{name}` is called by {}", list_names(dependents))]
+    DependentsExist {
+        /// The function changed, as called (`fn.b`).
+        name: String,
+        /// Every function that calls it, directly or through others, as called (`fn.a`).
+        dependents: Vec<String>,
+    },
+    /// A function library file holding the line `garbage`: something that is not a definition,
+    /// a comment or a section of the library format (or a tag holding a `,`).
+    #[error("invalid function library text: {reason}")]
+    LibraryInvalid {
+        /// What is wrong, in words.
+        reason: &'static str,
+    },
     /// `this.usflow` where no node gives `this` a meaning.
     #[error("`{name}` has no meaning here: `this` refers to the node or series being defined")]
     ThisUnbound {
@@ -432,6 +461,16 @@ impl Error {
     /// The source text the spans point into.
     pub fn source_text(&self) -> &str {
         &self.source
+    }
+}
+
+/// `` `fn.a`, `fn.b` and `fn.c` `` for a message.
+fn list_names(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 

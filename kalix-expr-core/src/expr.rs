@@ -176,6 +176,8 @@ mod compiled {
         /// The column-wise program, built on the first batch call (so a compiled expression
         /// that is never batch-evaluated carries none of it).
         batch: std::sync::OnceLock<Option<BatchProgram>>,
+        /// The functions it calls, as resolved.
+        functions: Vec<crate::library::FnRef>,
     }
 
     impl fmt::Debug for Compiled {
@@ -205,7 +207,23 @@ mod compiled {
         /// # Ok::<(), kalix_expr_core::Error>(())
         /// ```
         pub fn compile_with(&self, names: &[&str], opts: &Options) -> Result<Compiled, Error> {
-            let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Bound(names), &Host::default(), opts)?;
+            self.compile_with_host(names, &Host::default(), opts)
+        }
+
+        /// Compiles against `names` with a [`Host`]'s user functions, natives, tables and `this`
+        /// (a function library's [`Snapshot::host`](crate::library::Snapshot::host) gives one).
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use kalix_expr_core::{Expr, Host, NativeFn, Options};
+        /// let natives = [Arc::new(NativeFn::pure("twice", 1, |a| 2.0 * a[0])?)];
+        /// let host = Host { natives: &natives, ..Host::default() };
+        /// let c = Expr::parse("twice(x) + 1")?.compile_with_host(&["x"], &host, &Options::default())?;
+        /// assert_eq!(c.eval(&[4.0])?, 9.0);
+        /// # Ok::<(), kalix_expr_core::Error>(())
+        /// ```
+        pub fn compile_with_host(&self, names: &[&str], host: &Host<'_>, opts: &Options) -> Result<Compiled, Error> {
+            let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Bound(names), host, opts)?;
             self.finish(&ir, names, opts)
         }
 
@@ -230,6 +248,7 @@ mod compiled {
                 batchable,
                 case_insensitive: opts.case_insensitive,
                 batch: std::sync::OnceLock::new(),
+                functions: ir.functions.clone(),
             })
         }
 
@@ -478,6 +497,22 @@ mod compiled {
         /// The source text.
         pub fn source(&self) -> &str {
             &self.source
+        }
+
+        /// Every function the expression was built from, each once in order of first call:
+        /// built-ins, user functions (including those their bodies call), natives and tables,
+        /// each with its kind, arity, purity and content hash.
+        ///
+        /// ```
+        /// use kalix_expr_core::{Expr, FnKind};
+        /// let c = Expr::parse("max(0, sin(x)) + max(1, x)")?.compile(&["x"])?;
+        /// let names: Vec<&str> = c.functions().iter().map(|f| f.name()).collect();
+        /// assert_eq!(names, ["max", "sin"]);
+        /// assert_eq!(c.functions()[0].kind(), FnKind::Builtin);
+        /// # Ok::<(), kalix_expr_core::Error>(())
+        /// ```
+        pub fn functions(&self) -> &[crate::library::FnRef] {
+            &self.functions
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::ast::NodeKind;
 use crate::builtins;
 use crate::error::{Error, ErrorKind};
 use crate::expr::Expr;
+use crate::library::NativeFn;
 use crate::options::Options;
 use crate::span::Span;
 
@@ -29,17 +30,21 @@ pub struct FnDef {
     params: Vec<String>,
     body: Expr,
     signature: Arc<str>,
+    /// What it computes, for listings (a function library keeps it).
+    description: Option<String>,
+    /// Labels for finding it in a library.
+    tags: Vec<String>,
 }
 
 /// Whether `s` matches `[a-z][a-z0-9_]*`.
-fn is_plain_name(s: &str) -> bool {
+pub(crate) fn is_plain_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Why a name cannot name a function or parameter, if it cannot.
-fn reserved(name: &str) -> Option<&'static str> {
+pub(crate) fn reserved(name: &str) -> Option<&'static str> {
     if builtins::lookup(name).is_some() {
         Some("it is a built-in function")
     } else if builtins::RESERVED.contains(&name) {
@@ -116,7 +121,51 @@ impl FnDef {
             }
         }
         let body = Expr::parse(body)?;
-        Ok(FnDef { name, params, body, signature: sig })
+        Ok(FnDef { name, params, body, signature: sig, description: None, tags: Vec::new() })
+    }
+
+    /// Attaches a description (shown by listings; not part of the definition's content hash).
+    ///
+    /// ```
+    /// let f = kalix_expr_core::FnDef::parse("half(x)", "x / 2")?.with_description("half of x");
+    /// assert_eq!(f.description(), Some("half of x"));
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Attaches tags (labels for finding the function in a library; not part of its content hash).
+    ///
+    /// ```
+    /// let f = kalix_expr_core::FnDef::parse("half(x)", "x / 2")?.with_tags(["math", "scale"]);
+    /// assert_eq!(f.tags(), ["math", "scale"]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn with_tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The description, if one is attached.
+    ///
+    /// ```
+    /// assert_eq!(kalix_expr_core::FnDef::parse("f(x)", "x")?.description(), None);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The tags, in order.
+    ///
+    /// ```
+    /// assert!(kalix_expr_core::FnDef::parse("f(x)", "x")?.tags().is_empty());
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn tags(&self) -> &[String] {
+        &self.tags
     }
 
     /// The lower-case name (called as `fn.<name>`).
@@ -165,6 +214,8 @@ impl FnDef {
 pub struct Functions {
     defs: Vec<Arc<FnDef>>,
     index: HashMap<String, usize>,
+    /// Per definition: whether its value depends on its arguments alone.
+    pure: Vec<bool>,
 }
 
 impl Functions {
@@ -175,59 +226,97 @@ impl Functions {
     /// bodies that call unknown functions or with the wrong arity, and recursion cycles, even in
     /// functions nobody calls.
     pub fn new(defs: Vec<FnDef>) -> Result<Functions, Vec<Error>> {
+        Functions::with_natives(defs, &[])
+    }
+
+    /// [`Functions::new`] where bodies may also call `natives` by their bare names.
+    ///
+    /// ```
+    /// use kalix_expr_core::{FnDef, Functions, NativeFn};
+    /// use std::sync::Arc;
+    /// let g = Arc::new(NativeFn::pure("g", 1, |a| a[0] * 10.0)?);
+    /// let defs = vec![FnDef::parse("f(x)", "g(x) + 1")?];
+    /// assert!(Functions::new(defs.clone()).is_err());
+    /// assert!(Functions::with_natives(defs, &[g]).is_ok());
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn with_natives(defs: Vec<FnDef>, natives: &[Arc<NativeFn>]) -> Result<Functions, Vec<Error>> {
+        let (set, errors) = Functions::validate(defs, natives);
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(errors.into_iter().map(|(_, e)| e).collect())
+        }
+    }
+
+    /// Validates `defs` as a whole, each problem with the index in `defs` of the definition it
+    /// belongs to (`usize::MAX` for the set as a whole). The set holds every definition but
+    /// the duplicates, and is valid only when there are no problems.
+    pub(crate) fn validate(defs: Vec<FnDef>, natives: &[Arc<NativeFn>]) -> (Functions, Vec<(usize, Error)>) {
         let mut errors = Vec::new();
         let mut set = Functions::default();
         if defs.len() > Self::MAX_DEFINITIONS {
             let src: Arc<str> = Arc::from("");
             let what = "a function library may hold at most 10,000 definitions";
-            return Err(vec![Error::new(&src, Span::default(), ErrorKind::LimitExceeded { what }, None)]);
+            errors.push((usize::MAX, Error::new(&src, Span::default(), ErrorKind::LimitExceeded { what }, None)));
+            return (set, errors);
         }
-        for def in defs {
+        // The index in `defs` of each definition kept.
+        let mut origin = Vec::with_capacity(defs.len());
+        for (i, def) in defs.into_iter().enumerate() {
             if set.index.contains_key(&def.name) {
                 let span = Span::new(0, def.signature.find('(').unwrap_or(0));
-                errors.push(Error::new(
-                    &def.signature,
-                    span,
-                    ErrorKind::FunctionDuplicate { name: def.name.clone() },
-                    Some("one definition per name: there are no overloads".into()),
+                errors.push((
+                    i,
+                    Error::new(
+                        &def.signature,
+                        span,
+                        ErrorKind::FunctionDuplicate { name: def.name.clone() },
+                        Some("one definition per name: there are no overloads".into()),
+                    ),
                 ));
                 continue;
             }
             set.index.insert(def.name.clone(), set.defs.len());
             set.defs.push(Arc::new(def));
+            origin.push(i);
         }
-        errors.extend(set.cycles());
+        errors.extend(set.cycles().into_iter().map(|(k, e)| (origin[k], e)));
         if errors.is_empty() {
             // Resolve every body on its own (parameters as locals, every other name free), which
             // checks built-in calls, arity, blocks, offsets, and `fn.*` calls with expansion.
-            for def in &set.defs {
-                if let Err(e) = set.check_body(def) {
-                    errors.push(e);
+            for (k, def) in set.defs.iter().enumerate() {
+                match set.check_body(def, natives) {
+                    Ok(pure) => set.pure.push(pure),
+                    Err(e) => {
+                        set.pure.push(false);
+                        errors.push((origin[k], e));
+                    }
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(set)
-        } else {
-            Err(errors)
-        }
+        (set, errors)
     }
 
-    fn check_body(&self, def: &FnDef) -> Result<(), Error> {
+    /// Resolves a body on its own; whether its value depends on its arguments alone.
+    fn check_body(&self, def: &FnDef, natives: &[Arc<NativeFn>]) -> Result<bool, Error> {
         // `this` is bound at each call site; alone, a body may use it freely.
         let host = crate::sema::Host {
             functions: Some(self),
+            natives,
             this_node: Some("this"),
             this_series: Some("this"),
             ..crate::sema::Host::default()
         };
         let params: Vec<&str> = def.params.iter().map(String::as_str).collect();
-        crate::sema::resolve_body(def.body.ast(), def.body.shared_source(), &params, &host, &Options::model())
-            .map(|_| ())
+        let (ir, free) =
+            crate::sema::resolve_body(def.body.ast(), def.body.shared_source(), &params, &host, &Options::model())?;
+        Ok(free.is_empty() && crate::library::ir_is_pure(&ir))
     }
 
-    /// Every call cycle, each reported once, named in full (`fn.a -> fn.b -> fn.a`).
-    fn cycles(&self) -> Vec<Error> {
+    /// Every call cycle, each reported once, named in full (`fn.a -> fn.b -> fn.a`), with the
+    /// index of the definition that closes it.
+    fn cycles(&self) -> Vec<(usize, Error)> {
         let mut errors = Vec::new();
         // 0 = unvisited, 1 = on the current path, 2 = done.
         let mut mark = vec![0u8; self.defs.len()];
@@ -255,13 +344,17 @@ impl Functions {
                             names.push(format!("fn.{}", self.defs[g].name));
                             let def = &self.defs[g];
                             let span = Span::new(0, def.signature.find('(').unwrap_or(0));
-                            errors.push(Error::new(
-                                &def.signature,
-                                span,
-                                ErrorKind::RecursionCycle { cycle: names.join(" -> ") },
-                                Some(
-                                    "functions may call others but never, directly or through others, themselves"
-                                        .into(),
+                            errors.push((
+                                g,
+                                Error::new(
+                                    &def.signature,
+                                    span,
+                                    ErrorKind::RecursionCycle { cycle: names.join(" -> ") },
+                                    Some(
+                                        "functions may call others but never, directly or through others, \
+                                         themselves"
+                                            .into(),
+                                    ),
                                 ),
                             ));
                         }
@@ -284,6 +377,42 @@ impl Functions {
     /// Every definition, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = &FnDef> {
         self.defs.iter().map(|d| &**d)
+    }
+
+    /// Whether `fn.<name>` depends on its arguments alone: no model references, `this`,
+    /// stateful or calendar functions or impure natives, itself or through what it calls.
+    ///
+    /// ```
+    /// use kalix_expr_core::{FnDef, Functions};
+    /// let set = Functions::new(vec![FnDef::parse("a(x)", "x * 2")?, FnDef::parse("b(x)", "x * data.k")?])
+    ///     .map_err(|e| e[0].clone())?;
+    /// assert!(set.is_pure("a"));
+    /// assert!(!set.is_pure("b"));
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn is_pure(&self, name: &str) -> bool {
+        self.index.get(name).and_then(|&i| self.pure.get(i).copied()).unwrap_or(false)
+    }
+
+    /// How many definitions the set holds.
+    ///
+    /// ```
+    /// use kalix_expr_core::{FnDef, Functions};
+    /// let set = Functions::new(vec![FnDef::parse("f(x)", "x")?]).map_err(|e| e[0].clone())?;
+    /// assert_eq!(set.len(), 1);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.defs.len()
+    }
+
+    /// Whether the set is empty.
+    ///
+    /// ```
+    /// assert!(kalix_expr_core::Functions::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.defs.is_empty()
     }
 
     /// The names, for suggestions.

@@ -459,6 +459,7 @@ fn code_inner(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
         }
         IrNode::Binary { op, lhs, rhs, span } => binary(*op, lhs, rhs, *span, o)?,
         IrNode::Call { f, args, span } => call(f, args, *span, o)?,
+        IrNode::Native { f, args, .. } => native(f, args, o)?,
         IrNode::Stateful { f, args, window, default, site } => match o.stepping {
             None => first_step(*f, args, *window, *default, o)?,
             Some(s) => {
@@ -659,6 +660,33 @@ fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts<'_>) -> Result<Code
     }))
 }
 
+/// A native function: its arguments are evaluated in order into an array on the stack, then
+/// it is called on them.
+fn native(f: &Arc<crate::library::NativeFn>, args: &[IrNode], o: Opts<'_>) -> Result<Code, Unsupported> {
+    const MAX: usize = crate::library::NativeFn::MAX_ARITY;
+    if args.len() > MAX {
+        return Err(Unsupported::Limit("a native function takes at most 16 arguments"));
+    }
+    let f = Arc::clone(f);
+    Ok(match args {
+        [] => Box::new(move |_| f.call(&[])),
+        [a] => {
+            let a = code(a, o)?;
+            Box::new(move |c| f.call(&[a(c)]))
+        }
+        _ => {
+            let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;
+            Box::new(move |c| {
+                let mut buf = [0.0; MAX];
+                for (slot, a) in buf.iter_mut().zip(&codes) {
+                    *slot = a(c);
+                }
+                f.call(&buf[..codes.len()])
+            })
+        }
+    })
+}
+
 /// The advance pass of a subtree (stepping only): every stateful call site in it moves to this
 /// step, children before parents, in every branch (an untaken `if` branch included), so a
 /// window never depends on branching history. `None` when the subtree has no call site.
@@ -733,7 +761,10 @@ fn ir_children(n: &IrNode) -> Vec<&IrNode> {
         IrNode::Neg(a) | IrNode::Not(a) => vec![a],
         IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => vec![lhs, rhs],
         IrNode::If(c, a, b) => vec![c, a, b],
-        IrNode::Call { args, .. } | IrNode::Table { args, .. } | IrNode::Stateful { args, .. } => args.iter().collect(),
+        IrNode::Call { args, .. }
+        | IrNode::Table { args, .. }
+        | IrNode::Stateful { args, .. }
+        | IrNode::Native { args, .. } => args.iter().collect(),
         IrNode::Calendar { arg, .. } => vec![arg],
         IrNode::Inline { params, stmts, result } => {
             let mut v: Vec<&IrNode> = params.iter().map(|(_, a)| a).collect();

@@ -26,8 +26,15 @@
 //! # Ok::<(), kalix_expr_core::Error>(())
 //! ```
 //!
+//! User functions (`fn.name(…)`) and native Rust functions (called by bare name) can live in a
+//! managed [`library`]: validated as a whole on every change, kept crash-safely in a
+//! directory shared by processes, announced to subscribers, and read through consistent
+//! snapshots while it changes.
+//!
 //! Features: `interp` (default) is the interpreter; without it the crate parses and resolves
-//! only, which is all the `kexpr!` macro needs. `serde` serialises an [`Expr`] as its source text.
+//! only, which is all the `kexpr!` macro needs. `library` (default) is the managed function
+//! library ([`library::Library`]; natives and [`FnRef`] work without it). `serde` serialises
+//! an [`Expr`] as its source text.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -41,6 +48,7 @@ mod expr;
 mod functions;
 #[cfg(feature = "interp")]
 mod interp;
+pub mod library;
 mod options;
 mod parse;
 #[cfg(feature = "interp")]
@@ -59,6 +67,7 @@ pub use error::{Diagnostic, Error, ErrorKind};
 pub use expr::Compiled;
 pub use expr::Expr;
 pub use functions::{FnDef, Functions};
+pub use library::{FnKind, FnRef, NativeFn};
 pub use options::{DivByZero, DomainErrors, MissingVariable, Options};
 pub use parse::{parse, ParseOptions};
 #[cfg(feature = "interp")]

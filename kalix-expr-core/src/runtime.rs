@@ -191,6 +191,7 @@ impl Model {
                 functions: Some(&self.functions),
                 this_node: s.node.as_deref(),
                 this_series: if s.node.is_none() { Some(&s.name) } else { None },
+                ..Host::default()
             };
             let resolved =
                 resolve_shared(s.expr.ast(), s.expr.shared_source(), &Scope::Bound(&names), &host, &self.options);
@@ -301,9 +302,10 @@ fn walk_ir(ir: &crate::sema::Ir, f: &mut dyn FnMut(&IrNode)) {
                 walk(a, f);
                 walk(b, f);
             }
-            IrNode::Call { args, .. } | IrNode::Table { args, .. } | IrNode::Stateful { args, .. } => {
-                args.iter().for_each(|a| walk(a, f))
-            }
+            IrNode::Call { args, .. }
+            | IrNode::Table { args, .. }
+            | IrNode::Stateful { args, .. }
+            | IrNode::Native { args, .. } => args.iter().for_each(|a| walk(a, f)),
             IrNode::Calendar { arg, .. } => walk(arg, f),
             IrNode::Inline { params, stmts, result } => {
                 params.iter().for_each(|(_, a)| walk(a, f));

@@ -11,6 +11,7 @@ use crate::ast::{Ast, BinaryOp, Block, Name, Node, NodeKind, Stmt, UnaryOp};
 use crate::builtins::{self, Builtin, Imp, Stateful};
 use crate::error::{Error, ErrorKind};
 use crate::functions::Functions;
+use crate::library::{FnRef, NativeFn};
 use crate::options::{DivByZero, DomainErrors, Options};
 use crate::parse::{STACK_GROWTH, STACK_RED_ZONE};
 use crate::span::Span;
@@ -37,6 +38,10 @@ pub struct Ir {
     pub n_locals: usize,
     /// How many variable slots the expression reads (`values.len()` must be at least this).
     pub n_slots: usize,
+    /// Every function the expression calls, each once in order of first call, including those
+    /// called inside the user functions it expands: the definitions it was built from.
+    /// Metadata only; evaluation never reads it.
+    pub functions: Vec<FnRef>,
 }
 
 /// A statement of a resolved block.
@@ -138,6 +143,15 @@ pub enum IrNode {
         /// The body's value.
         result: Box<IrNode>,
     },
+    /// A native function registered from Rust, called by its bare name (`g(i)`).
+    Native {
+        /// The function.
+        f: Arc<NativeFn>,
+        /// Its arguments (at most [`NativeFn::MAX_ARITY`]).
+        args: Vec<IrNode>,
+        /// The call.
+        span: Span,
+    },
     /// A stateful function (LANGUAGE.md §8) with its own state.
     Stateful {
         /// Which function.
@@ -184,6 +198,8 @@ pub struct Host<'a> {
     pub tables: &'a [Arc<Table>],
     /// User functions, called as `fn.<name>(…)`.
     pub functions: Option<&'a Functions>,
+    /// Native functions registered from Rust, called by their bare names.
+    pub natives: &'a [Arc<NativeFn>],
     /// `this.x` means `<this_node>.x` (inside a node's properties: `node.<name>`).
     pub this_node: Option<&'a str>,
     /// A bare `this` means this series (inside a `[var.*]` key: `var.<block>.<key>`).
@@ -269,6 +285,8 @@ struct Resolver<'a> {
     error: Option<Error>,
     /// The source of the user function body being expanded (for assert texts).
     body_source: Option<Arc<str>>,
+    /// The functions called so far, each once.
+    functions: Vec<FnRef>,
 }
 
 impl<'a> Resolver<'a> {
@@ -287,6 +305,7 @@ impl<'a> Resolver<'a> {
             sites: 0,
             error: None,
             body_source: None,
+            functions: Vec::new(),
         };
         if let Scope::Bound(names) = scope {
             for name in names.iter() {
@@ -301,7 +320,14 @@ impl<'a> Resolver<'a> {
             return Err(e);
         }
         let n_slots = self.slots.len();
-        Ok((Ir { stmts, result, n_locals: self.n_locals, n_slots }, self.slots))
+        Ok((Ir { stmts, result, n_locals: self.n_locals, n_slots, functions: self.functions }, self.slots))
+    }
+
+    /// Records a function the expression calls.
+    fn called(&mut self, f: FnRef) {
+        if !self.functions.contains(&f) {
+            self.functions.push(f);
+        }
     }
 
     /// A block's statements and result.
@@ -599,7 +625,11 @@ impl<'a> Resolver<'a> {
             return self.table_call(name, t, args, span);
         }
         let Some(f) = builtins::lookup(&lower) else {
-            let help = suggest::unknown_function(&name.text);
+            if let Some(native) = self.host.natives.iter().find(|n| n.name() == lower).cloned() {
+                return self.native_call(name, native, args, span);
+            }
+            let close = suggest::closest(&lower, self.host.natives.iter().map(|n| n.name()));
+            let help = suggest::did_you_mean(&close).or_else(|| suggest::unknown_function(&name.text));
             // Still resolve the arguments, so that their errors are reported too.
             for a in args {
                 self.node(a);
@@ -616,6 +646,7 @@ impl<'a> Resolver<'a> {
                 Some(format!("{}: {}", f.name, f.doc)),
             );
         }
+        self.called(FnRef::builtin(f));
         match f.imp {
             Imp::If => {
                 let c = self.node(&args[0]);
@@ -645,6 +676,29 @@ impl<'a> Resolver<'a> {
                 IrNode::Call { f, args, span }
             }
         }
+    }
+
+    /// A native function: folded when it is pure and its arguments are constant.
+    fn native_call(&mut self, name: &Name, f: Arc<NativeFn>, args: &[Node], span: Span) -> IrNode {
+        if f.arity() != args.len() {
+            let kind = ErrorKind::ArityMismatch {
+                name: f.name().into(),
+                expected: builtins::Arity::Exact(f.arity()).describe(),
+                found: args.len(),
+            };
+            let help = f.description().map(|d| format!("{}: {d}", f.name()));
+            return self.call_error(name, args, kind, help);
+        }
+        self.called(FnRef::native(&f));
+        let args: Vec<IrNode> = args.iter().map(|a| self.node(a)).collect();
+        if f.is_pure() {
+            let consts: Option<Vec<f64>> =
+                args.iter().map(|a| if let IrNode::Const(c) = a { Some(*c) } else { None }).collect();
+            if let Some(consts) = consts {
+                return IrNode::Const(f.call(&consts));
+            }
+        }
+        IrNode::Native { f, args, span }
     }
 
     /// Resolves the arguments only (for their own errors) and reports `kind` at the name.
@@ -682,6 +736,7 @@ impl<'a> Resolver<'a> {
             cycle.push(format!("fn.{f}"));
             return self.call_error(name, args, ErrorKind::RecursionCycle { cycle: cycle.join(" -> ") }, None);
         }
+        self.called(FnRef::user(&def, functions.is_pure(f)));
         let params: Vec<(usize, IrNode)> = args
             .iter()
             .map(|a| {
@@ -733,6 +788,7 @@ impl<'a> Resolver<'a> {
             });
             return self.call_error(name, args, kind, help);
         }
+        self.called(FnRef::table(&table));
         let args: Vec<IrNode> = args.iter().map(|a| self.node(a)).collect();
         match args.as_slice() {
             [IrNode::Const(x)] => IrNode::Const(table.lookup1(*x)),

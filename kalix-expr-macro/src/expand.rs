@@ -267,6 +267,9 @@ impl Gen<'_> {
             // Tables and user functions come from a model's host, which the macro never
             // resolves with: `table.*` and `fn.*` calls are unknown-function errors before this.
             IrNode::Table { .. } | IrNode::Inline { .. } => constant(f64::NAN),
+            // Natives are registered at run time and unknown to the macro, which resolves
+            // without a host: a bare call to one is an unknown-function error before this.
+            IrNode::Native { .. } => constant(f64::NAN),
         }
     }
 
