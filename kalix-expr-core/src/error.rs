@@ -411,6 +411,23 @@ impl Error {
         e
     }
 
+    /// One diagnostic against `source`, for code outside this crate that reports in the same
+    /// form (the `kexpr!` macro, model-file loaders).
+    ///
+    /// ```
+    /// use kalix_expr_core::{Error, ErrorKind, Span};
+    /// let e = Error::from_parts("month_at(3)", Span::new(0, 8), ErrorKind::CalendarRequired { name: "month_at".into() }, None);
+    /// assert_eq!((e.line(), e.column()), (1, 1));
+    /// ```
+    pub fn from_parts(source: &str, span: Span, kind: ErrorKind, help: Option<String>) -> Self {
+        Error::new(&Arc::from(source), span, kind, help)
+    }
+
+    /// Where the source came from, as given to [`Error::with_origin`].
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
     /// Adds another diagnostic against the same source.
     pub(crate) fn push(&mut self, span: Span, kind: ErrorKind, help: Option<String>) {
         let span = clamp_span(&self.source, span);

@@ -59,6 +59,8 @@ mod suggest;
 pub mod table;
 #[cfg(feature = "interp")]
 mod temporal;
+#[cfg(feature = "interp")]
+pub use temporal::SiteState;
 
 pub use ast::Ast;
 pub use calendar::{Calendar, Date, DateError, SIM_FIELDS};

@@ -69,7 +69,7 @@ pub(crate) fn parse_shared(src: &Arc<str>, opts: &ParseOptions) -> Result<Ast, E
             src,
             Span::new(at, src.len()),
             ErrorKind::LengthLimitExceeded { len: src.len(), limit: opts.max_len },
-            Some("split the expression, or raise `ParseOptions::max_len`".into()),
+            Some("split it into shorter expressions (a user function, or a `[var.*]` key per part)".into()),
         ));
     }
     let p = Parser { src, opts, nest: Cell::new(0) };
@@ -210,7 +210,7 @@ impl<'s> Parser<'s> {
             return self.error_help(
                 open,
                 ErrorKind::NestLimitExceeded { limit: self.opts.nest_limit },
-                "simplify the expression, or raise `ParseOptions::nest_limit`",
+                "simplify the expression: split it into locals of a block, or user functions",
             );
         }
         self.nest.set(n);
@@ -809,7 +809,11 @@ impl<'s> Parser<'s> {
                     let before = self.src[..open.start].trim_end();
                     // The name is the run of name characters before `(`; step over the char that
                     // ends the run by its UTF-8 length, not one byte.
-                    let start = before.char_indices().rev().find(|(_, c)| !is_name_char(*c)).map_or(0, |(k, c)| k + c.len_utf8());
+                    let start = before
+                        .char_indices()
+                        .rev()
+                        .find(|(_, c)| !is_name_char(*c))
+                        .map_or(0, |(k, c)| k + c.len_utf8());
                     let name = &before[start..];
                     self.error_help(open, ErrorKind::ParenUnclosed, format!("add `)` to close the call to `{name}`"))
                 }

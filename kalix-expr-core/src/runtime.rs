@@ -31,6 +31,7 @@ use crate::error::{Error, ErrorKind};
 use crate::expr::Expr;
 use crate::functions::Functions;
 use crate::interp::{self, FaultKind, Rt, SlotSource, Stepping};
+use crate::library::NativeFn;
 use crate::options::Options;
 use crate::sema::{resolve_shared, Host, IrNode, IrStmt, Scope};
 use crate::span::Span;
@@ -56,6 +57,7 @@ pub struct Model {
     constants: Vec<(String, f64)>,
     tables: Vec<Arc<Table>>,
     functions: Functions,
+    natives: Vec<Arc<NativeFn>>,
     series: Vec<SeriesDef>,
 }
 
@@ -90,6 +92,7 @@ impl Model {
             constants: Vec::new(),
             tables: Vec::new(),
             functions: Functions::default(),
+            natives: Vec::new(),
             series: Vec::new(),
         }
     }
@@ -121,6 +124,21 @@ impl Model {
     /// Sets the user functions, called as `fn.<name>(…)`.
     pub fn functions(&mut self, functions: Functions) -> &mut Self {
         self.functions = functions;
+        self
+    }
+
+    /// Adds native functions from Rust, called by their bare names (`lin_range(x, lo, hi)`).
+    ///
+    /// ```
+    /// use kalix_expr_core::{Calendar, Date, Expr, Model, NativeFn};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.natives(vec![NativeFn::pure("twice", 1, |a| a[0] * 2.0)?]);
+    /// model.series("var.b.k", Expr::parse("twice(sim.step)")?);
+    /// assert_eq!(model.compile().unwrap().run(&[], 2).unwrap().column_at(0), &[0.0, 2.0]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn natives(&mut self, natives: Vec<NativeFn>) -> &mut Self {
+        self.natives.extend(natives.into_iter().map(Arc::new));
         self
     }
 
@@ -191,7 +209,7 @@ impl Model {
                 functions: Some(&self.functions),
                 this_node: s.node.as_deref(),
                 this_series: if s.node.is_none() { Some(&s.name) } else { None },
-                ..Host::default()
+                natives: &self.natives,
             };
             let resolved =
                 resolve_shared(s.expr.ast(), s.expr.shared_source(), &Scope::Bound(&names), &host, &self.options);

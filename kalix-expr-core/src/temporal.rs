@@ -9,6 +9,55 @@ use std::cell::Cell;
 
 use crate::builtins::{truthy, Stateful};
 
+/// The state of one stateful call site, owned: each [`SiteState::advance`] is one step.
+///
+/// This is what a `kexpr!` closure keeps for each stateful call it makes; the stepping runtime
+/// keeps the same state machines in one array per run.
+///
+/// ```
+/// use kalix_expr_core::builtins::Stateful;
+/// use kalix_expr_core::SiteState;
+/// let mut s = SiteState::new(Stateful::MovingSum, 3, 0.0);
+/// assert_eq!(s.advance([5.0, 0.0]), 5.0);
+/// assert_eq!(s.advance([6.0, 0.0]), 11.0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SiteState {
+    site: Site,
+    cells: Vec<Cell<f64>>,
+    step: usize,
+}
+
+impl SiteState {
+    /// A fresh state (before step 0) for `kind` with its window length and pre-fill (both
+    /// ignored by the `*_since` family).
+    pub fn new(kind: Stateful, window: usize, default: f64) -> SiteState {
+        let window = match kind {
+            Stateful::MovingSum | Stateful::MovingMean | Stateful::MovingMin | Stateful::MovingMax => window.max(1),
+            _ => 0,
+        };
+        let site = Site { kind, window, default, offset: 0 };
+        let cells = (0..cells_needed(kind, window)).map(|_| Cell::new(0.0)).collect();
+        let state = SiteState { site, cells, step: 0 };
+        state.site.reset(&state.cells);
+        state
+    }
+
+    /// Advances one step with the call's arguments — `[x, _]` for the moving windows,
+    /// `[x, reset]` / `[cond, reset]` for `*_since`, `[reset, _]` for `steps_since` — and
+    /// returns the new output.
+    pub fn advance(&mut self, args: [f64; 2]) -> f64 {
+        self.site.advance(&self.cells, self.step, args);
+        self.step += 1;
+        self.output()
+    }
+
+    /// The output of the last advance (NaN before the first).
+    pub fn output(&self) -> f64 {
+        self.site.output(&self.cells)
+    }
+}
+
 /// Where one call site's state lives and what it is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Site {

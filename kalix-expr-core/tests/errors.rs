@@ -439,7 +439,7 @@ fn nest_limit_exceeded() {
 1 | ...((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((...
   |                                            ^
   |
-  = help: simplify the expression, or raise `ParseOptions::nest_limit`"#
+  = help: simplify the expression: split it into locals of a block, or user functions"#
     );
 }
 
