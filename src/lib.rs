@@ -34,8 +34,9 @@
 //! # Ok::<(), kalix_expr::Error>(())
 //! ```
 //!
-//! Features: `macro` (default) is [`kexpr!`]; `serde` serialises an [`Expr`] as its source
-//! text.
+//! Features: `macro` (default) is [`kexpr!`]; `library` (default) is the managed function
+//! library, `library::Library`: user functions kept in a directory and called as `fn.name(…)`;
+//! `serde` serialises an [`Expr`] as its source text.
 #![forbid(unsafe_code)]
 
 // Lets `kexpr!`'s `::kalix_expr::…` paths resolve inside this crate too.
