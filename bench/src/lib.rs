@@ -16,7 +16,7 @@
 //! 1e-12, or it is reported as a mismatch and not timed on that expression.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub mod engines;
 pub mod hand;
@@ -395,17 +395,36 @@ pub fn check(engine: Engine, set: Set, i: usize, inputs: &Inputs) -> Verdict {
     }
 }
 
+/// The CPU time this thread has used. Every timing here is in CPU time, not wall time: on a
+/// shared machine the time the OS gives other processes between two readings is not counted.
+#[cfg(unix)]
+pub fn cpu_time() -> Duration {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `clock_gettime` writes one `timespec` through a pointer to a valid one.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// The time since the first call (no thread CPU clock on this platform: wall time).
+#[cfg(not(unix))]
+pub fn cpu_time() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// The time `f` takes, in [`cpu_time`].
+pub fn timed(f: impl FnOnce()) -> Duration {
+    let t = cpu_time();
+    f();
+    cpu_time() - t
+}
+
 /// The best of `reps` runs of `f`, in nanoseconds per evaluation (`evals` evaluations a run),
 /// after one untimed run.
 pub fn best_ns(reps: usize, evals: u64, mut f: impl FnMut()) -> f64 {
     f();
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_nanos() as f64 / evals as f64
-        })
-        .fold(f64::INFINITY, f64::min)
+    (0..reps).map(|_| timed(&mut f).as_nanos() as f64 / evals as f64).fold(f64::INFINITY, f64::min)
 }
 
 /// A timed loop over one engine and one set of inputs.
@@ -429,18 +448,13 @@ impl<'a> Runner<'a> {
 pub fn race(runners: &mut [Runner<'_>], reps: usize, min_run: Duration) -> Vec<f64> {
     let sweeps: Vec<u64> = runners
         .iter_mut()
-        .map(|r| {
-            let t = Instant::now();
-            (r.sweeps)(1);
-            (min_run.as_nanos() / t.elapsed().as_nanos().max(1)).max(1) as u64
-        })
+        .map(|r| (min_run.as_nanos() / timed(|| (r.sweeps)(1)).as_nanos().max(1)).max(1) as u64)
         .collect();
     let mut best = vec![f64::INFINITY; runners.len()];
     for _ in 0..reps {
         for ((r, &k), b) in runners.iter_mut().zip(&sweeps).zip(&mut best) {
-            let t = Instant::now();
-            (r.sweeps)(k);
-            *b = b.min(t.elapsed().as_nanos() as f64 / (k * r.evals) as f64);
+            let t = timed(|| (r.sweeps)(k));
+            *b = b.min(t.as_nanos() as f64 / (k * r.evals) as f64);
         }
     }
     best

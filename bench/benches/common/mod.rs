@@ -1,28 +1,23 @@
 //! What the per-expression benchmarks share: one criterion group per expression, with one
 //! benchmark per engine that agrees with hand-written Rust, timed per evaluation.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use kalix_expr_bench::engines::{Engine, Eval, Exmex, Fasteval, Hand, KalixExpr, Meval};
 use kalix_expr_bench::hand::WithHand;
-use kalix_expr_bench::{check, sweep, Inputs, Set, Size, Verdict};
+use kalix_expr_bench::{check, sweep, timed, Inputs, Set, Size, Verdict};
 
 /// Short measurements: the machine is shared.
 pub fn config() -> Criterion {
     Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2))
 }
 
-/// One benchmark whose iteration is one evaluation, cycling through the inputs.
+/// One benchmark whose iteration is one evaluation, cycling through the inputs. Timed in the
+/// thread's CPU time, as the report is.
 fn bench<E: Eval>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut e: E, inputs: &Inputs) {
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            sweep(&mut e, inputs, iters);
-            t.elapsed()
-        })
-    });
+    group.bench_function(name, |b| b.iter_custom(|iters| timed(|| sweep(&mut e, inputs, iters))));
 }
 
 struct HandBench<'a, 'g> {

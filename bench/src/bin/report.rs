@@ -5,10 +5,11 @@
 //! ```
 //!
 //! Every engine is checked against hand-written Rust before it is timed: kalix-expr bit for bit
-//! (the run stops if it differs), a peer within a relative 1e-12 (a peer that differs is
-//! reported and not timed on that expression). Times are in nanoseconds per evaluation, the best
-//! of `--reps` rounds (default 15); in each round every engine runs in turn for at least 10 ms of
-//! whole sweeps over the inputs.
+//! (if it differs, it is not timed and the report exits with an error), a peer within a relative
+//! 1e-12 (a peer that differs is reported and not timed on that expression). Times are the
+//! thread's CPU time (time the OS gives other processes is not counted) in nanoseconds per
+//! evaluation, the best of `--reps` rounds (default 15); in each round every engine runs in turn
+//! for at least 10 ms of whole sweeps over the inputs.
 
 use std::hint::black_box;
 use std::process::ExitCode;
