@@ -19,6 +19,23 @@ use super::names::{closest, sanitize_name};
 /// them is an error. A name in any other namespace that nothing defines is an input.
 const DEFINED_NAMESPACES: &[&str] = &["const", "var", "sim", "fn", "table", "this"];
 
+/// User functions from outside the model file, which its expressions may call as
+/// `fn.<name>(…)`: those of a function library (`kexpr check --library DIR`).
+///
+/// A definition in the model's `[fn]` section wins over a library function of the same name,
+/// with a warning; the library functions that call the one it replaces (directly or through
+/// others) are then left out too, so that no library function silently changes meaning.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionLibrary {
+    /// How messages name it: the library file.
+    pub name: String,
+    /// Its valid user functions.
+    pub functions: Functions,
+    /// The names of the functions it defines that are not valid, lower-case: calling one is an
+    /// error that says so.
+    pub invalid: Vec<String>,
+}
+
 /// A checked model: every diagnostic, the inputs it needs, and what it takes to build the core
 /// [`Model`] again for a run.
 #[derive(Debug, Clone)]
@@ -29,9 +46,15 @@ pub struct Analysis {
     pub inputs: Vec<(String, Location)>,
     /// How many expressions were checked (series and function bodies).
     pub expressions: usize,
-    /// The user functions (definitions that have errors replaced by stand-ins).
+    /// The user functions (definitions that have errors replaced by stand-ins), the library's
+    /// included.
     functions: Functions,
+    /// Why a library function cannot be called here, by name (lower-case, without `fn.`).
+    unavailable: Unavailable,
 }
+
+/// Library functions that cannot be called, each with the help line that says why.
+type Unavailable = HashMap<String, String>;
 
 impl Analysis {
     /// Whether any diagnostic is an error.
@@ -86,22 +109,37 @@ pub fn compile(m: &ModelFile, a: &Analysis, start: Date) -> Result<Program, Vec<
     let exprs = series_exprs(m);
     build(m, a, &exprs, Calendar::daily(start)).compile().map_err(|e| {
         let mut out = Vec::new();
-        map_model_errors(m, &exprs, &e.errors, &mut out);
+        map_model_errors(m, &a.unavailable, &e.errors, &mut out);
         out
     })
 }
 
 /// Checks everything in `m` at once. The diagnostics include those of loading.
 pub fn analyze(m: &ModelFile) -> Analysis {
+    analyze_with(m, None)
+}
+
+/// [`analyze`], with the functions of a function library callable as well.
+///
+/// ```
+/// use kalix_expr::{FnDef, Functions};
+/// use kalix_expr_cli::model::{analyze_with, load_text, FunctionLibrary};
+/// let functions = Functions::new(vec![FnDef::parse("half(x)", "x / 2").unwrap()]).unwrap();
+/// let library = FunctionLibrary { name: "functions.ini".into(), functions, invalid: Vec::new() };
+/// let m = load_text("m.ini", "[var.b]\nk = fn.half(sim.step)\n", ".".as_ref(), &|_| None);
+/// assert!(!analyze_with(&m, Some(&library)).has_errors());
+/// ```
+pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysis {
     let mut diags = m.diagnostics.clone();
-    let functions = user_functions(m, &mut diags);
+    let mut unavailable = Unavailable::new();
+    let functions = user_functions(m, library, &mut unavailable, &mut diags);
     let exprs = series_exprs(m);
     let inputs = collect_inputs(m, &functions, &exprs);
-    let mut a =
-        Analysis { diagnostics: Vec::new(), inputs, expressions: m.series.len() + m.functions.len(), functions };
+    let expressions = m.series.len() + m.functions.len();
+    let mut a = Analysis { diagnostics: Vec::new(), inputs, expressions, functions, unavailable };
     let model = build(m, &a, &exprs, Calendar::daily(m.start.unwrap_or(Date { year: 2000, month: 1, day: 1 })));
     if let Err(e) = model.compile() {
-        map_model_errors(m, &exprs, &e.errors, &mut diags);
+        map_model_errors(m, &a.unavailable, &e.errors, &mut diags);
     }
     check_bodies(m, &a, &mut diags);
     read_ahead_in_bodies(m, &a.functions, &mut diags);
@@ -113,9 +151,11 @@ pub fn analyze(m: &ModelFile) -> Analysis {
     a
 }
 
-/// The diagnostics of a core error, placed through `text`'s map into the file.
+/// The diagnostics of a core error, placed through `text`'s map into the file. A call of a
+/// library function that cannot be called here says why.
 fn place(
     m: &ModelFile,
+    unavailable: &Unavailable,
     e: &kalix_expr::Error,
     text: &Text,
     keep: impl Fn(&kalix_expr::Diagnostic) -> bool,
@@ -125,7 +165,13 @@ fn place(
         .filter(|d| keep(d))
         .map(|d| {
             let at = text.location(&m.file, d.span().start, d.span().end);
-            Diagnostic::error(Some(at), d.kind().to_string()).with_help_opt(d.help().map(Into::into))
+            let why = match d.kind() {
+                ErrorKind::FunctionUnknown { name } => {
+                    name.to_lowercase().strip_prefix("fn.").and_then(|n| unavailable.get(n)).cloned()
+                }
+                _ => None,
+            };
+            Diagnostic::error(Some(at), d.kind().to_string()).with_help_opt(why.or_else(|| d.help().map(Into::into)))
         })
         .collect()
 }
@@ -136,15 +182,14 @@ fn inside_body(d: &kalix_expr::Diagnostic) -> bool {
     d.help().is_some_and(|h| h.starts_with("in the body of `fn."))
 }
 
-/// Maps the errors of `Model::compile` to their series by the identity of the source text each
-/// error holds (every series' expression has its own).
-fn map_model_errors(m: &ModelFile, exprs: &[Expr], errors: &[kalix_expr::Error], out: &mut Vec<Diagnostic>) {
-    let by_source: HashMap<usize, usize> =
-        exprs.iter().enumerate().map(|(i, e)| (e.source().as_ptr() as usize, i)).collect();
+/// Maps the errors of `Model::compile` to their series by the series name each error gives as
+/// its origin.
+fn map_model_errors(m: &ModelFile, unavailable: &Unavailable, errors: &[kalix_expr::Error], out: &mut Vec<Diagnostic>) {
+    let by_name: HashMap<&str, usize> = m.series.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     for e in errors {
-        match by_source.get(&(e.source_text().as_ptr() as usize)) {
+        match e.origin().and_then(|name| by_name.get(name)) {
             // An unknown name inside a body is reported once, in the body (see `check_bodies`).
-            Some(&i) => out.extend(place(m, e, &m.series[i].value, |d| {
+            Some(&i) => out.extend(place(m, unavailable, e, &m.series[i].value, |d| {
                 !(inside_body(d) && matches!(d.kind(), ErrorKind::VariableUnknown { .. }))
             })),
             None => {
@@ -159,13 +204,29 @@ fn map_model_errors(m: &ModelFile, exprs: &[Expr], errors: &[kalix_expr::Error],
     }
 }
 
-/// Validates the `[fn]` section as a set. A definition with an error is reported and replaced
-/// by a stand-in of the same name and arity (a later duplicate is dropped), so that its callers
-/// raise no follow-up errors.
-fn user_functions(m: &ModelFile, diags: &mut Vec<Diagnostic>) -> Functions {
-    // (index into m.functions, definition)
-    let mut defs: Vec<(usize, FnDef)> =
-        m.functions.iter().enumerate().filter_map(|(i, f)| f.def.clone().map(|d| (i, d))).collect();
+/// Where a definition of the set comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `m.functions[i]`.
+    Model(usize),
+    Library,
+}
+
+/// Validates the `[fn]` section, with the library's functions, as a set. A definition with an
+/// error is reported and replaced by a stand-in of the same name and arity (a later duplicate
+/// is dropped), so that its callers raise no follow-up errors.
+fn user_functions(
+    m: &ModelFile,
+    library: Option<&FunctionLibrary>,
+    unavailable: &mut Unavailable,
+    diags: &mut Vec<Diagnostic>,
+) -> Functions {
+    let mut defs: Vec<(Origin, FnDef)> =
+        m.functions.iter().enumerate().filter_map(|(i, f)| f.def.clone().map(|d| (Origin::Model(i), d))).collect();
+    if let Some(library) = library {
+        let reachable = library_functions(m, library, unavailable, diags);
+        defs.extend(reachable.into_iter().map(|d| (Origin::Library, d)));
+    }
     for _ in 0..=defs.len() + 1 {
         let errors = match Functions::new(defs.iter().map(|(_, d)| d.clone()).collect()) {
             Ok(set) => return set,
@@ -177,7 +238,7 @@ fn user_functions(m: &ModelFile, diags: &mut Vec<Diagnostic>) -> Functions {
         for e in &errors {
             let ptr = e.source_text().as_ptr() as usize;
             if let Some(k) = defs.iter().position(|(_, d)| d.body().source().as_ptr() as usize == ptr) {
-                diags.extend(place(m, e, &m.functions[defs[k].0].body, |_| true));
+                diags.extend(placed_in(m, unavailable, e, &defs[k], |f| &f.body));
                 stub.insert(k);
                 continue;
             }
@@ -190,13 +251,16 @@ fn user_functions(m: &ModelFile, diags: &mut Vec<Diagnostic>) -> Functions {
                     k
                 }
                 _ => {
-                    let k = defs.iter().position(|(i, _)| m.functions[*i].signature.as_str() == e.source_text());
+                    let k = defs.iter().position(|(from, d)| match from {
+                        Origin::Model(i) => m.functions[*i].signature.as_str() == e.source_text(),
+                        Origin::Library => e.source_text().starts_with(&format!("{}(", d.name())),
+                    });
                     stub.extend(k);
                     k
                 }
             };
             match k {
-                Some(k) => diags.extend(place(m, e, &m.functions[defs[k].0].signature, |_| true)),
+                Some(k) => diags.extend(placed_in(m, unavailable, e, &defs[k], |f| &f.signature)),
                 None => diags.extend(e.diagnostics().iter().map(|d| {
                     let at = m.functions.first().map(|f| f.signature.whole(&m.file));
                     Diagnostic::error(at, d.kind().to_string())
@@ -210,15 +274,96 @@ fn user_functions(m: &ModelFile, diags: &mut Vec<Diagnostic>) -> Functions {
             .into_iter()
             .enumerate()
             .filter(|(k, _)| !drop.contains(k))
-            .filter_map(|(k, (i, d))| {
+            .filter_map(|(k, (from, d))| {
                 if !stub.contains(&k) {
-                    return Some((i, d));
+                    return Some((from, d));
                 }
-                FnDef::parse(m.functions[i].signature.as_str(), "0").ok().map(|s| (i, s))
+                FnDef::parse(&format!("{}({})", d.name(), d.params().join(", ")), "0").ok().map(|s| (from, s))
             })
             .collect();
     }
     Functions::default()
+}
+
+/// The diagnostics of an error in a definition of the set: placed in the model file for one of
+/// its own (through `text`: its signature or body), named for a library function (which is
+/// valid in its library, so this is not expected).
+fn placed_in(
+    m: &ModelFile,
+    unavailable: &Unavailable,
+    e: &kalix_expr::Error,
+    (from, def): &(Origin, FnDef),
+    text: impl Fn(&super::load::Function) -> &Text,
+) -> Vec<Diagnostic> {
+    match from {
+        Origin::Model(i) => place(m, unavailable, e, text(&m.functions[*i]), |_| true),
+        Origin::Library => e
+            .diagnostics()
+            .iter()
+            .map(|d| Diagnostic::error(None, format!("{} (in the function library's `fn.{}`)", d.kind(), def.name())))
+            .collect(),
+    }
+}
+
+/// The library functions the model may call: all but those its `[fn]` section redefines, and
+/// those calling one of these (directly or through others). Each redefinition is a warning;
+/// each function left out, and each invalid one, gets a line in `unavailable` saying why.
+fn library_functions(
+    m: &ModelFile,
+    library: &FunctionLibrary,
+    unavailable: &mut Unavailable,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<FnDef> {
+    let mut left_out: HashSet<String> = HashSet::new();
+    for f in &library.functions.iter().collect::<Vec<_>>() {
+        let name = f.name();
+        let Some(own) = m.functions.iter().find(|g| g.name.as_ref().is_some_and(|(n, _)| n == name)) else { continue };
+        // The library functions that call it, directly or through others, in library order.
+        let mut reached: HashSet<&str> = HashSet::from([name]);
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for d in library.functions.iter() {
+                if !reached.contains(d.name()) && d.calls().iter().any(|c| reached.contains(c.as_str())) {
+                    reached.insert(d.name());
+                    grew = true;
+                }
+            }
+        }
+        let callers: Vec<&str> =
+            library.functions.iter().map(FnDef::name).filter(|n| *n != name && reached.contains(n)).collect();
+        let at = own.signature.location(&m.file, 0, own.signature.as_str().find('(').unwrap_or(0));
+        let help = if callers.is_empty() {
+            format!("this model's definition is used, not the one in `{}`", library.name)
+        } else {
+            let list: Vec<String> = callers.iter().map(|c| format!("`fn.{c}`")).collect();
+            let (verb, pronoun) = if callers.len() == 1 { ("calls", "it is") } else { ("call", "they are") };
+            format!(
+                "this model's definition is used, not the one in `{}`; the library's {} {verb} it, so {pronoun} left \
+                 out too",
+                library.name,
+                list.join(", ")
+            )
+        };
+        diags.push(
+            Diagnostic::warning(Some(at), format!("function `fn.{name}` is also defined in the function library"))
+                .with_help(help),
+        );
+        for c in callers {
+            unavailable.entry(c.to_string()).or_insert_with(|| {
+                format!(
+                    "the function library's `fn.{c}` calls `fn.{name}`, which this model redefines, so it is left out"
+                )
+            });
+        }
+        left_out.extend(reached.into_iter().map(str::to_string));
+    }
+    for name in &library.invalid {
+        unavailable
+            .entry(name.clone())
+            .or_insert_with(|| format!("the function library's `fn.{name}` is invalid: see `kexpr fn show {name}`"));
+    }
+    library.functions.iter().filter(|d| !left_out.contains(d.name())).cloned().collect()
 }
 
 /// `name` lower-cased, with `this.x` read as `node.<n>.x` inside node `n`'s properties.
@@ -327,7 +472,7 @@ fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let body = def.body();
         if let Err(e) = resolve_with(body.ast(), body.source(), &Scope::Bound(&names), &host, &Options::model()) {
-            diags.extend(place(m, &e, &f.body, |d| {
+            diags.extend(place(m, &a.unavailable, &e, &f.body, |d| {
                 matches!(d.kind(), ErrorKind::VariableUnknown { .. }) && !inside_body(d)
             }));
         }
@@ -348,7 +493,9 @@ fn read_ahead_in_bodies(m: &ModelFile, functions: &Functions, diags: &mut Vec<Di
         let Some(expr) = &s.expr else { continue };
         let this = s.this_node();
         for def in called_functions(expr, functions) {
-            let Some(text) = bodies.get(&(def.body().source().as_ptr() as usize)) else { continue };
+            // A library function's body is not in the model file: its reads are placed at the
+            // series, and say where they are.
+            let text = bodies.get(&(def.body().source().as_ptr() as usize));
             let free: Vec<String> = free_variables(def).iter().map(|v| v.to_lowercase()).collect();
             for n in def.body().ast().nodes() {
                 let NodeKind::Var(name) = &n.kind else { continue };
@@ -364,10 +511,14 @@ fn read_ahead_in_bodies(m: &ModelFile, functions: &Functions, diags: &mut Vec<Di
                 }
                 let later = if j == i { "itself" } else { "a series computed later in the step" };
                 let (line, _) = m.file.line_col(s.value.file_offset(0));
+                let (at, library) = match text {
+                    Some(text) => (text.location(&m.file, name.span.start, name.span.end), ""),
+                    None => (s.value.whole(&m.file), ", in the body of a function of the function library"),
+                };
                 diags.push(
                     Diagnostic::error(
-                        Some(text.location(&m.file, name.span.start, name.span.end)),
-                        format!("`{}` is read before it is computed in the step: it is {later}", name.text),
+                        Some(at),
+                        format!("`{}` is read before it is computed in the step: it is {later}{library}", name.text),
                     )
                     .with_help(format!(
                         "`fn.{}` is called from `{}` (line {line}); read the previous step's value with an offset: `{}[-1, 0]`",
@@ -558,6 +709,68 @@ mod tests {
             ["m.ini:2:11 `var.b.z` is read before it is computed in the step: it is a series computed later in the step"]
         );
         assert!(a.diagnostics[0].help.as_deref().unwrap().contains("called from `var.b.x` (line 4)"));
+    }
+
+    fn library(defs: &[(&str, &str)], invalid: &[&str]) -> FunctionLibrary {
+        let defs = defs.iter().map(|(sig, body)| FnDef::parse(sig, body).unwrap()).collect();
+        FunctionLibrary {
+            name: "lib/functions.ini".into(),
+            functions: Functions::new(defs).unwrap(),
+            invalid: invalid.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    fn check_with(text: &str, lib: &FunctionLibrary) -> Analysis {
+        analyze_with(&load_text("m.ini", text, std::path::Path::new("."), &|_| None), Some(lib))
+    }
+
+    #[test]
+    fn library_functions_are_callable_and_their_free_names_are_inputs() {
+        let lib = library(&[("frac(v, cap)", "clamp(v / cap, 0, 1)"), ("wet(x)", "x * data.rain")], &[]);
+        let a = check_with("[fn]\nf(x) = fn.frac(x, 2)\n[var.b]\nk = fn.f(1) + fn.wet(2)\n", &lib);
+        assert_eq!(problems(&a), Vec::<String>::new());
+        assert_eq!(a.inputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["data.rain"]);
+    }
+
+    #[test]
+    fn a_model_definition_wins_over_the_library_and_leaves_out_its_callers() {
+        let lib = library(&[("c(x)", "x"), ("b(x)", "fn.c(x) * 2"), ("a(x)", "fn.b(x) + 1"), ("d(x)", "-x")], &[]);
+        let a = check_with("[fn]\nc(x, y) = x + y\n[var.b]\nk = fn.c(1, 2) + fn.a(1) + fn.d(1)\n", &lib);
+        assert_eq!(
+            problems(&a),
+            ["m.ini:2:1 function `fn.c` is also defined in the function library", "m.ini:4:18 unknown function `fn.a`"]
+        );
+        assert_eq!(
+            a.diagnostics[0].help.as_deref(),
+            Some(
+                "this model's definition is used, not the one in `lib/functions.ini`; the library's `fn.b`, `fn.a` \
+                 call it, so they are left out too"
+            )
+        );
+        assert_eq!(
+            a.diagnostics[1].help.as_deref(),
+            Some("the function library's `fn.a` calls `fn.c`, which this model redefines, so it is left out")
+        );
+    }
+
+    #[test]
+    fn calling_an_invalid_library_function_says_so() {
+        let a = check_with("[var.b]\nk = fn.bad(1)\n", &library(&[], &["bad"]));
+        assert_eq!(problems(&a), ["m.ini:2:5 unknown function `fn.bad`"]);
+        assert_eq!(
+            a.diagnostics[0].help.as_deref(),
+            Some("the function library's `fn.bad` is invalid: see `kexpr fn show bad`")
+        );
+    }
+
+    #[test]
+    fn reads_ahead_in_library_bodies_are_placed_at_the_series() {
+        let a = check_with("[var.b]\nx = fn.later()\nz = 1\n", &library(&[("later()", "var.b.z * 2")], &[]));
+        assert_eq!(
+            problems(&a),
+            ["m.ini:2:5 `var.b.z` is read before it is computed in the step: it is a series computed later in the \
+              step, in the body of a function of the function library"]
+        );
     }
 
     #[test]

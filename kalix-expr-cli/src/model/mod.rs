@@ -29,7 +29,7 @@ mod load;
 mod names;
 pub mod schema;
 
-pub use analyze::{analyze, compile, Analysis};
+pub use analyze::{analyze, analyze_with, compile, Analysis, FunctionLibrary};
 pub use diag::{count, render_all, sort_and_dedup, Diagnostic, JsonDiagnostic, Location, Severity, SourceFile};
 pub use load::{
     load_path, load_text, parse_date, Constant, DataFile, Function, ModelFile, Series, SeriesKind, TableDef,
