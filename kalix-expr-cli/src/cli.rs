@@ -20,12 +20,20 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "kexpr", version, after_help = EXIT_STATUS)]
 pub struct Cli {
+    /// The function library's directory, whose functions expressions call as `fn.name(…)`
+    ///
+    /// `fn` uses this, else the directory named by KALIX_FUNCTIONS, else the per-user one.
+    /// `parse`, `eval`, `check` and `run` use this (it must exist), else KALIX_FUNCTIONS,
+    /// else no library: a model checks and runs the same everywhere unless asked otherwise.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub library: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// The subcommands: two for single expressions, two for model files.
+/// The subcommands: two for single expressions, two for model files, one for the function
+/// library.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check an expression and print it fully parenthesised
@@ -73,6 +81,147 @@ The run covers the input rows, unless --start and --steps say otherwise. With no
 input files it starts at --start, or the model's `[kalix] start`, or
 2000-01-01, and runs --steps steps (or to `[kalix] end`). Steps are daily.")]
     Run(RunArgs),
+    /// Add, change, remove, list and show the functions of the function library
+    #[command(long_about = "\
+Add, change, remove, list and show the functions of the function library.
+
+The library is a directory holding `functions.ini`: user functions, called in
+expressions as `fn.<name>(…)` (by `parse`, `eval`, `check` and `run`, given
+--library DIR or KALIX_FUNCTIONS).
+It is --library DIR, else the directory named by KALIX_FUNCTIONS, else the
+per-user one (e.g. ~/.local/share/kalix/functions).
+
+Every change is checked against the whole library first and made all or
+nothing: a refused change leaves the file exactly as it was, and says why.
+Changes from several processes at once are serialised, and none is lost.")]
+    Fn(FnArgs),
+}
+
+/// Arguments of `kexpr fn`.
+#[derive(Debug, Args)]
+pub struct FnArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: FnCommand,
+}
+
+/// The subcommands of `kexpr fn`.
+#[derive(Debug, Subcommand)]
+pub enum FnCommand {
+    /// Add a function: 'name(a, b) = body'
+    #[command(long_about = "\
+Add a function: 'name(a, b) = body'.
+
+The definition is one argument (quote it), or `-` to read it from stdin, where
+it may span lines: comment lines above it (`# description: …`, `# tags: a, b`)
+give its description and tags, and indented lines continue the body.
+--description and --tag take precedence over those comment lines.")]
+    Add(DefineArgs),
+    /// Replace a function's definition, keeping its description and tags unless given
+    Update(UpdateArgs),
+    /// Remove a function
+    Rm(RemoveArgs),
+    /// Rename a function, keeping its definition
+    Rename(RenameArgs),
+    /// List the functions: name, arity, kind, purity, tags and description
+    List(ListArgs),
+    /// Show a function's entry as written, its content hash and the functions calling it
+    Show(ShowArgs),
+}
+
+/// A definition and its description and tags: the arguments of `kexpr fn add`.
+#[derive(Debug, Args)]
+pub struct DefineArgs {
+    /// The definition, `name(a, b) = body`, or `-` to read it from stdin
+    #[arg(value_name = "DEFINITION")]
+    pub definition: String,
+    /// What the function computes, in a sentence (an empty text removes it)
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// A label to find it by; may be given more than once
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// Arguments of `kexpr fn update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The definition and its description and tags.
+    #[command(flatten)]
+    pub define: DefineArgs,
+    /// Remove its tags
+    #[arg(long, conflicts_with = "tags")]
+    pub no_tags: bool,
+    /// Change the number of parameters even though other functions call it: they stay in the
+    /// library, invalid until fixed
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What to do with the functions calling one that is removed or renamed.
+#[derive(Debug, Args)]
+pub struct DependentsArgs {
+    /// Carry the change through to the functions calling it: remove them too (`rm`), or
+    /// rewrite their calls to the new name (`rename`)
+    #[arg(long, conflicts_with = "force")]
+    pub cascade: bool,
+    /// Go ahead and leave the functions calling it as they are: they stay in the library,
+    /// invalid until fixed
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `kexpr fn rm`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The function (`name` or `fn.name`)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// What to do with the functions calling it.
+    #[command(flatten)]
+    pub dependents: DependentsArgs,
+}
+
+/// Arguments of `kexpr fn rename`.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The function's name (`name` or `fn.name`)
+    #[arg(value_name = "OLD")]
+    pub from: String,
+    /// Its new name
+    #[arg(value_name = "NEW")]
+    pub to: String,
+    /// What to do with the functions calling it.
+    #[command(flatten)]
+    pub dependents: DependentsArgs,
+}
+
+/// How `kexpr fn list` prints the functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A table with a header line
+    Human,
+    /// A JSON array of {name, call, arity, kind, valid, pure, tags, description}
+    Json,
+}
+
+/// Arguments of `kexpr fn list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the functions with this tag; may be given more than once (then: with every one)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+/// Arguments of `kexpr fn show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The function (`name` or `fn.name`)
+    #[arg(value_name = "NAME")]
+    pub name: String,
 }
 
 /// How `kexpr check` prints its findings.

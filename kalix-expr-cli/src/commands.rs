@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use kalix_expr::library::Snapshot;
 use kalix_expr::{Date, Outputs, Program, RunError};
 
 use crate::cli::{CheckArgs, Format, RunArgs};
 use crate::model::data::{self, Csv, DataError, DateColumn};
-use crate::model::{self, analyze, count, render_all, sanitize_name, Analysis, Diagnostic, ModelFile};
+use crate::model::{self, analyze_with, count, render_all, sanitize_name, Analysis, Diagnostic, ModelFile};
 use crate::{format_value, Exit};
 
 /// The most values (steps × series and inputs) a run may hold in memory: about 2 GB. Protects
@@ -32,10 +33,16 @@ fn load(path: &Path, stderr: &mut dyn Write) -> Option<ModelFile> {
     }
 }
 
+/// Checks the model, with the library's functions if there is one.
+fn analyze(m: &ModelFile, library: Option<&Snapshot>) -> Analysis {
+    let library = library.map(crate::library::for_models);
+    analyze_with(m, library.as_ref())
+}
+
 /// `kexpr check`: every diagnostic, then a summary line; exit 1 if any is an error.
-pub fn check(args: &CheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
+pub fn check(args: &CheckArgs, library: Option<&Snapshot>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
     let Some(m) = load(&args.model, stderr) else { return Exit::Failed };
-    let a = analyze(&m);
+    let a = analyze(&m, library);
     let (errors, warnings) = a.counts();
     let written = match args.format {
         Format::Human => writeln!(
@@ -80,9 +87,15 @@ fn fail(exit: Exit, message: impl Into<String>) -> Failure {
 }
 
 /// `kexpr run`: check, read the inputs, run, write the CSV.
-pub fn run(args: &RunArgs, stdout: &mut dyn Write, stderr: &mut dyn Write, terminal: Terminal) -> Exit {
+pub fn run(
+    args: &RunArgs,
+    library: Option<&Snapshot>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    terminal: Terminal,
+) -> Exit {
     let Some(m) = load(&args.model, stderr) else { return Exit::Failed };
-    match run_model(&m, args, stdout, stderr, terminal) {
+    match run_model(&m, library, args, stdout, stderr, terminal) {
         Ok(()) => Exit::Ok,
         Err((exit, diags)) => {
             let _ = write!(stderr, "{}", render_all(&diags));
@@ -93,12 +106,13 @@ pub fn run(args: &RunArgs, stdout: &mut dyn Write, stderr: &mut dyn Write, termi
 
 fn run_model(
     m: &ModelFile,
+    library: Option<&Snapshot>,
     args: &RunArgs,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
     terminal: Terminal,
 ) -> Result<(), Failure> {
-    let a = analyze(m);
+    let a = analyze(m, library);
     if a.has_errors() {
         let errors: Vec<Diagnostic> = a.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
         return Err((Exit::Invalid, errors));

@@ -8,13 +8,20 @@
 //! 3
 //! $ kexpr check model.ini
 //! $ kexpr run model.ini --data inputs.csv --output results.csv
+//! $ kexpr fn add 'half(x) = x / 2' --library fns
+//! added fn.half
+//! library version 1
+//! $ kexpr eval "fn.half(3)" --library fns
+//! 1.5
 //! ```
 //!
 //! The binary is a thin wrapper around [`run`], which takes the arguments and the three standard
 //! streams, so every behaviour of the command can be tested in-process. Results go to stdout,
 //! errors (rendered rustc-style, with `line:column`) to stderr, and the [`Exit`] status says
 //! which kind of failure it was. The model-file loader behind `check` and `run` is the
-//! [`model`] module.
+//! [`model`] module. `kexpr fn` manages a function library (kalix-expr's `library` module),
+//! whose functions `eval`, `check` and `run` call when given `--library DIR` (or when
+//! `KALIX_FUNCTIONS` is set).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,11 +30,14 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kalix_expr::{Expr, Options};
+use kalix_expr::library::Snapshot;
+use kalix_expr::sema::resolve_with;
+use kalix_expr::{ErrorKind, Expr, Options, Scope};
 
 pub mod cli;
 mod commands;
 mod format;
+mod library;
 pub mod model;
 
 pub use cli::{Binding, Cli, Command};
@@ -97,11 +107,24 @@ where
             return Exit::Ok;
         }
     };
+    let explicit = cli.library.as_deref();
+    if let Command::Fn(args) = &cli.command {
+        return library::command(args, explicit, stdin, stdout, stderr);
+    }
+    let snapshot = match library::for_expressions(explicit, stderr) {
+        Ok(snapshot) => snapshot,
+        Err((exit, message)) => {
+            let _ = writeln!(stderr, "{message}");
+            return exit;
+        }
+    };
+    let snapshot = snapshot.as_deref();
     let outcome = match &cli.command {
-        Command::Parse(args) => parse(&args.expr, stdin),
-        Command::Eval(args) => eval(&args.expr, &args.vars, stdin),
-        Command::Check(args) => return commands::check(args, stdout, stderr),
-        Command::Run(args) => return commands::run(args, stdout, stderr, terminal),
+        Command::Parse(args) => parse(&args.expr, snapshot, stdin),
+        Command::Eval(args) => eval(&args.expr, &args.vars, snapshot, stdin),
+        Command::Check(args) => return commands::check(args, snapshot, stdout, stderr),
+        Command::Run(args) => return commands::run(args, snapshot, stdout, stderr, terminal),
+        Command::Fn(_) => unreachable!("handled above"),
     };
     match outcome {
         Ok(text) => {
@@ -118,17 +141,23 @@ where
 /// What a command prints on success, or its exit status and message on failure.
 type Outcome = Result<String, (Exit, String)>;
 
-/// `kexpr parse`: the canonical fully parenthesised form of a checked expression.
-fn parse(expr: &OsString, stdin: &mut dyn Read) -> Outcome {
+/// `kexpr parse`: the canonical fully parenthesised form of a checked expression (its `fn.*`
+/// calls checked against the library, if there is one).
+fn parse(expr: &OsString, library: Option<&Snapshot>, stdin: &mut dyn Read) -> Outcome {
     let text = expression_text(expr, stdin)?;
     let opts = Options::model();
     let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
-    expr.check(&opts).map_err(invalid)?;
+    match library {
+        Some(snap) => resolve_with(expr.ast(), expr.source(), &Scope::Free, &snap.host(), &opts).map(|_| ()),
+        None => expr.check(&opts),
+    }
+    .map_err(|e| no_library(e, library))?;
     Ok(expr.ast().to_string())
 }
 
-/// `kexpr eval`: compile against the bound names (model-file rules) and evaluate once.
-fn eval(expr: &OsString, vars: &[Binding], stdin: &mut dyn Read) -> Outcome {
+/// `kexpr eval`: compile against the bound names (model-file rules), and the library's
+/// functions if there is one, and evaluate once.
+fn eval(expr: &OsString, vars: &[Binding], library: Option<&Snapshot>, stdin: &mut dyn Read) -> Outcome {
     // Usage errors come before anything is read or parsed.
     if let Some((first, again)) = cli::find_duplicate(vars) {
         let message = if first.name == again.name {
@@ -145,7 +174,11 @@ fn eval(expr: &OsString, vars: &[Binding], stdin: &mut dyn Read) -> Outcome {
     let opts = Options::model();
     let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
     let names: Vec<&str> = vars.iter().map(|b| b.name.as_str()).collect();
-    let compiled = expr.compile_with(&names, &opts).map_err(invalid)?;
+    let compiled = match library {
+        Some(snap) => snap.compile(&expr, &names, &opts),
+        None => expr.compile_with(&names, &opts),
+    }
+    .map_err(|e| no_library(e, library))?;
     let values: Vec<f64> = vars.iter().map(|b| b.value).collect();
     let value = compiled.eval(&values).map_err(|e| (Exit::Failed, e.to_string()))?;
     Ok(format_value(value))
@@ -153,6 +186,34 @@ fn eval(expr: &OsString, vars: &[Binding], stdin: &mut dyn Read) -> Outcome {
 
 fn invalid(e: kalix_expr::Error) -> (Exit, String) {
     (Exit::Invalid, e.to_string())
+}
+
+/// [`invalid`], with a note when an unknown `fn.*` function may be the library's: no library
+/// was given, or the library's is invalid.
+fn no_library(e: kalix_expr::Error, library: Option<&Snapshot>) -> (Exit, String) {
+    let unknown: Vec<String> = e
+        .diagnostics()
+        .iter()
+        .filter_map(|d| match d.kind() {
+            ErrorKind::FunctionUnknown { name } => name.to_lowercase().strip_prefix("fn.").map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    let (exit, mut message) = invalid(e);
+    match library {
+        None if !unknown.is_empty() => {
+            message.push_str("\nnote: to call the functions of a function library, pass --library DIR")
+        }
+        None => {}
+        Some(snap) => {
+            for name in unknown.iter().filter(|n| snap.invalid().contains(n)) {
+                message.push_str(&format!(
+                    "\nnote: the function library's `fn.{name}` is invalid: see `kexpr fn show {name}`"
+                ));
+            }
+        }
+    }
+    (exit, message)
 }
 
 /// The expression's text: the argument itself, or all of stdin for `-`. Text that is not UTF-8

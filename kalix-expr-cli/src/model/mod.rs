@@ -26,7 +26,7 @@ pub mod data;
 mod diag;
 pub mod ini;
 mod load;
-mod names;
+pub(crate) mod names;
 pub mod schema;
 
 pub use analyze::{analyze, analyze_with, compile, Analysis, FunctionLibrary};
