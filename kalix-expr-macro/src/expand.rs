@@ -10,9 +10,9 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::LitStr;
 
-use kalix_expr_core::ast::{Ast, BinaryOp, Name, Node, NodeKind};
+use kalix_expr_core::ast::BinaryOp;
 use kalix_expr_core::builtins::{self, Builtin, Imp, Stateful};
-use kalix_expr_core::{resolve, Error, ErrorKind, Expr, Ir, IrNode, IrStmt, Options, Scope};
+use kalix_expr_core::{Error, ErrorKind, Expr, Ir, IrNode, IrStmt, Options};
 
 use crate::input::Input;
 
@@ -44,6 +44,12 @@ pub fn expand(input: &Input) -> Result<TokenStream, Failure> {
         let errors = gen.errors.into_iter().map(|(message, at)| (message, span_of(&input.lit, at))).collect();
         Err(Failure { errors, arity: Some(names.len()) })
     }
+}
+
+/// A diagnostic's rendered text without the leading `error: ` (the compiler adds its own).
+fn message(err: &Error) -> String {
+    let text = err.to_string();
+    text.strip_prefix("error: ").map(str::to_string).unwrap_or(text)
 }
 
 /// One compile error per diagnostic, each the diagnostic's rendered text without the leading
@@ -403,16 +409,17 @@ impl Gen<'_> {
     /// `month_at`, `days_in_month_at`: the interpreter's error where no calendar exists.
     fn calendar(&mut self, f: &Builtin, span: kalix_expr_core::Span) -> TokenStream {
         let kind = ErrorKind::CalendarRequired { name: f.name.into() };
-        let message =
-            render(self.source, span, &kind.to_string(), Some("run it in a model, where the calendar is known"));
-        self.errors.push((message, span));
+        // The interpreter's help (`Compiled`'s `Unsupported::Calendar`), word for word.
+        let help = Some("run it in a model, where the calendar is known".into());
+        self.errors.push((message(&Error::from_parts(self.source, span, kind, help)), span));
         constant(f64::NAN)
     }
 
     /// A built-in this macro has no code for (a table entry added without teaching the macro).
     fn unsupported(&mut self, f: &Builtin, span: kalix_expr_core::Span) -> TokenStream {
-        let message = format!("`kexpr!` has no code for the built-in `{}` yet; use the interpreter", f.name);
-        self.errors.push((render(self.source, span, &message, None), span));
+        let kind = ErrorKind::FunctionUnknown { name: f.name.into() };
+        let help = Some("`kexpr!` has no code for this built-in yet; compile the expression at run time".into());
+        self.errors.push((message(&Error::from_parts(self.source, span, kind, help)), span));
         constant(f64::NAN)
     }
 }
@@ -430,37 +437,16 @@ fn fold(g: &Ident, args: Vec<TokenStream>) -> TokenStream {
     acc
 }
 
-/// A diagnostic at `span` of `source`, rendered exactly as the core's `Display for Error` renders
-/// one, without the leading `error: ` (the compiler adds its own).
-///
-/// The core builds errors only for its own phases, so this borrows its renderer: resolving a
-/// one-name tree at `span` against no names gives an unknown-variable diagnostic there, whose
-/// first line and help are then swapped for ours.
-pub fn render(source: &str, span: kalix_expr_core::Span, message: &str, help: Option<&str>) -> String {
-    let name = Name { text: "_".into(), span, trailing_dot: false };
-    let ast = Ast::Expr(Node { kind: NodeKind::Var(name), span });
-    let rendered = match resolve(&ast, source, &Scope::Bound(&[]), &Options::default()) {
-        Err(e) => e.to_string(),
-        Ok(_) => String::new(),
-    };
-    // "error: …", "--> l:c", " |", "l | source", " | ^^^", then the help, if any.
-    let snippet: Vec<&str> = rendered.lines().skip(1).take(4).collect();
-    let pad = " ".repeat(span.line_col(source).0.to_string().len());
-    let mut out = format!("{message}\n{}", snippet.join("\n"));
-    if let Some(help) = help {
-        out.push_str(&format!("\n{pad} |\n{pad} = help: {help}"));
-    }
-    out
-}
-
 /// The interpreter's message for a failed `assert` at `span`, split around the condition's value
 /// (known only at run time): `error: assertion failed: `assert(x > 0)` is ` and the snippet.
 fn assert_report(source: &str, span: kalix_expr_core::Span) -> (Literal, Literal) {
-    let condition = source.get(span.range()).unwrap_or_default();
-    let kind = ErrorKind::AssertFailed { condition: condition.to_string(), value: 0.0 }.to_string();
-    let head = kind.strip_suffix('0').unwrap_or(&kind);
-    let rendered = render(source, span, "", None);
-    (Literal::string(&format!("error: {head}")), Literal::string(&rendered))
+    let condition = source.get(span.range()).unwrap_or_default().to_string();
+    let kind = ErrorKind::AssertFailed { condition, value: 0.0 };
+    let first = format!("error: {kind}");
+    let text = Error::from_parts(source, span, kind, None).to_string();
+    let tail = text.strip_prefix(&first).unwrap_or_default();
+    let head = first.strip_suffix('0').unwrap_or(&first);
+    (Literal::string(head), Literal::string(tail))
 }
 
 #[cfg(test)]
@@ -558,6 +544,11 @@ mod tests {
             messages(r#""month_at(3)""#),
             ["`month_at` needs a simulation calendar, which a single expression does not have\n --> 1:1\n  |\n1 | month_at(3)\n  | ^^^^^^^^\n  |\n  = help: run it in a model, where the calendar is known"]
         );
+        // Word for word what `Expr::compile` reports, the leading `error: ` aside.
+        for src in ["month_at(3)", "{ a = 1;\n b = days_in_month_at(a) * 2; b }"] {
+            let interpreted = kalix_expr::Expr::parse(src).unwrap().compile(&[]).unwrap_err().to_string();
+            assert_eq!(messages(&format!("{src:?}")), [interpreted.strip_prefix("error: ").unwrap()]);
+        }
         assert_eq!(messages(r#""days_in_month_at(x) + month_at(x)""#).len(), 2);
         // A calendar call in a branch that constant folding removes is no error, as in the
         // interpreter.
