@@ -65,8 +65,9 @@ impl From<Exit> for ExitCode {
 
 /// Runs `kexpr` with `args` (the program name first, as in [`std::env::args_os`]).
 ///
-/// Reads `stdin` only when the expression (or a `kexpr fn` definition) is given as `-`. Never panics: every problem becomes a
-/// message on `stderr` and an [`Exit`] status. Failures to write (a closed pipe) are ignored.
+/// Reads `stdin` only when the expression (or a `kexpr fn` definition) is given as `-`. Never
+/// panics: every problem becomes a message on `stderr` and an [`Exit`] status. Failures to
+/// write (a closed pipe) are ignored.
 ///
 /// ```
 /// use kalix_expr_cli::{run, Exit};
