@@ -168,6 +168,7 @@ mod compiled {
     /// ```
     pub struct Compiled {
         program: Program,
+        n_slots: usize,
         names: Vec<String>,
         source: Arc<str>,
         /// Whether the options allow the column-wise batch program, and name case.
@@ -228,7 +229,22 @@ mod compiled {
         }
 
         fn finish(&self, ir: &Ir, names: Vec<String>, opts: &Options) -> Result<Compiled, Error> {
-            let program = Program::compile(ir, opts).map_err(|why| match why {
+            let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
+                && opts.domain_errors == crate::options::DomainErrors::Nan;
+            Ok(Compiled {
+                program: self.closures(ir, opts)?,
+                n_slots: ir.n_slots,
+                names,
+                source: self.source.clone(),
+                batchable,
+                case_insensitive: opts.case_insensitive,
+                batch: std::sync::OnceLock::new(),
+                functions: ir.functions.clone(),
+            })
+        }
+
+        fn closures(&self, ir: &Ir, opts: &Options) -> Result<Program, Error> {
+            Program::compile(ir, opts).map_err(|why| match why {
                 Unsupported::Limit(what) => {
                     Error::new(&self.source, Span::new(0, self.source.len()), ErrorKind::LimitExceeded { what }, None)
                 }
@@ -238,17 +254,6 @@ mod compiled {
                     ErrorKind::CalendarRequired { name: name.into() },
                     Some("run it in a model, where the calendar is known".into()),
                 ),
-            })?;
-            let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
-                && opts.domain_errors == crate::options::DomainErrors::Nan;
-            Ok(Compiled {
-                program,
-                names,
-                source: self.source.clone(),
-                batchable,
-                case_insensitive: opts.case_insensitive,
-                batch: std::sync::OnceLock::new(),
-                functions: ir.functions.clone(),
             })
         }
 
@@ -335,7 +340,7 @@ mod compiled {
         /// ```
         #[inline]
         pub fn eval(&self, values: &[f64]) -> Result<f64, Error> {
-            if values.len() < self.program.n_slots {
+            if values.len() < self.n_slots {
                 return Err(self.too_few(values.len()));
             }
             self.program.run(values).map_err(|f| self.fault(f))
@@ -346,7 +351,7 @@ mod compiled {
             Error::new(
                 &self.source,
                 Span::new(0, 0),
-                ErrorKind::ValuesMissing { expected: self.program.n_slots, found },
+                ErrorKind::ValuesMissing { expected: self.n_slots, found },
                 Some(format!("the slots are {:?}", self.names)),
             )
         }
@@ -440,7 +445,7 @@ mod compiled {
         pub const PARALLEL_BLOCK: usize = 16_384;
 
         fn check_columns(&self, columns: &[&[f64]], rows: usize) -> Result<(), Error> {
-            if columns.len() < self.program.n_slots {
+            if columns.len() < self.n_slots {
                 return Err(self.too_few(columns.len()));
             }
             if let Some((i, c)) = columns.iter().enumerate().find(|(_, c)| c.len() < rows) {

@@ -117,6 +117,9 @@ pub(crate) struct Program {
     result_advance: Option<Code>,
     pub(crate) n_locals: usize,
     pub(crate) n_slots: usize,
+    /// Whether anything can record a fault (strict options, asserts, 2D tables, inlined
+    /// bodies); when not, a single evaluation skips the fault check.
+    may_fault: bool,
     tables: Vec<Arc<Table>>,
     asserts: Vec<Option<Arc<str>>>,
 }
@@ -160,12 +163,15 @@ impl Program {
         }
         let result = code(&ir.result, o)?;
         let result_advance = advance(&ir.result, o)?;
+        let strict = opts.div_by_zero == DivByZero::Error || opts.domain_errors == DomainErrors::Error;
+        let may_fault = strict || !ir.stmts.is_empty() || may_fault(&ir.result);
         Ok(Program {
             steps,
             result,
             result_advance,
             n_locals: ir.n_locals,
             n_slots: ir.n_slots,
+            may_fault,
             tables: reg.tables.into_inner(),
             asserts: reg.asserts.into_inner(),
         })
@@ -175,6 +181,10 @@ impl Program {
     #[inline]
     pub(crate) fn run(&self, values: &[f64]) -> Result<f64, Fault> {
         let fault = Cell::new(None);
+        if !self.may_fault && self.n_locals == 0 && self.steps.is_empty() {
+            // The common case: one expression that cannot fail.
+            return Ok((self.result)(&Ctx { values, locals: &[], fault: &fault, rt: None }));
+        }
         let value = if self.n_locals == 0 {
             let ctx = Ctx { values, locals: &[], fault: &fault, rt: None };
             self.run_steps(&ctx)
@@ -779,6 +789,14 @@ fn ir_children(n: &IrNode) -> Vec<&IrNode> {
         }
         IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => Vec::new(),
     }
+}
+
+/// Whether a subtree can record a fault under default options: a 2D table lookup or an inlined
+/// body (which may assert).
+fn may_fault(n: &IrNode) -> bool {
+    matches!(n, IrNode::Table { args, .. } if args.len() == 2)
+        || matches!(n, IrNode::Inline { .. })
+        || ir_children(n).into_iter().any(may_fault)
 }
 
 /// Whether a subtree holds a stateful call site.

@@ -230,13 +230,23 @@ impl Model {
                 IrNode::Slot(slot) if (first_sim..first_series).contains(slot) => sim_used = true,
                 _ => {}
             });
-            sites.sort_by_key(|(id, _)| *id);
-            let sites: Vec<Site> = sites
+            // Indexed by site id. Folding can drop a call (`if(0, moving_sum(…), x)`), leaving a
+            // gap: such ids get an empty placeholder that nothing reads.
+            let n_ids = sites.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
+            let mut by_id: Vec<Option<(crate::builtins::Stateful, usize, f64)>> = vec![None; n_ids];
+            for (id, site) in sites {
+                by_id[id] = Some(site);
+            }
+            let sites: Vec<Site> = by_id
                 .into_iter()
-                .map(|(_, (kind, window, default))| {
-                    let site = Site { kind, window, default, offset: state_len };
-                    state_len += cells_needed(kind, window);
-                    site
+                .map(|site| match site {
+                    Some((kind, window, default)) => {
+                        let site = Site { kind, window, default, offset: state_len };
+                        state_len += cells_needed(kind, window);
+                        all_sites.push(site);
+                        site
+                    }
+                    None => Site { kind: crate::builtins::Stateful::StepsSince, window: 0, default: 0.0, offset: 0 },
                 })
                 .collect();
             let stepping = Stepping { sources: &sources, sites: &sites };
@@ -259,7 +269,6 @@ impl Model {
                     );
                 }
             }
-            all_sites.extend(sites.iter().copied());
         }
         if !errors.is_empty() {
             return Err(ModelError { errors });

@@ -1,17 +1,29 @@
 //! Evaluation allocates nothing: a counting global allocator watches `Compiled::eval`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use kalix_expr_core::{DivByZero, Expr, Options};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Per thread, so the test harness's own threads do not count.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn count() {
+    // `try_with`: the allocator may run while the thread-local is being torn down.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: forwarding the caller's layout to the system allocator unchanged.
         unsafe { System.alloc(layout) }
     }
@@ -20,7 +32,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: as for `alloc`/`dealloc`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -54,14 +66,14 @@ fn evaluation_allocates_nothing() {
     for c in &compiled {
         total += c.eval(&values).unwrap();
     }
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     for step in 0..1_000 {
         let values = [step as f64 * 0.1, 1.5, (step % 12 + 1) as f64, 2.0, 4.0, step as f64, 200.0, 2024.0];
         for c in &compiled {
             total += c.eval(&values).unwrap();
         }
     }
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = allocations();
     assert_eq!(after - before, 0, "evaluation allocated {} times", after - before);
     assert!(total.is_finite());
 }
