@@ -5,7 +5,8 @@
 //! - at run time, for expressions read from model files: [`Expr::parse`] once,
 //!   [`Expr::compile`] once, then [`Compiled::eval`] at every step;
 //! - at build time, for expressions written in Rust source: [`kexpr!`] checks the expression
-//!   when the crate compiles and turns it into a plain closure `Fn(f64, …) -> f64`.
+//!   when the crate compiles and turns it into a plain closure `Fn(f64, …) -> f64` (or, when it
+//!   calls stateful functions, an `FnMut` that owns their state and steps once per call).
 //!
 //! ```
 //! use kalix_expr::{kexpr, Expr};
@@ -54,6 +55,8 @@ pub use kalix_expr_core::*;
 /// assert_eq!(f(2.0, 5.0), 3.0);
 /// let g = kexpr!("{ a = x * 2; a + 1 }");
 /// assert_eq!(g(4.0), 9.0);
+/// let mut h = kexpr!("moving_sum(x, 2, 0)"); // stateful: `FnMut`, one step per call
+/// assert_eq!([h(1.0), h(2.0), h(3.0)], [1.0, 3.0, 5.0]);
 /// ```
 #[cfg(feature = "macro")]
 #[doc(inline)]
@@ -63,6 +66,8 @@ pub use kalix_expr_macro::kexpr;
 #[doc(hidden)]
 pub mod __private {
     pub use kalix_expr_core::builtins;
+    pub use kalix_expr_core::builtins::Stateful;
+    pub use kalix_expr_core::SiteState;
 
     /// A block's `assert(cond);`: panics with the interpreter's error text when `value` is 0 or
     /// NaN. `head` and `tail` are that text before and after the value, rendered by the macro.

@@ -1,5 +1,6 @@
-//! `kexpr!`'s contract beyond the case table: parameter order, the closure's type, constants kept
-//! bit for bit, failed asserts, and code that compiles without warnings.
+//! `kexpr!`'s contract beyond the case tables: parameter order, the closure's type (plain or
+//! stepping), constants kept bit for bit, failed asserts, and code that compiles without
+//! warnings.
 #![cfg(feature = "macro")]
 #![deny(warnings)]
 
@@ -133,15 +134,83 @@ fn raw_strings_and_escapes_are_read_as_their_value() {
 }
 
 #[test]
-fn stateful_functions_give_their_first_step() {
-    let f = kexpr!("moving_mean(x, 3, 1) + steps_since(x > 5) + count_since(x, 0)");
-    let compiled =
-        Expr::parse("moving_mean(x, 3, 1) + steps_since(x > 5) + count_since(x, 0)").unwrap().compile(&["x"]).unwrap();
+fn a_stateful_closure_starts_at_step_0_and_steps_once_per_call() {
+    let src = "moving_mean(x, 3, 1) + steps_since(x > 5) + count_since(x, 0)";
+    let compiled = Expr::parse(src).unwrap().compile(&["x"]).unwrap();
+    // The first call of a fresh closure is `Compiled::eval`'s single evaluation.
     for x in [4.0, -0.0, f64::NAN, 7.0] {
+        let mut f = kexpr!("moving_mean(x, 3, 1) + steps_since(x > 5) + count_since(x, 0)");
         let (a, b) = (f(x), compiled.eval(&[x]).unwrap());
         assert!(bits(a) == bits(b) || (a.is_nan() && b.is_nan()), "{x}: {a} vs {b}");
     }
-    assert_eq!(f(4.0), (3.0 + 3.0) / 3.0 + 0.0 + 1.0);
+    let mut f = kexpr!("moving_mean(x, 3, 1) + steps_since(x > 5) + count_since(x, 0)");
+    assert_eq!(f(4.0), (1.0 + 1.0 + 4.0) / 3.0 + 0.0 + 1.0);
+    assert_eq!(f(0.0), (1.0 + 4.0 + 0.0) / 3.0 + 1.0 + 1.0);
+    assert_eq!(f(6.0), (4.0 + 0.0 + 6.0) / 3.0 + 0.0 + 2.0);
+    assert_eq!(f(3.0), (0.0 + 6.0 + 3.0) / 3.0 + 1.0 + 3.0);
+}
+
+#[test]
+fn a_stateful_closure_is_fn_mut_clone_and_send_and_owns_its_state() {
+    fn run(mut f: impl FnMut(f64) -> f64, xs: &[f64]) -> Vec<f64> {
+        xs.iter().map(|&x| f(x)).collect()
+    }
+    fn clone_send<T: Clone + Send + 'static>(_: &T) {}
+    let mut sum2 = kexpr!("moving_sum(x, 2, 0)");
+    clone_send(&sum2);
+    assert_eq!(sum2(1.0), 1.0);
+    // A clone continues the run from here, independently of the original.
+    let mut fork = sum2.clone();
+    assert_eq!(sum2(2.0), 3.0);
+    assert_eq!(fork(10.0), 11.0);
+    assert_eq!(sum2(3.0), 5.0);
+    // Each evaluation of `kexpr!` is a fresh run.
+    fn fresh() -> impl FnMut(f64) -> f64 {
+        kexpr!("moving_sum(x, 2, 0)")
+    }
+    assert_eq!(run(fresh(), &[1.0, 2.0, 3.0]), [1.0, 3.0, 5.0]);
+    assert_eq!(run(fresh(), &[1.0, 2.0, 3.0]), [1.0, 3.0, 5.0]);
+    let runs: Vec<Vec<f64>> = (0..2).map(|_| run(kexpr!("steps_since(x)"), &[1.0, 0.0, 0.0])).collect();
+    assert_eq!(runs, [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]);
+    // Boxed, as a host would keep several.
+    let mut boxed: Vec<Box<dyn FnMut(f64, f64) -> f64>> =
+        vec![Box::new(kexpr!("sum_since(x, r)")), Box::new(kexpr!("x + r")), Box::new(kexpr!("count_since(x, r)"))];
+    let first: Vec<f64> = boxed.iter_mut().map(|f| f(2.0, 0.0)).collect();
+    let second: Vec<f64> = boxed.iter_mut().map(|f| f(3.0, 0.0)).collect();
+    assert_eq!((first, second), (vec![2.0, 2.0, 1.0], vec![5.0, 3.0, 2.0]));
+}
+
+#[test]
+fn stateful_calls_that_constant_folding_removes_leave_a_plain_fn() {
+    // The untaken branch of a constant condition is never resolved, so no state is left.
+    let f: fn(f64) -> f64 = kexpr!("if(1, x, moving_sum(x, 3, 0))");
+    assert_eq!(f(2.0), 2.0);
+    // Without stateful calls, an offset reads its default, as in `Compiled::eval`.
+    let g: fn(f64) -> f64 = kexpr!("x - x[-1, 0.5]");
+    assert_eq!((g(2.0), g(2.0)), (1.5, 1.5));
+}
+
+#[test]
+fn a_stateful_closure_advances_every_branch_each_step() {
+    // The window fills on every step, whichever branch is taken.
+    let mut f = kexpr!(|c, x| "if(c, moving_sum(x, 3, 0), -1)");
+    assert_eq!([f(0.0, 1.0), f(0.0, 2.0), f(1.0, 3.0)], [-1.0, -1.0, 6.0]);
+    let mut g = kexpr!(|c, r| "c && steps_since(r) > 1 || c || count_since(1, r) > 1");
+    assert_eq!([g(0.0, 1.0), g(0.0, 0.0), g(1.0, 0.0)], [0.0, 1.0, 1.0]);
+}
+
+#[test]
+fn a_failed_assert_in_a_stepping_closure_has_the_interpreters_message() {
+    let src = "{ m = moving_max(x, 2, 0);\n  assert(m >\n 1); m }";
+    let compiled = Expr::parse(src).unwrap().compile(&["x"]).unwrap();
+    let expected = compiled.eval(&[0.5]).unwrap_err().to_string();
+    let mut f = kexpr!("{ m = moving_max(x, 2, 0);\n  assert(m >\n 1); m }");
+    assert_eq!(f(3.0), 3.0);
+    assert_eq!(f(0.0), 3.0);
+    let payload = catch_unwind(AssertUnwindSafe(|| kexpr!("{ m = moving_max(x, 2, 0);\n  assert(m >\n 1); m }")(0.5)))
+        .unwrap_err();
+    assert_eq!(payload.downcast_ref::<String>().unwrap(), &expected);
+    assert!(expected.starts_with("error: assertion failed: `assert(m >\n 1)` is 0\n --> 2:3"), "{expected}");
 }
 
 #[test]

@@ -5,12 +5,20 @@
 //! `::kalix_expr::__private::builtins`), `if`/`&&`/`||` short-circuit as the interpreter's
 //! closures do, and constants are emitted bit for bit, so a `kexpr!` closure and
 //! `Compiled::eval` give the same bits for the same inputs.
+//!
+//! An expression with stateful calls becomes a `move` closure that owns one
+//! `::kalix_expr::__private::SiteState` per call site, and each call of it is one step of the
+//! stepping runtime: the same advance pass (every site once, children before parents, in every
+//! branch, each statement's sites right before it), then the same evaluation reading each site's
+//! output.
+
+use std::collections::BTreeMap;
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::LitStr;
 
-use kalix_expr_core::ast::BinaryOp;
+use kalix_expr_core::ast::{BinaryOp, NodeKind};
 use kalix_expr_core::builtins::{self, Builtin, Imp, Stateful};
 use kalix_expr_core::{Error, ErrorKind, Expr, Ir, IrNode, IrStmt, Options};
 
@@ -26,7 +34,8 @@ pub struct Failure {
     pub arity: Option<usize>,
 }
 
-/// Expands the macro's input into a closure `|p0: f64, …| -> f64 { … }`.
+/// Expands the macro's input into a closure `|p0: f64, …| -> f64 { … }` or, when the expression
+/// has stateful calls, a block that creates their state and gives a `move` closure owning it.
 ///
 /// The parameters are the header's names in the order written or, without a header, the
 /// expression's variables in order of first appearance ([`Expr::variables`]).
@@ -36,7 +45,10 @@ pub fn expand(input: &Input) -> Result<TokenStream, Failure> {
     let expr = Expr::parse(&source).map_err(|e| failure(&e, &input.lit, header.as_ref().map(Vec::len)))?;
     let names = header.unwrap_or_else(|| expr.variables());
     let ir = expr.resolve(&names, &Options::default()).map_err(|e| failure(&e, &input.lit, Some(names.len())))?;
-    let mut gen = Gen { source: &source, params: params(&names), errors: Vec::new() };
+    let mut gen = Gen { source: &source, params: params(&names), errors: Vec::new(), sites: BTreeMap::new() };
+    if steps(&ir) {
+        gen.offsets_without_history(&expr);
+    }
     let closure = gen.closure(&ir);
     if gen.errors.is_empty() {
         Ok(closure)
@@ -44,6 +56,48 @@ pub fn expand(input: &Input) -> Result<TokenStream, Failure> {
         let errors = gen.errors.into_iter().map(|(message, at)| (message, span_of(&input.lit, at))).collect();
         Err(Failure { errors, arity: Some(names.len()) })
     }
+}
+
+/// Whether the closure steps through time: the expression has a stateful call site left after
+/// constant folding.
+fn steps(ir: &Ir) -> bool {
+    ir.stmts.iter().any(|s| has_sites(stmt_node(s))) || has_sites(&ir.result)
+}
+
+/// The expression a statement evaluates.
+fn stmt_node(s: &IrStmt) -> &IrNode {
+    match s {
+        IrStmt::Let { value, .. } => value,
+        IrStmt::Assert { cond, .. } => cond,
+    }
+}
+
+/// The direct children of a node, in the interpreter's evaluation order (its `ir_children`).
+fn ir_children(n: &IrNode) -> Vec<&IrNode> {
+    match n {
+        IrNode::Neg(a) | IrNode::Not(a) => vec![a],
+        IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => vec![lhs, rhs],
+        IrNode::If(c, a, b) => vec![c, a, b],
+        IrNode::Call { args, .. }
+        | IrNode::Table { args, .. }
+        | IrNode::Stateful { args, .. }
+        | IrNode::Native { args, .. } => args.iter().collect(),
+        IrNode::Calendar { arg, .. } => vec![arg],
+        IrNode::Inline { params, stmts, result } => {
+            let mut v: Vec<&IrNode> = params.iter().map(|(_, a)| a).collect();
+            v.extend(stmts.iter().map(stmt_node));
+            v.push(result);
+            v
+        }
+        IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => Vec::new(),
+    }
+}
+
+/// Whether a subtree holds a stateful call site.
+fn has_sites(n: &IrNode) -> bool {
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
+        matches!(n, IrNode::Stateful { .. }) || ir_children(n).into_iter().any(has_sites)
+    })
 }
 
 /// A diagnostic's rendered text without the leading `error: ` (the compiler adds its own).
@@ -106,9 +160,32 @@ fn local(l: usize) -> Ident {
     Ident::new(&format!("__l{l}"), Span::mixed_site())
 }
 
-/// A scratch binding inside a stateful function's code.
-fn scratch(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
+/// The state of stateful call site `site`, a call of `f`, owned by the closure:
+/// `__s0_moving_sum`. The function's name is there for the compiler's messages, which name the
+/// state a closure mutates.
+fn state(site: usize, f: Stateful) -> Ident {
+    Ident::new(&format!("__s{site}_{}", stateful_names(f).1), Span::mixed_site())
+}
+
+/// A stateful function's variant of `Stateful` and its name in the language.
+fn stateful_names(f: Stateful) -> (&'static str, &'static str) {
+    match f {
+        Stateful::MovingSum => ("MovingSum", "moving_sum"),
+        Stateful::MovingMean => ("MovingMean", "moving_mean"),
+        Stateful::MovingMin => ("MovingMin", "moving_min"),
+        Stateful::MovingMax => ("MovingMax", "moving_max"),
+        Stateful::SumSince => ("SumSince", "sum_since"),
+        Stateful::MinSince => ("MinSince", "min_since"),
+        Stateful::MaxSince => ("MaxSince", "max_since"),
+        Stateful::CountSince => ("CountSince", "count_since"),
+        Stateful::StepsSince => ("StepsSince", "steps_since"),
+    }
+}
+
+/// The path of a stateful function's kind.
+fn kind_path(f: Stateful) -> TokenStream {
+    let variant = format_ident!("{}", stateful_names(f).0);
+    quote!(::kalix_expr::__private::Stateful::#variant)
 }
 
 /// A constant with exactly the bits of `c`: a float literal for a whole number (`2.0f64`), else
@@ -199,18 +276,95 @@ struct Gen<'a> {
     params: Vec<Ident>,
     /// Errors found while generating (calendar functions), with their place in the source.
     errors: Vec<(String, kalix_expr_core::Span)>,
+    /// The stateful call sites met, by site index: kind, window and pre-fill.
+    sites: BTreeMap<usize, (Stateful, usize, f64)>,
 }
 
 impl Gen<'_> {
+    /// The closure. Without stateful calls it captures nothing (`Fn + Copy`, a `fn` pointer);
+    /// with them, the block creates each site's state once and the `move` closure owns it, each
+    /// call being one step: each statement's sites advance right before the statement, the
+    /// result's before the result, as in the interpreter's `run_steps`.
     fn closure(&mut self, ir: &Ir) -> TokenStream {
-        let stmts: Vec<TokenStream> = ir.stmts.iter().map(|s| self.stmt(s)).collect();
+        let stmts: Vec<TokenStream> = ir
+            .stmts
+            .iter()
+            .map(|s| {
+                let advance = self.advance(stmt_node(s));
+                let stmt = self.stmt(s);
+                quote!(#advance #stmt)
+            })
+            .collect();
+        let advance = self.advance(&ir.result);
         let result = self.node(&ir.result);
         let params = &self.params;
+        if self.sites.is_empty() {
+            return quote! {
+                |#(#params: f64),*| -> f64 {
+                    #(#stmts)*
+                    #result
+                }
+            };
+        }
+        let states = self.sites.iter().map(|(&site, &(f, window, default))| {
+            let (s, kind, default) = (state(site, f), kind_path(f), constant(default));
+            quote!(let mut #s = ::kalix_expr::__private::SiteState::new(#kind, #window, #default);)
+        });
         quote! {
-            |#(#params: f64),*| -> f64 {
-                #(#stmts)*
-                #result
+            {
+                #(#states)*
+                move |#(#params: f64),*| -> f64 {
+                    #(#stmts)*
+                    #advance
+                    #result
+                }
             }
+        }
+    }
+
+    /// The advance pass of a subtree, as the interpreter's `advance`: every stateful call site in
+    /// it moves one step, children before parents, in every branch (an untaken `if` branch and
+    /// both sides of `&&`/`||` included), its arguments evaluated as at this point of the step.
+    /// Empty when the subtree has no site.
+    fn advance(&mut self, n: &IrNode) -> TokenStream {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.advance_inner(n))
+    }
+
+    fn advance_inner(&mut self, n: &IrNode) -> TokenStream {
+        // One walk, bottom-up: a subtree without sites gives no code (no `has_sites` per level,
+        // which would make a long chain of operators quadratic).
+        let children: Vec<TokenStream> = ir_children(n).into_iter().map(|c| self.advance(c)).collect();
+        match n {
+            IrNode::Stateful { f, args, window, default, site } => {
+                self.sites.insert(*site, (*f, *window, *default));
+                let mut arg = |i: usize| args.get(i).map_or_else(|| constant(f64::NAN), |a| self.node(a));
+                let (a0, a1) = (arg(0), arg(1));
+                let s = state(*site, *f);
+                quote!(#(#children)* #s.advance([#a0, #a1]);)
+            }
+            _ => quote!(#(#children)*),
+        }
+    }
+
+    /// In a stepping closure, each offset other than `[0, d]`: the closure keeps no history of its
+    /// parameters (and sees no later call's), so it cannot read one as the stepping runtime does.
+    fn offsets_without_history(&mut self, expr: &Expr) {
+        for node in expr.ast().nodes() {
+            let NodeKind::Offset { name, step, .. } = &node.kind else { continue };
+            let (reason, help) = match *step {
+                0 => continue,
+                s if s < 0 => (
+                    "a `kexpr!` closure with stateful calls keeps no history of its parameters",
+                    "pass the earlier value as a parameter of its own, or run the expression in a model",
+                ),
+                _ => (
+                    "a `kexpr!` closure with stateful calls cannot see the parameters of later calls",
+                    "run the expression in a model, whose input series are known ahead",
+                ),
+            };
+            let kind = ErrorKind::OffsetForbidden { name: name.text.clone(), step: *step, reason };
+            let err = Error::from_parts(self.source, name.span, kind, Some(help.into()));
+            self.errors.push((message(&err), name.span));
         }
     }
 
@@ -265,7 +419,11 @@ impl Gen<'_> {
                 quote!(#b::#f(#x, #y))
             }
             IrNode::Call { f, args, span } => self.call(f, args, *span),
-            IrNode::Stateful { f, args, window, default, .. } => self.first_step(*f, args, *window, *default),
+            // The advance pass before this point has moved the site to this step.
+            IrNode::Stateful { f, site, .. } => {
+                let s = state(*site, *f);
+                quote!(#s.output())
+            }
             IrNode::Calendar { f, arg, span } => {
                 self.node(arg);
                 self.calendar(f, *span)
@@ -334,75 +492,6 @@ impl Gen<'_> {
                 let g = format_ident!("{}", f.name);
                 quote!(#b::#g(#(#args),*))
             }
-        }
-    }
-
-    /// A stateful function as on the first step of a fresh run, exactly as the interpreter's
-    /// `first_step` computes it (windows pre-filled with the default, `*_since` accumulators
-    /// just reset). The formulas are repeated here because the core keeps them private.
-    fn first_step(&mut self, f: Stateful, args: &[IrNode], window: usize, d: f64) -> TokenStream {
-        let b = builtins_path();
-        let args: Vec<TokenStream> = args.iter().map(|a| self.node(a)).collect();
-        let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| constant(f64::NAN));
-        let n = window as f64;
-        let (x, s) = (scratch("__x"), scratch("__s"));
-        let (dc, nc) = (constant(d), constant(n));
-        match f {
-            Stateful::MovingSum | Stateful::MovingMean => {
-                let x_code = arg(0);
-                // The ring wraps at once for n = 1, and a NaN default forces a recompute from
-                // +0.0 in ring order; otherwise the running sum takes `+ (x - evicted)`.
-                let sum = if window == 1 {
-                    quote!(0.0f64 + #x_code)
-                } else if d.is_nan() {
-                    quote!({
-                        let mut #s = 0.0f64 + #x_code;
-                        for _ in 1..#window {
-                            #s += #dc;
-                        }
-                        #s
-                    })
-                } else {
-                    let dn = constant(d * n);
-                    quote!(#dn + (#x_code - #dc))
-                };
-                if f == Stateful::MovingMean && n != 1.0 {
-                    quote!((#sum) / #nc)
-                } else {
-                    sum
-                }
-            }
-            Stateful::MovingMin | Stateful::MovingMax => {
-                let x_code = arg(0);
-                // The deque starts with one entry for the n - 1 defaults when n >= 2.
-                let prefilled = window >= 2 && !d.is_nan();
-                if prefilled {
-                    let beats = if f == Stateful::MovingMin { quote!(#dc < #x) } else { quote!(#dc > #x) };
-                    quote!({
-                        let #x = #x_code;
-                        if #x.is_nan() || #beats { #dc } else { #x }
-                    })
-                } else {
-                    quote!({
-                        let #x = #x_code;
-                        if #x.is_nan() { f64::NAN } else { #x }
-                    })
-                }
-            }
-            Stateful::SumSince => {
-                let (x_code, reset) = (arg(0), arg(1));
-                quote!({
-                    let #x = #x_code;
-                    if #b::truthy(#reset) { #x } else { 0.0f64 + #x }
-                })
-            }
-            // The reset is evaluated by the interpreter but cannot change a first step.
-            Stateful::MinSince | Stateful::MaxSince => arg(0),
-            Stateful::CountSince => {
-                let cond = arg(0);
-                quote!(#b::bool_to_f64(#b::truthy(#cond)))
-            }
-            Stateful::StepsSince => constant(0.0),
         }
     }
 
@@ -517,6 +606,82 @@ mod tests {
     }
 
     #[test]
+    fn an_expression_without_stateful_calls_is_a_closure_that_captures_nothing() {
+        let code = expand_str(r#""{ a = x * 2; a + 1 }""#).unwrap();
+        assert!(code.starts_with("| __k0_x : f64 | -> f64 {"), "{code}");
+        // A stateful call that constant folding removes leaves no state.
+        let code = expand_str(r#""if(1, x, moving_sum(x, 3, 0))""#).unwrap();
+        assert_eq!(code, "| __k0_x : f64 | -> f64 { __k0_x }");
+    }
+
+    #[test]
+    fn stateful_calls_make_a_move_closure_owning_one_state_per_site() {
+        let code = expand_str(r#""moving_sum(x, 3, -1) + steps_since(x > 5)""#).unwrap().replace(' ', "");
+        let p = "::kalix_expr::__private::";
+        assert!(
+            code.starts_with(&format!(
+                "{{letmut__s0_moving_sum={p}SiteState::new({p}Stateful::MovingSum,3usize,f64::from_bits(0xbff0000000000000u64));\
+                 letmut__s1_steps_since={p}SiteState::new({p}Stateful::StepsSince,0usize,0.0f64);\
+                 move|__k0_x:f64|->f64{{"
+            )),
+            "{code}"
+        );
+        assert!(code.contains("__s0_moving_sum.advance([__k0_x,f64::from_bits(0x7ff8000000000000u64)]);"), "{code}");
+        assert!(
+            code.ends_with(&format!("{p}builtins::add(__s0_moving_sum.output(),__s1_steps_since.output())}}}}")),
+            "{code}"
+        );
+    }
+
+    /// The order of the interpreter's advance pass: children before parents, every branch, each
+    /// statement's sites right before it and the result's last.
+    #[test]
+    fn sites_advance_in_the_interpreters_order() {
+        let order = |src: &str| -> Vec<String> {
+            let code = expand_str(src).unwrap().replace(' ', "");
+            code.match_indices(".advance(")
+                .map(|(i, _)| code[..i].rsplit(['{', ';', '}']).next().unwrap().to_string())
+                .collect()
+        };
+        // Site numbers are pre-order; the inner window advances first.
+        assert_eq!(order(r#""moving_max(moving_mean(x, 2, 0), 3, 0)""#), ["__s1_moving_mean", "__s0_moving_max"]);
+        // Both branches of an `if`, both sides of `&&` and `||`, the condition first.
+        assert_eq!(
+            order(
+                r#""if(steps_since(c), moving_sum(x, 2, 0), count_since(x, c)) + (c && sum_since(x, c)) + (c || max_since(x, c))""#
+            ),
+            ["__s0_steps_since", "__s1_moving_sum", "__s2_count_since", "__s3_sum_since", "__s4_max_since"]
+        );
+        let code = expand_str(
+            r#""{ a = moving_sum(x, 2, 0); b = if(a > 2, moving_sum(a, 2, 0), 0); a + b + steps_since(b) }""#,
+        )
+        .unwrap()
+        .replace(' ', "");
+        let at = |needle: &str| code.find(needle).unwrap_or_else(|| panic!("{needle} in {code}"));
+        assert!(at("__s0_moving_sum.advance([__k0_x") < at("let__l0=__s0_moving_sum.output()"), "{code}");
+        assert!(at("let__l0=") < at("__s1_moving_sum.advance([__l0"), "{code}");
+        assert!(at("__s1_moving_sum.advance([__l0") < at("let__l1="), "{code}");
+        assert!(at("let__l1=") < at("__s2_steps_since.advance([__l1"), "{code}");
+    }
+
+    #[test]
+    fn offsets_other_than_zero_are_rejected_in_a_stepping_closure() {
+        assert_eq!(
+            messages(r#""moving_sum(x, 3, 0) - x[-1, 0]""#),
+            ["`x` cannot take an offset of -1: a `kexpr!` closure with stateful calls keeps no history of its parameters\n --> 1:23\n  |\n1 | moving_sum(x, 3, 0) - x[-1, 0]\n  |                       ^\n  |\n  = help: pass the earlier value as a parameter of its own, or run the expression in a model"]
+        );
+        let m = messages(r#""{ a = y[2, 0]; steps_since(x) + a }""#);
+        assert!(
+            m[0].starts_with("`y` cannot take an offset of 2: a `kexpr!` closure with stateful calls cannot see"),
+            "{m:?}"
+        );
+        assert!(m[0].ends_with("= help: run the expression in a model, whose input series are known ahead"), "{m:?}");
+        // `x[0, d]` is `x`; without stateful calls an offset reads its default, as `Compiled::eval`.
+        assert!(expand_str(r#""moving_sum(x, 3, 0) + x[0, 1]""#).is_ok());
+        assert!(expand_str(r#""x[-1, 0] + x""#).is_ok());
+    }
+
+    #[test]
     fn a_syntax_error_is_the_rendered_report() {
         let failure = expand_str(r#""max(0, rain""#).unwrap_err();
         assert_eq!(failure.arity, None);
@@ -560,6 +725,17 @@ mod tests {
         let src = format!("{:?}", vec!["x"; 1000].join(" + "));
         assert!(expand_str(&src).is_ok());
         let src = format!("{:?}", format!("{}x{}", "(".repeat(250), ")".repeat(250)));
+        assert!(expand_str(&src).is_ok());
+    }
+
+    #[test]
+    fn deep_stateful_expressions_expand_without_overflowing() {
+        // A stateful call at the bottom of a chain of additions as deep as the parser allows:
+        // every level holds a site, and the one site advances once.
+        let src = format!("{:?}", format!("moving_sum(x, 3, 0){}", " + x".repeat(1000)));
+        let code = expand_str(&src).unwrap();
+        assert_eq!(code.matches(". advance (").count(), 1, "{code}");
+        let src = format!("{:?}", format!("{}steps_since(x){}", "(".repeat(250), ")".repeat(250)));
         assert!(expand_str(&src).is_ok());
     }
 

@@ -31,9 +31,14 @@ use crate::input::Input;
 /// Compiles a kalix-expr expression to a plain Rust closure at build time.
 ///
 /// The expression is checked when the crate compiles, every error with the same message as at
-/// run time, and becomes an ordinary closure with `f64` parameters and an `f64` result
-/// (`impl Fn(f64, …) -> f64 + Copy`; it captures nothing, so it also coerces to a `fn` pointer).
-/// There is no parsing, name lookup or allocation left for run time.
+/// run time, and becomes an ordinary closure with `f64` parameters and an `f64` result. There is
+/// no parsing, name lookup or allocation left for run time. Its type depends on one thing:
+///
+/// - without stateful functions, `impl Fn(f64, …) -> f64 + Copy`: it captures nothing, so it
+///   also coerces to a `fn` pointer;
+/// - with stateful functions (`moving_*`, `*_since`, `count_since`, `steps_since`), a `move`
+///   closure `impl FnMut(f64, …) -> f64 + Clone + Send` that owns their state: each call is one
+///   step (see [Stateful functions](#stateful-functions-each-call-is-one-step)).
 ///
 /// ```
 /// use kalix_expr::{kexpr, Expr};
@@ -82,12 +87,50 @@ use crate::input::Input;
 /// and `Compiled::eval` with the default [`Options`] give the same bits for the same inputs;
 /// the test suite checks this on a table of several hundred cases.
 ///
-/// A single call is a single evaluation, as `Compiled::eval` is:
+/// Without stateful functions a call is a single evaluation, as `Compiled::eval` is, and an
+/// offset `x[k, d]` with `k ≠ 0` reads `d` (there is no history); `x[0, d]` reads `x`.
 ///
-/// - an offset `x[k, d]` with `k ≠ 0` reads `d` (there is no history), and `x[0, d]` reads `x`;
-/// - the stateful functions (`moving_*`, `*_since`, `count_since`, `steps_since`) give their
-///   value on the first step of a fresh run: windows pre-filled with their default,
-///   accumulators just reset. For state carried across steps, use the stepping runtime.
+/// # Stateful functions: each call is one step
+///
+/// The stateful functions keep state from one step of a run to the next (LANGUAGE.md §8), so a
+/// closure that calls them owns that state, one state machine per call site, created with the
+/// closure. The rule:
+///
+/// - **the first call is step 0** of a fresh run: windows pre-filled with their default,
+///   accumulators just reset, exactly what `Compiled::eval` gives;
+/// - **each call advances** every call site by one step, as the stepping runtime
+///   (`Program::run`) does: children before parents, in every branch (an untaken `if` branch
+///   and both sides of `&&` and `||` included, so a window never depends on branching history),
+///   each statement's calls right before that statement. Call it exactly once per time step;
+/// - **to restart, make a new closure**: each evaluation of `kexpr!` creates fresh state, so a
+///   function returning `kexpr!(…)` gives a fresh run per call, and a clone continues the run
+///   from where it was, independently of the original.
+///
+/// Over the same inputs, step after step, the closure gives the stepping runtime's bits; the test
+/// suite checks this on a table of multi-step cases.
+///
+/// ```
+/// use kalix_expr::kexpr;
+///
+/// let mut mean3 = kexpr!("moving_mean(inflow, 3, 0)"); // FnMut: declared `mut`
+/// assert_eq!(mean3(3.0), 1.0); // step 0: (0 + 0 + 3) / 3
+/// assert_eq!(mean3(6.0), 3.0); // step 1: (0 + 3 + 6) / 3
+/// assert_eq!(mean3(9.0), 6.0); // step 2: (3 + 6 + 9) / 3
+///
+/// // A fresh run starts from step 0 again.
+/// fn dry_spell() -> impl FnMut(f64) -> f64 {
+///     kexpr!("steps_since(rain > 0.5)")
+/// }
+/// let mut days = dry_spell();
+/// let spells: Vec<f64> = [1.0, 0.0, 0.0, 2.0, 0.0].into_iter().map(|r| days(r)).collect();
+/// assert_eq!(spells, [0.0, 1.0, 2.0, 0.0, 1.0]);
+/// assert_eq!(dry_spell()(0.0), 0.0);
+/// ```
+///
+/// A stepping closure keeps no history of its parameters and cannot see later calls, so an
+/// offset other than `[0, d]` in an expression with stateful calls is a compile error, rather
+/// than the default read at every step. Pass the earlier value as a parameter of its own, or run
+/// the expression in a model.
 ///
 /// # Blocks and `assert`
 ///
@@ -104,6 +147,10 @@ use crate::input::Input;
 /// f(-1.0); // panics: error: assertion failed: `assert(x > 0)` is 0 …
 /// ```
 ///
+/// In a stepping closure, a failed `assert` ends the step where it stands, as it ends a run of
+/// the stepping runtime: the calls of the statements before it have advanced, those after it
+/// have not.
+///
 /// # What is rejected, and why
 ///
 /// Every error of the expression is a compile error on the string literal, whose message is
@@ -113,6 +160,7 @@ use crate::input::Input;
 ///
 /// - syntax errors, unknown functions and variables, wrong arity, misplaced blocks or asserts,
 ///   forbidden offsets, non-literal window lengths: the same errors as `Expr::compile`;
+/// - offsets other than `[0, d]` next to stateful calls: the stepping closure has no history;
 /// - the calendar functions `month_at` and `days_in_month_at`: a closure has no simulation
 ///   date (the interpreter's `CalendarRequired` error);
 /// - `table.*(…)` and `fn.*(…)` calls: tables and user functions come from a model file, which
@@ -133,6 +181,12 @@ use crate::input::Input;
 /// ```compile_fail
 /// // error: `month_at` needs a simulation calendar, which a single expression does not have
 /// let f = kalix_expr::kexpr!("month_at(1)");
+/// ```
+///
+/// ```compile_fail
+/// // error: `x` cannot take an offset of -1: a `kexpr!` closure with stateful calls keeps no
+/// // history of its parameters
+/// let f = kalix_expr::kexpr!("moving_sum(x, 3, 0) - x[-1, 0]");
 /// ```
 ///
 /// The strict evaluation options (division by zero or domain errors as errors) do not apply:

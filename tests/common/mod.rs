@@ -1,4 +1,5 @@
-//! The one case table of the language (LANGUAGE.md §1–§6, §8 first steps).
+//! The one case table of the language (LANGUAGE.md §1–§6, §8 first steps), and the table of
+//! stateful functions stepped through time ([`step_cases!`], in `steps.rs`).
 //!
 //! [`cases!`] hands every case to a macro of the caller's choosing, so the same table feeds the
 //! interpreter's own test and the `kexpr!`-against-interpreter test (`tests/cases.rs`), and a new
@@ -16,7 +17,11 @@
 //! not `0.0`.
 #![allow(dead_code)]
 
+mod steps;
+
 use std::f64::consts::{E, FRAC_PI_2, PI};
+
+pub(crate) use steps::step_cases;
 
 /// NaN, for the table.
 pub const NAN: f64 = f64::NAN;
@@ -452,7 +457,7 @@ macro_rules! cases {
             "{ assert(1); assert(x == x); x }" [x] { [2.0] => 2.0 }
             "{ a = x[-1, 5]; a + x }" [x] { [1.0] => 6.0 }
 
-            // ---- §8 stateful functions: the first step of a fresh run ----
+            // ---- §8 stateful functions: the first step of a fresh run (more steps: steps.rs) ----
             "moving_sum(x, 3, 0)" [x] { [5.0] => 5.0; [NAN] => NAN; [-0.0] => 0.0 }
             "moving_sum(x, 3, 1)" [x] { [5.0] => 7.0 }
             "moving_sum(x, 3, -1)" [x] { [5.0] => 3.0 }
