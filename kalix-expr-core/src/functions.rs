@@ -283,9 +283,30 @@ impl Functions {
         }
         errors.extend(set.cycles().into_iter().map(|(k, e)| (origin[k], e)));
         if errors.is_empty() {
+            // A chain deeper than expansion allows is reported once, at its head; its members'
+            // bodies are not expanded (each would fail the same way).
+            let depths = set.depths();
+            let too_deep = |k: usize| depths[k] > crate::sema::EXPANSION_LIMIT;
+            if let Some(head) = (0..set.defs.len()).filter(|k| too_deep(*k)).max_by_key(|k| depths[*k]) {
+                let def = &set.defs[head];
+                let span = Span::new(0, def.signature.find('(').unwrap_or(0));
+                let what = "user functions call each other more than 64 deep";
+                let help = format!(
+                    "`fn.{}` starts a chain of {} calls: each is expanded in place, so flatten it",
+                    def.name, depths[head]
+                );
+                errors.push((
+                    origin[head],
+                    Error::new(&def.signature, span, ErrorKind::LimitExceeded { what }, Some(help)),
+                ));
+            }
             // Resolve every body on its own (parameters as locals, every other name free), which
             // checks built-in calls, arity, blocks, offsets, and `fn.*` calls with expansion.
             for (k, def) in set.defs.iter().enumerate() {
+                if too_deep(k) {
+                    set.pure.push(false);
+                    continue;
+                }
                 match set.check_body(def, natives) {
                     Ok(pure) => set.pure.push(pure),
                     Err(e) => {
@@ -312,6 +333,32 @@ impl Functions {
         let (ir, free) =
             crate::sema::resolve_body(def.body.ast(), def.body.shared_source(), &params, &host, &Options::model())?;
         Ok(free.is_empty() && crate::library::ir_is_pure(&ir))
+    }
+
+    /// The length of the longest call chain from each definition (1 for one that calls no
+    /// user function). The call graph must have no cycle.
+    fn depths(&self) -> Vec<usize> {
+        let calls: Vec<Vec<usize>> =
+            self.defs.iter().map(|d| d.calls().iter().filter_map(|c| self.index.get(c).copied()).collect()).collect();
+        let mut depth = vec![0usize; self.defs.len()];
+        for root in 0..self.defs.len() {
+            // Post-order with an explicit stack: a definition's depth once its callees have one.
+            let mut stack = vec![root];
+            while let Some(&f) = stack.last() {
+                if depth[f] > 0 {
+                    stack.pop();
+                    continue;
+                }
+                let pending: Vec<usize> = calls[f].iter().copied().filter(|g| depth[*g] == 0).collect();
+                if pending.is_empty() {
+                    depth[f] = 1 + calls[f].iter().map(|g| depth[*g]).max().unwrap_or(0);
+                    stack.pop();
+                } else {
+                    stack.extend(pending);
+                }
+            }
+        }
+        depth
     }
 
     /// Every call cycle, each reported once, named in full (`fn.a -> fn.b -> fn.a`), with the

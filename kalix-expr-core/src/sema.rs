@@ -262,7 +262,11 @@ pub(crate) fn resolve_body(
 
 /// The deepest chain of user-function expansions. Protects against a runaway expansion (the
 /// library itself refuses cycles).
-const EXPANSION_LIMIT: usize = 64;
+pub(crate) const EXPANSION_LIMIT: usize = 64;
+
+/// The most user-function calls one expression may expand, all told. Protects against a
+/// library whose functions each call the next several times (2^depth expansions).
+const EXPANSION_BUDGET: usize = 10_000;
 
 struct Resolver<'a> {
     source: &'a Arc<str>,
@@ -282,6 +286,8 @@ struct Resolver<'a> {
     assigned_later: HashMap<String, ()>,
     n_locals: usize,
     sites: usize,
+    /// User-function calls expanded so far.
+    expansions: usize,
     error: Option<Error>,
     /// The source of the user function body being expanded (for assert texts).
     body_source: Option<Arc<str>>,
@@ -303,6 +309,7 @@ impl<'a> Resolver<'a> {
             assigned_later: HashMap::new(),
             n_locals: 0,
             sites: 0,
+            expansions: 0,
             error: None,
             body_source: None,
             functions: Vec::new(),
@@ -731,10 +738,20 @@ impl<'a> Resolver<'a> {
             let help = Some(format!("defined as `fn.{}({})`", def.name(), def.params().join(", ")));
             return self.call_error(name, args, kind, help);
         }
-        if self.expanding.iter().any(|(_, g)| g == f) || self.expanding.len() >= EXPANSION_LIMIT {
+        if self.expanding.iter().any(|(_, g)| g == f) {
             let mut cycle: Vec<String> = self.expanding.iter().map(|(_, g)| format!("fn.{g}")).collect();
             cycle.push(format!("fn.{f}"));
             return self.call_error(name, args, ErrorKind::RecursionCycle { cycle: cycle.join(" -> ") }, None);
+        }
+        self.expansions += 1;
+        if self.expanding.len() >= EXPANSION_LIMIT || self.expansions > EXPANSION_BUDGET {
+            let what = if self.expanding.len() >= EXPANSION_LIMIT {
+                "user functions call each other more than 64 deep"
+            } else {
+                "expanding its user-function calls gives more than 10,000 calls"
+            };
+            let help = Some("each call is expanded in place: flatten the chain of functions".to_string());
+            return self.call_error(name, args, ErrorKind::LimitExceeded { what }, help);
         }
         self.called(FnRef::user(&def, functions.is_pure(f)));
         let params: Vec<(usize, IrNode)> = args

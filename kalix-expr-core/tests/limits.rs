@@ -71,11 +71,12 @@ fn deep_unary_chains_hit_the_depth_limit() {
 
 #[test]
 fn expressions_up_to_the_limits_compile_and_evaluate_on_a_small_stack() {
-    // 256 nested calls and a 1000-deep chain, compiled and evaluated on a 256 KiB thread.
+    // 256 nested calls and a 1000-deep chain, compiled and evaluated on a 1 MiB thread (half of
+    // what `std::thread::spawn` gives), in a debug build.
     let nested = "abs(".repeat(250) + "x" + &")".repeat(250);
     let chain = vec!["x"; 1000].join("-");
     let handle = std::thread::Builder::new()
-        .stack_size(256 << 10)
+        .stack_size(1 << 20)
         .spawn(move || {
             let a = Expr::parse(&nested).unwrap().compile(&["x"]).unwrap().eval(&[-2.0]).unwrap();
             let b = Expr::parse(&chain).unwrap().compile(&["x"]).unwrap().eval(&[1.0]).unwrap();
@@ -83,4 +84,45 @@ fn expressions_up_to_the_limits_compile_and_evaluate_on_a_small_stack() {
         })
         .unwrap();
     assert_eq!(handle.join().unwrap(), (2.0, -998.0));
+}
+
+#[test]
+fn ten_thousand_chained_functions_give_one_clear_error() {
+    use kalix_expr_core::{FnDef, Functions};
+    let n = 10_000;
+    let defs: Vec<FnDef> = (0..n)
+        .map(|i| {
+            let body = if i + 1 < n { format!("fn.f{}(x) + 1", i + 1) } else { "x".to_string() };
+            FnDef::parse(&format!("f{i}(x)"), &body).unwrap()
+        })
+        .collect();
+    let errors = Functions::new(defs).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(matches!(errors[0].kind(), ErrorKind::LimitExceeded { .. }));
+    assert!(errors[0].to_string().contains("`fn.f0` starts a chain of 10000 calls"), "{}", errors[0]);
+    // A chain within the limit expands and evaluates.
+    let defs: Vec<FnDef> = (0..60)
+        .map(|i| {
+            FnDef::parse(&format!("f{i}(x)"), &if i < 59 { format!("fn.f{}(x) + 1", i + 1) } else { "x".into() })
+                .unwrap()
+        })
+        .collect();
+    let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    model.functions(Functions::new(defs).unwrap());
+    model.series("var.b.a", Expr::parse("fn.f0(1)").unwrap());
+    assert_eq!(model.compile().unwrap().run(&[], 1).unwrap().column_at(0), &[60.0]);
+}
+
+#[test]
+fn functions_that_fan_out_exponentially_hit_the_expansion_budget() {
+    use kalix_expr_core::{FnDef, Functions};
+    let defs: Vec<FnDef> = (0..30)
+        .map(|i| {
+            let body = if i < 29 { format!("fn.f{0}(x) + fn.f{0}(x)", i + 1) } else { "x".to_string() };
+            FnDef::parse(&format!("f{i}(x)"), &body).unwrap()
+        })
+        .collect();
+    let errors = Functions::new(defs).unwrap_err();
+    assert!(!errors.is_empty());
+    assert!(errors.iter().all(|e| matches!(e.kind(), ErrorKind::LimitExceeded { .. })), "{}", errors[0]);
 }
