@@ -517,25 +517,25 @@ pub(crate) fn render(f: &mut fmt::Formatter<'_>, source: &str, origin: Option<&s
         None => writeln!(f, "{pad}--> {}:{}", d.line, d.column)?,
     }
     writeln!(f, "{pad} |")?;
-    // The line holding the span's start, as chars; control characters and tabs are shown as one
-    // visible column each so the caret stays aligned.
+    // The line holding the span's start; control characters and tabs are shown as one visible
+    // column each so the caret stays aligned. Only a window of it is collected, so a 10 MB line
+    // costs no more than a short one.
     let line_start = source[..d.span.start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = source[d.span.start..].find('\n').map_or(source.len(), |i| d.span.start + i);
-    let line: Vec<char> = source[line_start..line_end]
-        .chars()
-        .map(|c| match c {
-            '\t' => ' ',
-            c if c.is_control() => '\u{FFFD}',
-            c => c,
-        })
-        .collect();
+    let line = &source[line_start..line_end];
     let col0 = d.column - 1;
-    let span_chars = source[d.span.start..d.span.end.min(line_end).max(d.span.start)].chars().count().max(1);
+    let span_chars = source[d.span.start..d.span.end.min(line_end).max(d.span.start)].chars().take(SNIPPET_WIDTH).count().max(1);
     // Long lines (a 1 MB expression) are cut to a window around the span.
     let (from, prefix) = if col0 > SNIPPET_WIDTH / 2 { (col0 - SNIPPET_WIDTH / 2, "...") } else { (0, "") };
-    let to = line.len().min(from + SNIPPET_WIDTH);
-    let suffix = if to < line.len() { "..." } else { "" };
-    let shown: String = line[from.min(to)..to].iter().collect();
+    let visible = |c: char| match c {
+        '\t' => ' ',
+        c if c.is_control() => '\u{FFFD}',
+        c => c,
+    };
+    let mut window = line.chars().skip(from);
+    let shown: String = window.by_ref().take(SNIPPET_WIDTH).map(visible).collect();
+    let to = from + shown.chars().count();
+    let suffix = if window.next().is_some() { "..." } else { "" };
     writeln!(f, "{line_no} | {prefix}{shown}{suffix}")?;
     let caret_at = col0 - from + prefix.len();
     let carets = span_chars.min(to.saturating_sub(col0).max(1));
