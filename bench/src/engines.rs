@@ -13,7 +13,7 @@ use std::cell::Cell;
 use exmex::Express;
 use kalix_expr_core::{Compiled, Expr};
 
-use crate::translate::{peer_name, translate, Dialect};
+use crate::translate::{peer_name, translate, Dialect, Translation};
 use crate::Layout;
 
 /// An engine ready to evaluate one expression over slot arrays laid out by a [`Layout`].
@@ -115,7 +115,11 @@ pub struct Fasteval {
 impl Fasteval {
     /// Translates, parses and compiles `src`.
     pub fn new(src: &str, layout: &Layout) -> Result<Self, Skip> {
-        let t = translate(src, Dialect::Fasteval).map_err(Skip)?;
+        Self::from_translation(&translate(src, Dialect::Fasteval).map_err(Skip)?, layout)
+    }
+
+    /// Parses and compiles an expression already in fasteval's syntax.
+    pub fn from_translation(t: &Translation, layout: &Layout) -> Result<Self, Skip> {
         let cells: Box<[Cell<f64>]> = layout.initial_values().into_iter().map(Cell::new).collect();
         let mut slab = fasteval::Slab::new();
         for (name, cell) in layout.names.iter().zip(cells.iter()) {
@@ -127,7 +131,7 @@ impl Fasteval {
         let parser = fasteval::Parser::new();
         let expr = parser.parse(&t.source, &mut slab.ps).map_err(|e| Skip(format!("fasteval: {e:?}")))?;
         let instr = fasteval::Compiler::compile(expr.from(&slab.ps), &slab.ps, &mut slab.cs);
-        Ok(Fasteval { slab, instr, cells, varying: layout.varying, notes: t.notes })
+        Ok(Fasteval { slab, instr, cells, varying: layout.varying, notes: t.notes.clone() })
     }
 
     /// What fasteval's `eval_compiled_ref!` expands to for an instruction that is neither a
@@ -163,8 +167,12 @@ pub struct Exmex {
 impl Exmex {
     /// Translates and parses `src`.
     pub fn new(src: &str, layout: &Layout) -> Result<Self, Skip> {
-        let t = translate(src, Dialect::Exmex).map_err(Skip)?;
-        let expr = exmex::parse::<f64>(&t.source).map_err(|e| Skip(format!("exmex: {e}")))?;
+        Self::from_peer_source(&translate(src, Dialect::Exmex).map_err(Skip)?.source, layout)
+    }
+
+    /// Parses an expression already in exmex's syntax.
+    pub fn from_peer_source(src: &str, layout: &Layout) -> Result<Self, Skip> {
+        let expr = exmex::parse::<f64>(src).map_err(|e| Skip(format!("exmex: {e}")))?;
         let slots = expr.var_names().iter().map(|n| layout.slot_of_peer_name(n)).collect::<Result<Vec<_>, _>>()?;
         Ok(Exmex { expr, args: vec![0.0; slots.len()], slots })
     }
@@ -198,20 +206,26 @@ impl Meval {
     /// the variables the expression reads.
     pub fn new(src: &str, layout: &Layout) -> Result<Self, Skip> {
         let t = translate(src, Dialect::Meval).map_err(Skip)?;
-        let expr: meval::Expr = t.source.parse().map_err(|e| Skip(format!("meval: {e}")))?;
+        let read = Expr::parse(src).map_err(|e| Skip(e.to_string()))?;
+        let slots = read.variables().iter().map(|n| layout.slot_of(n)).collect::<Result<Vec<_>, _>>()?;
+        Self::from_peer_source(&t.source, &slots, layout)
+    }
+
+    /// Parses and binds an expression already in meval's syntax that reads the variables of
+    /// `slots` (all of them when the layout has two slots).
+    pub fn from_peer_source(src: &str, slots: &[usize], layout: &Layout) -> Result<Self, Skip> {
+        let expr: meval::Expr = src.parse().map_err(|e| Skip(format!("meval: {e}")))?;
         let bad = |e: meval::Error| Skip(format!("meval: {e}"));
         if layout.names.len() == 2 {
             let f = expr.bind2(&peer_name(layout.names[0]), &peer_name(layout.names[1])).map_err(bad)?;
             return Ok(Meval { f: Box::new(move |v: &[f64]| f(v[0], v[1])), slots: vec![0, 1], args: vec![0.0; 2] });
         }
-        let used = Expr::parse(src).map_err(|e| Skip(e.to_string()))?;
-        let slots = used.variables().iter().map(|n| layout.slot_of(n)).collect::<Result<Vec<_>, _>>()?;
         // `bindn` borrows the names for as long as the closure lives: leak them (a few bytes
         // per adapter, which lives for the whole benchmark anyway).
         let names: &'static [&'static str] =
             slots.iter().map(|&s| &*peer_name(layout.names[s]).leak()).collect::<Vec<_>>().leak();
         let f = expr.bindn(names).map_err(bad)?;
-        Ok(Meval { f: Box::new(f), args: vec![0.0; slots.len()], slots })
+        Ok(Meval { f: Box::new(f), args: vec![0.0; slots.len()], slots: slots.to_vec() })
     }
 }
 
