@@ -48,27 +48,44 @@ fn first_line(e: impl std::fmt::Display) -> String {
 fn main() {
     let unlimited = ParseOptions { max_len: usize::MAX, ..ParseOptions::default() };
     println!("| input | outcome | time | peak heap |\n|---|---|---:|---:|");
-    measure("100,000 nested parentheses", || "(".repeat(100_000) + "1" + &")".repeat(100_000), |s| {
-        first_line(Expr::parse_with(s, &unlimited).unwrap_err())
-    });
+    measure(
+        "100,000 nested parentheses",
+        || "(".repeat(100_000) + "1" + &")".repeat(100_000),
+        |s| first_line(Expr::parse_with(s, &unlimited).unwrap_err()),
+    );
     measure("10 MB expression", || "x+".repeat(5 << 20) + "x", |s| first_line(Expr::parse(s).unwrap_err()));
-    measure("1,000,000-term sum `1+1+…`, length limit lifted", || vec!["1"; 1_000_000].join("+"), |s| {
-        first_line(Expr::parse_with(s, &unlimited).unwrap_err())
-    });
-    measure("`sum(x, x, …)` of 1,000,000 arguments, length limit lifted", || format!("sum({})", vec!["x"; 1_000_000].join(",")), |s| {
-        let c = Expr::parse_with(s, &unlimited).unwrap().compile(&["x"]).unwrap();
-        format!("correct: {}", c.eval(&[1.0]).unwrap())
-    });
+    measure(
+        "1,000,000-term sum `1+1+…`, length limit lifted",
+        || vec!["1"; 1_000_000].join("+"),
+        |s| first_line(Expr::parse_with(s, &unlimited).unwrap_err()),
+    );
+    measure(
+        "`sum(x, x, …)` of 1,000,000 arguments, length limit lifted",
+        || format!("sum({})", vec!["x"; 1_000_000].join(",")),
+        |s| {
+            let c = Expr::parse_with(s, &unlimited).unwrap().compile(&["x"]).unwrap();
+            format!("correct: {}", c.eval(&[1.0]).unwrap())
+        },
+    );
     measure("10,000 chained user functions", String::new, |_| {
         let n = 10_000;
         let defs: Vec<FnDef> = (0..n)
-            .map(|i| FnDef::parse(&format!("f{i}(x)"), &if i + 1 < n { format!("fn.f{}(x) + 1", i + 1) } else { "x".into() }).unwrap())
+            .map(|i| {
+                FnDef::parse(&format!("f{i}(x)"), &if i + 1 < n { format!("fn.f{}(x) + 1", i + 1) } else { "x".into() })
+                    .unwrap()
+            })
             .collect();
         first_line(&Functions::new(defs).unwrap_err()[0])
     });
     measure("user functions fanning out 2^30 calls", String::new, |_| {
         let defs: Vec<FnDef> = (0..30)
-            .map(|i| FnDef::parse(&format!("f{i}(x)"), &if i < 29 { format!("fn.f{0}(x) + fn.f{0}(x)", i + 1) } else { "x".into() }).unwrap())
+            .map(|i| {
+                FnDef::parse(
+                    &format!("f{i}(x)"),
+                    &if i < 29 { format!("fn.f{0}(x) + fn.f{0}(x)", i + 1) } else { "x".into() },
+                )
+                .unwrap()
+            })
             .collect();
         first_line(&Functions::new(defs).unwrap_err()[0])
     });

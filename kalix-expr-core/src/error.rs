@@ -524,7 +524,8 @@ pub(crate) fn render(f: &mut fmt::Formatter<'_>, source: &str, origin: Option<&s
     let line_end = source[d.span.start..].find('\n').map_or(source.len(), |i| d.span.start + i);
     let line = &source[line_start..line_end];
     let col0 = d.column - 1;
-    let span_chars = source[d.span.start..d.span.end.min(line_end).max(d.span.start)].chars().take(SNIPPET_WIDTH).count().max(1);
+    let span_chars =
+        source[d.span.start..d.span.end.min(line_end).max(d.span.start)].chars().take(SNIPPET_WIDTH).count().max(1);
     // Long lines (a 1 MB expression) are cut to a window around the span.
     let (from, prefix) = if col0 > SNIPPET_WIDTH / 2 { (col0 - SNIPPET_WIDTH / 2, "...") } else { (0, "") };
     let visible = |c: char| match c {
