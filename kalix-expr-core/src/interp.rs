@@ -284,16 +284,69 @@ fn un<F>(f: F, a: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported>
 where
     F: Fn(f64) -> f64 + Copy + Send + Sync + 'static,
 {
+    // Fused shapes: the argument is computed inside this closure instead of by a child one.
+    // They cover most of the Kalix set: `sin(x * k)`, `exp(-a)`, `abs(sin(x * k))`. Only
+    // operations that cannot fault (`+ - *`, and a one-argument built-in under default domain
+    // rules) are fused, so strict options keep their checks.
+    if let Some(arg) = leaf_arith(a) {
+        return Ok(arg.fuse(f));
+    }
     Ok(match a {
-        IrNode::Slot(i) => {
-            let i = *i;
-            Box::new(move |c| f(c.values[i]))
+        IrNode::Neg(inner) => {
+            let a = code(inner, o)?;
+            Box::new(move |c| f(builtins::neg(a(c))))
+        }
+        IrNode::Call { f: g, args, .. } if o.domain == DomainErrors::Nan && matches!(g.imp, Imp::F1(_)) => {
+            let Imp::F1(g) = g.imp else { unreachable!("matched above") };
+            match leaf_arith(&args[0]) {
+                Some(arg) => arg.fuse(move |x| f(g(x))),
+                None => {
+                    let a = code(&args[0], o)?;
+                    Box::new(move |c| f(g(a(c))))
+                }
+            }
         }
         _ => {
             let a = code(a, o)?;
             Box::new(move |c| f(a(c)))
         }
     })
+}
+
+/// `slot`, or `slot op constant` with `op` one of `+ - *`: an argument a closure can compute
+/// inline.
+#[derive(Clone, Copy)]
+enum LeafArith {
+    Slot(usize),
+    SlotConst(BinaryOp, usize, f64),
+}
+
+fn leaf_arith(a: &IrNode) -> Option<LeafArith> {
+    match a {
+        IrNode::Slot(i) => Some(LeafArith::Slot(*i)),
+        IrNode::Binary { op: op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul), lhs, rhs, .. } => {
+            match (&**lhs, &**rhs) {
+                (IrNode::Slot(i), IrNode::Const(k)) => Some(LeafArith::SlotConst(*op, *i, *k)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+impl LeafArith {
+    /// A closure computing `f(self)`.
+    fn fuse<F>(self, f: F) -> Code
+    where
+        F: Fn(f64) -> f64 + Copy + Send + Sync + 'static,
+    {
+        match self {
+            LeafArith::Slot(i) => Box::new(move |c| f(c.values[i])),
+            LeafArith::SlotConst(BinaryOp::Add, i, k) => Box::new(move |c| f(builtins::add(c.values[i], k))),
+            LeafArith::SlotConst(BinaryOp::Sub, i, k) => Box::new(move |c| f(builtins::sub(c.values[i], k))),
+            LeafArith::SlotConst(_, i, k) => Box::new(move |c| f(builtins::mul(c.values[i], k))),
+        }
+    }
 }
 
 /// A two-argument function, specialised for slot and constant operands.
