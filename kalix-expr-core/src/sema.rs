@@ -726,7 +726,8 @@ impl<'a> Resolver<'a> {
         let Some(def) = functions.get(f).cloned() else {
             let close: Vec<String> = suggest::closest(f, functions.names()).iter().map(|c| format!("fn.{c}")).collect();
             let close: Vec<&str> = close.iter().map(String::as_str).collect();
-            let help = suggest::did_you_mean(&close).or_else(|| Some("no such function in the `[fn]` section".into()));
+            let help =
+                suggest::did_you_mean(&close).or_else(|| Some("no user function of that name is defined".into()));
             return self.call_error(name, args, unknown, help);
         };
         if def.params().len() != args.len() {

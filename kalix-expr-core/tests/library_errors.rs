@@ -41,7 +41,7 @@ fn dependents_exist() {
     let err = lib.remove("b", Dependents::Refuse).unwrap_err();
     assert_eq!(
         err.problems()[0].error.to_string(),
-        "error: `fn.b` is called by `fn.a`\n --> 1:1\n  |\n1 | fn.b\n  | ^^^^\n  |\n  = help: change the callers first, or go ahead with `Dependents::Cascade` (remove them, or rewrite their calls on a rename) or `Dependents::Break` (leave them invalid)"
+        "error: `fn.b` is called by `fn.a`\n --> 1:1\n  |\n1 | fn.b\n  | ^^^^\n  |\n  = help: change the callers first, or go ahead and cascade (remove them, or rewrite their calls on a rename) or break them (leave them invalid)"
     );
     assert!(
         err.to_string().starts_with(

@@ -307,8 +307,8 @@ pub(crate) fn check(
             continue;
         }
         let help = Some(
-            "change the callers first, or go ahead with `Dependents::Cascade` (remove them, or rewrite their \
-             calls on a rename) or `Dependents::Break` (leave them invalid)"
+            "change the callers first, or go ahead and cascade (remove them, or rewrite their calls on a \
+             rename) or break them (leave them invalid)"
                 .to_string(),
         );
         let kind = ErrorKind::DependentsExist {
