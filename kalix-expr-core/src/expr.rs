@@ -153,7 +153,7 @@ mod compiled {
     use super::*;
     use crate::batch::BatchProgram;
     use crate::error::ErrorKind;
-    use crate::interp::{FaultKind, Program, Unsupported};
+    use crate::interp::{Program, Unsupported};
     use crate::options::MissingVariable;
     use crate::span::Span;
 
@@ -358,28 +358,7 @@ mod compiled {
 
         #[cold]
         fn fault(&self, f: crate::interp::Fault) -> Error {
-            let kind = match f.kind {
-                FaultKind::DivisionByZero => ErrorKind::DivisionByZero,
-                FaultKind::Domain(function, arg) => ErrorKind::DomainError { function, arg },
-                FaultKind::Assert(value, id) => ErrorKind::AssertFailed {
-                    condition: match self.program.assert_context(id) {
-                        Some(text) => text.to_string(),
-                        None => self.source.get(f.span.range()).unwrap_or_default().to_string(),
-                    },
-                    value,
-                },
-                FaultKind::TableKey(id, key) => {
-                    let (table, keys) = match self.program.table(id) {
-                        Some(t) => (
-                            t.name().to_string(),
-                            t.column_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "),
-                        ),
-                        None => (String::new(), String::new()),
-                    };
-                    ErrorKind::TableKeyUnknown { table, key, keys }
-                }
-            };
-            Error::new(&self.source, f.span, kind, None)
+            self.program.fault_error(&self.source, f)
         }
 
         /// Evaluates every row of `columns` into `out`: `columns[i]` holds slot `i`'s values

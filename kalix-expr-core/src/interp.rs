@@ -237,6 +237,33 @@ impl Program {
         (self.result)(ctx)
     }
 
+    /// The error a fault of this program reports, against `source` (the expression's text).
+    pub(crate) fn fault_error(&self, source: &Arc<str>, f: Fault) -> crate::error::Error {
+        use crate::error::ErrorKind;
+        let kind = match f.kind {
+            FaultKind::DivisionByZero => ErrorKind::DivisionByZero,
+            FaultKind::Domain(function, arg) => ErrorKind::DomainError { function, arg },
+            FaultKind::Assert(value, id) => ErrorKind::AssertFailed {
+                condition: match self.assert_context(id) {
+                    Some(text) => text.to_string(),
+                    None => source.get(f.span.range()).unwrap_or_default().to_string(),
+                },
+                value,
+            },
+            FaultKind::TableKey(id, key) => {
+                let t = self.table(id);
+                ErrorKind::TableKeyUnknown {
+                    table: t.map(|t| t.name().to_string()).unwrap_or_default(),
+                    key,
+                    keys: t
+                        .map(|t| t.column_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default(),
+                }
+            }
+        };
+        crate::error::Error::new(source, f.span, kind, None)
+    }
+
     /// The text a failed assert shows when it is not its source at its span.
     pub(crate) fn assert_context(&self, id: usize) -> Option<&str> {
         self.asserts.get(id).and_then(|c| c.as_deref())
@@ -814,34 +841,8 @@ fn advance(n: &IrNode, o: Opts<'_>) -> Result<Option<Code>, Unsupported> {
             parts.extend(advance(result, o)?);
             seq(parts)
         }
-        other => seq(children(&ir_children(other))?),
+        other => seq(children(&other.children())?),
     }))
-}
-
-/// The direct children of a node, in evaluation order.
-fn ir_children(n: &IrNode) -> Vec<&IrNode> {
-    match n {
-        IrNode::Neg(a) | IrNode::Not(a) => vec![a],
-        IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => vec![lhs, rhs],
-        IrNode::If(c, a, b) => vec![c, a, b],
-        IrNode::Call { args, .. }
-        | IrNode::Table { args, .. }
-        | IrNode::Stateful { args, .. }
-        | IrNode::Native { args, .. } => args.iter().collect(),
-        IrNode::Calendar { arg, .. } => vec![arg],
-        IrNode::Inline { params, stmts, result } => {
-            let mut v: Vec<&IrNode> = params.iter().map(|(_, a)| a).collect();
-            for s in stmts {
-                v.push(match s {
-                    IrStmt::Let { value, .. } => value,
-                    IrStmt::Assert { cond, .. } => cond,
-                });
-            }
-            v.push(result);
-            v
-        }
-        IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => Vec::new(),
-    }
 }
 
 /// Whether a subtree can record a fault under default options: a 2D table lookup or an inlined
@@ -849,12 +850,12 @@ fn ir_children(n: &IrNode) -> Vec<&IrNode> {
 fn may_fault(n: &IrNode) -> bool {
     matches!(n, IrNode::Table { args, .. } if args.len() == 2)
         || matches!(n, IrNode::Inline { .. })
-        || ir_children(n).into_iter().any(may_fault)
+        || n.children().into_iter().any(may_fault)
 }
 
 /// Whether a subtree holds a stateful call site.
 fn has_sites(n: &IrNode) -> bool {
-    matches!(n, IrNode::Stateful { .. }) || ir_children(n).into_iter().any(has_sites)
+    matches!(n, IrNode::Stateful { .. }) || n.children().into_iter().any(has_sites)
 }
 
 /// A stateful function evaluated as on the first step of a fresh run (a single evaluation has

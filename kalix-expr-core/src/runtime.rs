@@ -30,10 +30,10 @@ use crate::calendar::{Calendar, Date, SIM_FIELDS};
 use crate::error::{Error, ErrorKind};
 use crate::expr::Expr;
 use crate::functions::Functions;
-use crate::interp::{self, FaultKind, Rt, SlotSource, Stepping};
+use crate::interp::{self, Rt, SlotSource, Stepping};
 use crate::library::NativeFn;
 use crate::options::Options;
-use crate::sema::{resolve_shared, Host, IrNode, IrStmt, Scope};
+use crate::sema::{resolve_shared, Host, IrNode, Scope};
 use crate::span::Span;
 use crate::table::Table;
 use crate::temporal::{cells_needed, Site};
@@ -225,7 +225,7 @@ impl Model {
                 continue;
             }
             let mut sites = Vec::new();
-            walk_ir(&ir, &mut |n| match n {
+            ir.walk(&mut |n| match n {
                 IrNode::Stateful { f, window, default, site, .. } => sites.push((*site, (*f, *window, *default))),
                 IrNode::Slot(slot) if (first_sim..first_series).contains(slot) => sim_used = true,
                 _ => {}
@@ -312,46 +312,6 @@ impl Model {
         }
         None
     }
-}
-
-/// Calls `f` on every node of `ir`, statements first, parents before children.
-fn walk_ir(ir: &crate::sema::Ir, f: &mut dyn FnMut(&IrNode)) {
-    fn walk(n: &IrNode, f: &mut dyn FnMut(&IrNode)) {
-        f(n);
-        match n {
-            IrNode::Neg(a) | IrNode::Not(a) => walk(a, f),
-            IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => {
-                walk(lhs, f);
-                walk(rhs, f);
-            }
-            IrNode::If(c, a, b) => {
-                walk(c, f);
-                walk(a, f);
-                walk(b, f);
-            }
-            IrNode::Call { args, .. }
-            | IrNode::Table { args, .. }
-            | IrNode::Stateful { args, .. }
-            | IrNode::Native { args, .. } => args.iter().for_each(|a| walk(a, f)),
-            IrNode::Calendar { arg, .. } => walk(arg, f),
-            IrNode::Inline { params, stmts, result } => {
-                params.iter().for_each(|(_, a)| walk(a, f));
-                walk_stmts(stmts, f);
-                walk(result, f);
-            }
-            IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => {}
-        }
-    }
-    fn walk_stmts(stmts: &[IrStmt], f: &mut dyn FnMut(&IrNode)) {
-        for s in stmts {
-            match s {
-                IrStmt::Let { value, .. } => walk(value, f),
-                IrStmt::Assert { cond, .. } => walk(cond, f),
-            }
-        }
-    }
-    walk_stmts(&ir.stmts, f);
-    walk(&ir.result, f);
 }
 
 struct CompiledSeries {
@@ -523,32 +483,11 @@ impl Program {
 
     #[cold]
     fn run_error(&self, s: &CompiledSeries, step: usize, f: interp::Fault) -> RunError {
-        let kind = match f.kind {
-            FaultKind::DivisionByZero => ErrorKind::DivisionByZero,
-            FaultKind::Domain(function, arg) => ErrorKind::DomainError { function, arg },
-            FaultKind::Assert(value, id) => ErrorKind::AssertFailed {
-                condition: match s.program.assert_context(id) {
-                    Some(text) => text.to_string(),
-                    None => s.source.get(f.span.range()).unwrap_or_default().to_string(),
-                },
-                value,
-            },
-            FaultKind::TableKey(id, key) => {
-                let t = s.program.table(id);
-                ErrorKind::TableKeyUnknown {
-                    table: t.map(|t| t.name().to_string()).unwrap_or_default(),
-                    key,
-                    keys: t
-                        .map(|t| t.column_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default(),
-                }
-            }
-        };
         RunError {
             step,
             date: self.calendar.date(step),
             series: s.name.clone(),
-            error: Error::new(&s.source, f.span, kind, None).with_origin(s.name.clone()),
+            error: s.program.fault_error(&s.source, f).with_origin(s.name.clone()),
         }
     }
 }

@@ -167,6 +167,59 @@ pub enum IrNode {
     },
 }
 
+impl IrNode {
+    /// The node's direct children, in evaluation order (statements of an inlined body in
+    /// order, then its result).
+    ///
+    /// ```
+    /// use kalix_expr_core::{Expr, IrNode};
+    /// let ir = Expr::parse("x + sin(y)")?.resolve(&["x", "y"], &Default::default())?;
+    /// assert_eq!(ir.result.children().len(), 2);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn children(&self) -> Vec<&IrNode> {
+        match self {
+            IrNode::Neg(a) | IrNode::Not(a) => vec![a],
+            IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => vec![lhs, rhs],
+            IrNode::If(c, a, b) => vec![c, a, b],
+            IrNode::Call { args, .. }
+            | IrNode::Table { args, .. }
+            | IrNode::Stateful { args, .. }
+            | IrNode::Native { args, .. } => args.iter().collect(),
+            IrNode::Calendar { arg, .. } => vec![arg],
+            IrNode::Inline { params, stmts, result } => {
+                let mut v: Vec<&IrNode> = params.iter().map(|(_, a)| a).collect();
+                v.extend(stmts.iter().map(IrStmt::node));
+                v.push(result);
+                v
+            }
+            IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => Vec::new(),
+        }
+    }
+}
+
+impl IrStmt {
+    /// The statement's expression: the assigned value or the asserted condition.
+    pub fn node(&self) -> &IrNode {
+        match self {
+            IrStmt::Let { value, .. } => value,
+            IrStmt::Assert { cond, .. } => cond,
+        }
+    }
+}
+
+impl Ir {
+    /// Calls `f` on every node, statements first, parents before children.
+    pub fn walk(&self, f: &mut dyn FnMut(&IrNode)) {
+        let mut stack: Vec<&IrNode> =
+            self.stmts.iter().map(IrStmt::node).chain(std::iter::once(&self.result)).rev().collect();
+        while let Some(n) = stack.pop() {
+            f(n);
+            stack.extend(n.children().into_iter().rev());
+        }
+    }
+}
+
 /// How variable names become slots.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {

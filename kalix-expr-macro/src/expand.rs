@@ -61,42 +61,13 @@ pub fn expand(input: &Input) -> Result<TokenStream, Failure> {
 /// Whether the closure steps through time: the expression has a stateful call site left after
 /// constant folding.
 fn steps(ir: &Ir) -> bool {
-    ir.stmts.iter().any(|s| has_sites(stmt_node(s))) || has_sites(&ir.result)
-}
-
-/// The expression a statement evaluates.
-fn stmt_node(s: &IrStmt) -> &IrNode {
-    match s {
-        IrStmt::Let { value, .. } => value,
-        IrStmt::Assert { cond, .. } => cond,
-    }
-}
-
-/// The direct children of a node, in the interpreter's evaluation order (its `ir_children`).
-fn ir_children(n: &IrNode) -> Vec<&IrNode> {
-    match n {
-        IrNode::Neg(a) | IrNode::Not(a) => vec![a],
-        IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => vec![lhs, rhs],
-        IrNode::If(c, a, b) => vec![c, a, b],
-        IrNode::Call { args, .. }
-        | IrNode::Table { args, .. }
-        | IrNode::Stateful { args, .. }
-        | IrNode::Native { args, .. } => args.iter().collect(),
-        IrNode::Calendar { arg, .. } => vec![arg],
-        IrNode::Inline { params, stmts, result } => {
-            let mut v: Vec<&IrNode> = params.iter().map(|(_, a)| a).collect();
-            v.extend(stmts.iter().map(stmt_node));
-            v.push(result);
-            v
-        }
-        IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => Vec::new(),
-    }
+    ir.stmts.iter().any(|s| has_sites(s.node())) || has_sites(&ir.result)
 }
 
 /// Whether a subtree holds a stateful call site.
 fn has_sites(n: &IrNode) -> bool {
     stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
-        matches!(n, IrNode::Stateful { .. }) || ir_children(n).into_iter().any(has_sites)
+        matches!(n, IrNode::Stateful { .. }) || n.children().into_iter().any(has_sites)
     })
 }
 
@@ -290,7 +261,7 @@ impl Gen<'_> {
             .stmts
             .iter()
             .map(|s| {
-                let advance = self.advance(stmt_node(s));
+                let advance = self.advance(s.node());
                 let stmt = self.stmt(s);
                 quote!(#advance #stmt)
             })
@@ -333,7 +304,7 @@ impl Gen<'_> {
     fn advance_inner(&mut self, n: &IrNode) -> TokenStream {
         // One walk, bottom-up: a subtree without sites gives no code (no `has_sites` per level,
         // which would make a long chain of operators quadratic).
-        let children: Vec<TokenStream> = ir_children(n).into_iter().map(|c| self.advance(c)).collect();
+        let children: Vec<TokenStream> = n.children().into_iter().map(|c| self.advance(c)).collect();
         match n {
             IrNode::Stateful { f, args, window, default, site } => {
                 self.sites.insert(*site, (*f, *window, *default));
