@@ -1,6 +1,9 @@
 //! What the per-expression benchmarks share: one criterion group per expression, with one
 //! benchmark per engine that agrees with hand-written Rust, timed per evaluation.
 
+// Each bench target uses part of this module.
+#![allow(dead_code)]
+
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
@@ -16,7 +19,7 @@ pub fn config() -> Criterion {
 
 /// One benchmark whose iteration is one evaluation, cycling through the inputs. Timed in the
 /// thread's CPU time, as the report is.
-fn bench<E: Eval>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut e: E, inputs: &Inputs) {
+pub fn bench<E: Eval>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut e: E, inputs: &Inputs) {
     group.bench_function(name, |b| b.iter_custom(|iters| timed(|| sweep(&mut e, inputs, iters))));
 }
 
