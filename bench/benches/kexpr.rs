@@ -23,8 +23,12 @@ macro_rules! kexpr_slice {
     }};
 }
 
-fn closures() -> Vec<(&'static str, Set, usize, Box<dyn Fn(&[f64]) -> f64>)> {
-    let list: Vec<(&str, Set, usize, Box<dyn Fn(&[f64]) -> f64>)> = vec![
+/// A closure of the slot array.
+type SlotFn = Box<dyn Fn(&[f64]) -> f64>;
+
+/// Each benchmark's name, its set and index there, and its `kexpr!` closure.
+fn closures() -> Vec<(&'static str, Set, usize, SlotFn)> {
+    let list: Vec<(&str, Set, usize, SlotFn)> = vec![
         (
             "kalix/01",
             Set::Kalix,
