@@ -398,6 +398,13 @@ impl Diagnostic {
 /// ```
 #[derive(Clone, PartialEq)]
 pub struct Error {
+    // Boxed, so that `Result<f64, Error>` is two words and returns in registers: the success
+    // path of every evaluation pays for the size of the error type.
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, PartialEq)]
+struct Inner {
     diagnostics: Vec<Diagnostic>,
     source: Arc<str>,
     origin: Option<String>,
@@ -406,7 +413,9 @@ pub struct Error {
 impl Error {
     /// One diagnostic against `source`.
     pub(crate) fn new(source: &Arc<str>, span: Span, kind: ErrorKind, help: Option<String>) -> Self {
-        let mut e = Error { diagnostics: Vec::with_capacity(1), source: source.clone(), origin: None };
+        let mut e = Error {
+            inner: Box::new(Inner { diagnostics: Vec::with_capacity(1), source: source.clone(), origin: None }),
+        };
         e.push(span, kind, help);
         e
     }
@@ -425,14 +434,14 @@ impl Error {
 
     /// Where the source came from, as given to [`Error::with_origin`].
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.inner.origin.as_deref()
     }
 
     /// Adds another diagnostic against the same source.
     pub(crate) fn push(&mut self, span: Span, kind: ErrorKind, help: Option<String>) {
-        let span = clamp_span(&self.source, span);
-        let (line, column) = span.line_col(&self.source);
-        self.diagnostics.push(Diagnostic { kind, span, help, line, column });
+        let span = clamp_span(&self.inner.source, span);
+        let (line, column) = span.line_col(&self.inner.source);
+        self.inner.diagnostics.push(Diagnostic { kind, span, help, line, column });
     }
 
     /// Names where the source came from (a file, a model property); shown in the `-->` line.
@@ -443,17 +452,17 @@ impl Error {
     /// assert!(err.to_string().contains("--> model.ini [node.a] inflow 1:4"));
     /// ```
     pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
+        self.inner.origin = Some(origin.into());
         self
     }
 
     /// Every diagnostic, in source order of discovery. Never empty.
     pub fn diagnostics(&self) -> &[Diagnostic] {
-        &self.diagnostics
+        &self.inner.diagnostics
     }
     fn first(&self) -> &Diagnostic {
         // Invariant: constructed with one diagnostic, and none are ever removed.
-        &self.diagnostics[0]
+        &self.inner.diagnostics[0]
     }
     /// The first diagnostic's kind.
     pub fn kind(&self) -> &ErrorKind {
@@ -477,7 +486,7 @@ impl Error {
     }
     /// The source text the spans point into.
     pub fn source_text(&self) -> &str {
-        &self.source
+        &self.inner.source
     }
 }
 
@@ -549,11 +558,11 @@ pub(crate) fn render(f: &mut fmt::Formatter<'_>, source: &str, origin: Option<&s
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
+        for (i, d) in self.inner.diagnostics.iter().enumerate() {
             if i > 0 {
                 f.write_str("\n\n")?;
             }
-            render(f, &self.source, self.origin.as_deref(), d)?;
+            render(f, &self.inner.source, self.inner.origin.as_deref(), d)?;
         }
         Ok(())
     }
@@ -562,7 +571,7 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Tests print errors with `{:?}` through `unwrap`; the rendered text is the useful form.
-        writeln!(f, "Error {{ kinds: {:?} }}", self.diagnostics.iter().map(|d| &d.kind).collect::<Vec<_>>())?;
+        writeln!(f, "Error {{ kinds: {:?} }}", self.inner.diagnostics.iter().map(|d| &d.kind).collect::<Vec<_>>())?;
         fmt::Display::fmt(self, f)
     }
 }
