@@ -23,6 +23,8 @@ pub(crate) struct Entry {
     pub(crate) parsed: Parsed,
 }
 
+// Entries are built once per load and few; boxing the definition would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Parsed {
     /// A definition that parses (it may still be invalid within the library).

@@ -66,6 +66,9 @@ pub struct Snapshot {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+// One per compiled expression per library change, never on a hot path: a boxed `Compiled`
+// would only make callers dereference.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Revalidation {
