@@ -893,26 +893,17 @@ fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts
                 }
             })
         }
-        Stateful::MovingMin => {
+        Stateful::MovingMin | Stateful::MovingMax => {
             let x = next();
+            // The pre-fill entry wins only if it is strictly better: the newest of equal values is
+            // kept, as the runtime's deque does.
+            let better: fn(f64, f64) -> bool = if f == Stateful::MovingMin { |d, x| d < x } else { |d, x| d > x };
             Box::new(move |c| {
                 let x = x(c);
                 match (x.is_nan(), prefilled) {
                     (true, true) => d,
                     (true, false) => f64::NAN,
-                    (false, true) if d < x => d,
-                    (false, _) => x,
-                }
-            })
-        }
-        Stateful::MovingMax => {
-            let x = next();
-            Box::new(move |c| {
-                let x = x(c);
-                match (x.is_nan(), prefilled) {
-                    (true, true) => d,
-                    (true, false) => f64::NAN,
-                    (false, true) if d > x => d,
+                    (false, true) if better(d, x) => d,
                     (false, _) => x,
                 }
             })

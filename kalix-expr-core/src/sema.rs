@@ -520,17 +520,17 @@ impl<'a> Resolver<'a> {
     }
 
     /// `this.x` → `<node>.x` and a bare `this` → this series, as the host defines them.
-    fn this_rewrite(&mut self, name: &Name) -> Result<Option<Name>, IrNode> {
+    fn this_rewrite<'n>(&mut self, name: &'n Name) -> Result<std::borrow::Cow<'n, Name>, IrNode> {
         let lower = name.text.to_lowercase();
         let rewritten = if lower == "this" {
             self.host.this_series.map(str::to_string)
         } else if let Some(rest) = lower.strip_prefix("this.") {
             self.host.this_node.map(|node| format!("{node}.{}", &name.text[name.text.len() - rest.len()..]))
         } else {
-            return Ok(None);
+            return Ok(std::borrow::Cow::Borrowed(name));
         };
         match rewritten {
-            Some(text) => Ok(Some(Name { text, span: name.span, trailing_dot: name.trailing_dot })),
+            Some(text) => Ok(std::borrow::Cow::Owned(Name { text, span: name.span, trailing_dot: name.trailing_dot })),
             None => Err(self.error(
                 name.span,
                 ErrorKind::ThisUnbound { name: name.text.clone() },
@@ -540,15 +540,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn var(&mut self, name: &Name) -> IrNode {
-        let rewritten;
         let name = match self.this_rewrite(name) {
-            Ok(Some(n)) => {
-                rewritten = n;
-                &rewritten
-            }
-            Ok(None) => name,
+            Ok(n) => n,
             Err(e) => return e,
         };
+        let name = &*name;
         let lower = name.text.to_lowercase();
         if !name.text.contains('.') {
             if let Some(&l) = self.locals.get(&lower) {
@@ -597,15 +593,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn offset(&mut self, name: &Name, step: i64, default: f64) -> IrNode {
-        let rewritten;
         let name = match self.this_rewrite(name) {
-            Ok(Some(n)) => {
-                rewritten = n;
-                &rewritten
-            }
-            Ok(None) => name,
+            Ok(n) => n,
             Err(e) => return e,
         };
+        let name = &*name;
         let lower = name.text.to_lowercase();
         let forbid = |reason: &'static str| ErrorKind::OffsetForbidden { name: name.text.clone(), step, reason };
         if lower.starts_with("const.") {
