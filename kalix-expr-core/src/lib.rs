@@ -76,6 +76,7 @@ pub use parse::{parse, ParseOptions};
 pub use runtime::{Model, ModelError, Outputs, Program, RunError};
 pub use sema::{resolve, Host, Ir, IrNode, IrStmt, Scope};
 pub use span::Span;
+pub use suggest::distance as edit_distance;
 pub use table::{Table, TableError};
 
 /// The error of evaluation: the same [`Error`] type as every other phase, with an evaluation

@@ -4,7 +4,13 @@ use crate::builtins::{BUILTINS, SYNONYMS};
 
 /// Edit distance between two short strings, by chars, case-insensitively: insertions,
 /// deletions, substitutions and transpositions of neighbours (`rian` → `rain` is one edit).
-fn distance(a: &str, b: &str) -> usize {
+///
+/// The one measure behind every "did you mean" of the project (the model loader's too).
+///
+/// ```
+/// assert_eq!(kalix_expr_core::edit_distance("guage", "Gauge"), 1);
+/// ```
+pub fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
     // d[i][j]: distance between a[..i] and b[..j].
