@@ -1,7 +1,7 @@
 //! Runs every benchmark side by side in one process and prints the tables of BENCHMARKS.md.
 //!
 //! ```text
-//! cargo run -p kalix-expr-bench --release --bin report [-- --reps N]
+//! cargo run -p kalix-expr-bench --release --bin report [-- --reps N] [--many-only]
 //! ```
 //!
 //! Every engine is checked against hand-written Rust before it is timed: kalix-expr bit for bit
@@ -328,6 +328,10 @@ fn targets(kalix: &[Vec<Option<f64>>], exprtk: &[Vec<Option<f64>>], compile_us: 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let reps = args.iter().position(|a| a == "--reps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(15);
+    if args.iter().any(|a| a == "--many-only") {
+        many_expressions(reps.min(5));
+        return ExitCode::SUCCESS;
+    }
     let mut failures = Vec::new();
     machine();
     let kalix_ratios = run_set(Set::Kalix, reps, &mut failures);
