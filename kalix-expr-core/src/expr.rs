@@ -340,6 +340,17 @@ mod compiled {
         /// ```
         #[inline]
         pub fn eval(&self, values: &[f64]) -> Result<f64, Error> {
+            // The hot path, inlined into the caller: a pure program is one closure call.
+            if self.program.is_pure() && values.len() >= self.n_slots {
+                return Ok(self.program.run_pure(values));
+            }
+            self.eval_general(values)
+        }
+
+        /// [`Compiled::eval`] for programs that may fail or have statements, and for too few
+        /// values.
+        #[inline(never)]
+        fn eval_general(&self, values: &[f64]) -> Result<f64, Error> {
             if values.len() < self.n_slots {
                 return Err(self.too_few(values.len()));
             }

@@ -1,5 +1,8 @@
 //! The interpreter: an [`Ir`] compiled once into a tree of closures, then run over a slice of
-//! slot values.
+//! slot values. A pure result (no statement, local, assert, stateful call, table, native or
+//! offset into a run) takes the contiguous node array of [`crate::flat`] instead, which stays
+//! fast when thousands of different expressions are evaluated in turn; this module keeps the
+//! statements, the advance pass of stateful calls and everything that can fail.
 //!
 //! Why closures: each node becomes one boxed closure that calls its children directly, so a
 //! step costs one indirect call per node and no `match` on an opcode. The common shapes are
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp, Stateful};
 use crate::calendar::{days_in_month, Calendar};
+use crate::flat::Flat;
 use crate::options::{DivByZero, DomainErrors, Options};
 use crate::sema::{Ir, IrNode, IrStmt};
 use crate::span::Span;
@@ -109,17 +113,25 @@ enum Step {
     Assert(Code, Span, usize),
 }
 
+/// How the result is computed.
+enum Body {
+    /// A pure expression's node array (see [`crate::flat`]).
+    Flat(Flat),
+    /// A closure tree: everything else.
+    Tree(Code),
+}
+
 /// A compiled, immutable program: `Send + Sync`, so one can be evaluated from many threads.
 pub(crate) struct Program {
     /// Each statement, after the advance of the stateful calls it holds (stepping only).
     steps: Vec<(Option<Code>, Step)>,
-    result: Code,
+    result: Body,
     result_advance: Option<Code>,
     pub(crate) n_locals: usize,
     pub(crate) n_slots: usize,
-    /// Whether anything can record a fault (strict options, asserts, 2D tables, inlined
-    /// bodies); when not, a single evaluation skips the fault check.
-    may_fault: bool,
+    /// Nothing can record a fault (strict options, asserts, 2D tables, inlined bodies), no
+    /// statements, no locals, not stepping: see [`Program::is_pure`].
+    pure: bool,
     tables: Vec<Arc<Table>>,
     asserts: Vec<Option<Arc<str>>>,
 }
@@ -161,30 +173,63 @@ impl Program {
             };
             steps.push(step);
         }
-        let result = code(&ir.result, o)?;
         let result_advance = advance(&ir.result, o)?;
         let strict = opts.div_by_zero == DivByZero::Error || opts.domain_errors == DomainErrors::Error;
         let may_fault = strict || !ir.stmts.is_empty() || may_fault(&ir.result);
+        let pure = !may_fault && ir.n_locals == 0 && steps.is_empty() && stepping.is_none();
+        // The node array serves pure results, in single evaluations and in runs alike (a run's
+        // step reads its slot array as a single evaluation does; offsets and stateful calls
+        // keep the closure tree).
+        let flat = !may_fault && ir.n_locals == 0 && steps.is_empty() && result_advance.is_none();
+        let result = match flat.then(|| Flat::compile(&ir.result, opts.div_by_zero, stepping.is_none())).flatten() {
+            Some(flat) => Body::Flat(flat),
+            None => Body::Tree(code(&ir.result, o)?),
+        };
         Ok(Program {
+            pure,
             steps,
             result,
             result_advance,
             n_locals: ir.n_locals,
             n_slots: ir.n_slots,
-            may_fault,
             tables: reg.tables.into_inner(),
             asserts: reg.asserts.into_inner(),
         })
     }
 
-    /// Evaluates over `values` (at least `n_slots` long; checked by the caller).
-    #[inline]
-    pub(crate) fn run(&self, values: &[f64]) -> Result<f64, Fault> {
-        let fault = Cell::new(None);
-        if !self.may_fault && self.n_locals == 0 && self.steps.is_empty() {
-            // The common case: one expression that cannot fail.
-            return Ok((self.result)(&Ctx { values, locals: &[], fault: &fault, rt: None }));
+    /// Whether a single evaluation is one call of the result's closure: no statements, no
+    /// locals, nothing that can fail. Then [`Program::run_pure`] is all of it.
+    #[inline(always)]
+    pub(crate) fn is_pure(&self) -> bool {
+        self.pure
+    }
+
+    /// Evaluates a pure program (see [`Program::is_pure`]) over `values` (at least `n_slots`
+    /// long; checked by the caller).
+    ///
+    /// This is the hot path of [`Compiled::eval`](crate::Compiled::eval), kept small enough to
+    /// inline into the caller's loop: one indirect call and nothing else. The general
+    /// [`Program::run`] is out of line, because its stack array of locals and its fault checks
+    /// made every evaluation pay a large stack frame (six saved registers, a 600-byte frame)
+    /// even when it took the short path.
+    #[inline(always)]
+    pub(crate) fn run_pure(&self, values: &[f64]) -> f64 {
+        match &self.result {
+            Body::Flat(flat) => flat.eval(values),
+            Body::Tree(code) => {
+                let fault = Cell::new(None);
+                code(&Ctx { values, locals: &[], fault: &fault, rt: None })
+            }
         }
+    }
+
+    /// Evaluates over `values` (at least `n_slots` long; checked by the caller).
+    #[inline(never)]
+    pub(crate) fn run(&self, values: &[f64]) -> Result<f64, Fault> {
+        if self.pure {
+            return Ok(self.run_pure(values));
+        }
+        let fault = Cell::new(None);
         let value = if self.n_locals == 0 {
             let ctx = Ctx { values, locals: &[], fault: &fault, rt: None };
             self.run_steps(&ctx)
@@ -234,7 +279,10 @@ impl Program {
         if let Some(adv) = &self.result_advance {
             adv(ctx);
         }
-        (self.result)(ctx)
+        match &self.result {
+            Body::Flat(flat) => flat.eval(ctx.values),
+            Body::Tree(code) => code(ctx),
+        }
     }
 
     /// The error a fault of this program reports, against `source` (the expression's text).

@@ -45,6 +45,8 @@ pub mod builtins;
 mod calendar;
 mod error;
 mod expr;
+#[cfg(feature = "interp")]
+mod flat;
 mod functions;
 #[cfg(feature = "interp")]
 mod interp;

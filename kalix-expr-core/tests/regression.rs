@@ -11,7 +11,9 @@ use kalix_expr_core::{ErrorKind, Expr};
 /// (`\u{a0}a\u{a0}\u{a0}\u{a0}(cf`: no-break spaces before the call's name).
 #[test]
 fn unclosed_call_after_a_multibyte_char_is_an_error_not_a_panic() {
-    for src in ["sqrt\u{c5}(\u{85}abs(cononrn", "if(\u{85}tanAif(\u{85}imAAmAA", "é(x", "xé(1", "\u{a0}a\u{a0}\u{a0}\u{a0}(cf"] {
+    for src in
+        ["sqrt\u{c5}(\u{85}abs(cononrn", "if(\u{85}tanAif(\u{85}imAAmAA", "é(x", "xé(1", "\u{a0}a\u{a0}\u{a0}\u{a0}(cf"]
+    {
         let err = Expr::parse(src).unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::ParenUnclosed, "{src:?}");
         let _ = err.to_string();

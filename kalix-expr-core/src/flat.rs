@@ -1,0 +1,634 @@
+//! The single-evaluation form of a pure expression: one contiguous array of nodes.
+//!
+//! Why: the closure tree of [`interp`](crate::interp) puts every node in its own heap block.
+//! That costs nothing while a few expressions stay in cache, but a host evaluating thousands of
+//! different expressions each step (a model with thousands of nodes) chases pointers through
+//! scattered blocks and waits on memory at every node. Here an expression is one array of
+//! 32-byte nodes laid out in pre-order (a parent, then its first subtree, then its second), so
+//! an evaluation reads memory front to back, as the hardware prefetcher expects, and one
+//! expression is one allocation.
+//!
+//! Each node holds a plain function pointer, `run`, and its operands: child indices, slots and a
+//! constant. The functions are generic over the operation (a zero-sized type per built-in and
+//! operator), so each one is specialised with its operation inlined, exactly as the closures
+//! are: `slot op const`, `const op slot`, `slot op slot`, `child op const`, … and a one-argument
+//! built-in of `slot`, `slot op const`, or of another one-argument built-in. A step costs one
+//! indirect call per node, like the closures, but no vtable load.
+//!
+//! Only pure expressions under the default error options take this form: no block, local,
+//! assert, table, native, inlined body or stateful call, and no `interp` (its points are a
+//! slice). Everything else keeps the closure tree. Both call the same [`builtins`] in the same
+//! order, so the results are the same bits (property-tested against a reference walker).
+
+use crate::ast::BinaryOp;
+use crate::builtins::{self, Imp};
+use crate::options::DivByZero;
+use crate::sema::IrNode;
+
+/// A node's code: evaluates `node` (an element of `env.nodes`) over `env.values`.
+type Run = fn(env: &Env<'_>, node: &Node) -> f64;
+
+/// What an evaluation reads, passed to every node by one pointer, so that a node's code keeps
+/// two registers across its children's calls (as a closure does), not five.
+pub(crate) struct Env<'a> {
+    nodes: &'a [Node],
+    values: &'a [f64],
+}
+
+/// One node. What `a`, `b`, `c` and `k` mean depends on `run`: a child's index, a slot, a
+/// function's index in [`F1`], or a constant.
+#[derive(Clone, Copy)]
+pub(crate) struct Node {
+    run: Run,
+    a: u32,
+    b: u32,
+    c: u32,
+    k: f64,
+}
+
+/// "No next argument" in a long fold's argument list.
+const END: u32 = u32::MAX;
+
+/// A compiled pure expression.
+pub(crate) struct Flat {
+    nodes: Box<[Node]>,
+    /// One more than the largest slot read: a shorter `values` gives NaN, never a panic.
+    n_slots: usize,
+}
+
+impl Flat {
+    /// Compiles `n`, or `None` when it needs the closure tree (see the module docs). `single`:
+    /// for single evaluations, where `x[k, d]` with `k != 0` reads its default; in a stepping
+    /// run such an offset reads the run's columns, which only the closure tree can.
+    pub(crate) fn compile(n: &IrNode, div: DivByZero, single: bool) -> Option<Flat> {
+        if div == DivByZero::Error {
+            return None;
+        }
+        let mut b = Builder { nodes: Vec::new(), div, n_slots: 0, single };
+        b.node(n)?;
+        Some(Flat { nodes: b.nodes.into_boxed_slice(), n_slots: b.n_slots })
+    }
+
+    /// The value over `values` (at least as long as the expression's slots; checked by the
+    /// caller).
+    #[inline(always)]
+    pub(crate) fn eval(&self, values: &[f64]) -> f64 {
+        match self.nodes.first() {
+            Some(root) if values.len() >= self.n_slots => (root.run)(&Env { nodes: &self.nodes, values }, root),
+            _ => f64::NAN,
+        }
+    }
+
+    /// Bytes held on the heap.
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.nodes)
+    }
+}
+
+/// Evaluates the child at `i`.
+#[inline(always)]
+fn ev(e: &Env<'_>, i: u32) -> f64 {
+    let n = &e.nodes[i as usize];
+    (n.run)(e, n)
+}
+
+/// The value of slot `i`.
+#[inline(always)]
+fn sl(e: &Env<'_>, i: u32) -> f64 {
+    e.values[i as usize]
+}
+
+/// A one-argument operation, as a type, so that each node function inlines it.
+trait Op1 {
+    fn f(x: f64) -> f64;
+}
+
+/// A two-argument operation, as a type.
+trait Op2 {
+    fn f(x: f64, y: f64) -> f64;
+}
+
+macro_rules! ops1 {
+    ($($t:ident = $f:path, $name:literal;)*) => {
+        $(
+            struct $t;
+            impl Op1 for $t {
+                #[inline(always)]
+                fn f(x: f64) -> f64 {
+                    $f(x)
+                }
+            }
+        )*
+        /// The one-argument functions by index, for the inner call of a fused pair such as
+        /// `abs(sin(x))`, whose inner function is called through this table.
+        const F1: &[fn(f64) -> f64] = &[$($f),*];
+        const F1_NAMES: &[&str] = &[$($name),*];
+
+        /// `unary::<Op>(…)` for the operation named `name` (a built-in, `-` or `!`).
+        fn unary_named(b: &mut Builder, name: &str, at: usize, arg: &IrNode) -> Option<()> {
+            match name {
+                $($name => b.unary::<$t>(at, arg),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+ops1! {
+    Neg = builtins::neg, "-";
+    Not = builtins::not, "!";
+    Abs = builtins::abs, "abs";
+    Acos = builtins::acos, "acos";
+    Asin = builtins::asin, "asin";
+    Atan = builtins::atan, "atan";
+    Ceil = builtins::ceil, "ceil";
+    Cos = builtins::cos, "cos";
+    Exp = builtins::exp, "exp";
+    Floor = builtins::floor, "floor";
+    IsLeapYear = builtins::is_leap_year, "is_leap_year";
+    Ln = builtins::ln, "ln";
+    Log10 = builtins::log10, "log10";
+    Log2 = builtins::log2, "log2";
+    Round = builtins::round, "round";
+    Sign = builtins::sign, "sign";
+    Sin = builtins::sin, "sin";
+    Sqrt = builtins::sqrt, "sqrt";
+    Tan = builtins::tan, "tan";
+}
+
+macro_rules! ops2 {
+    ($($t:ident = $f:expr;)*) => {
+        $(
+            struct $t;
+            impl Op2 for $t {
+                #[inline(always)]
+                fn f(x: f64, y: f64) -> f64 {
+                    $f(x, y)
+                }
+            }
+        )*
+    };
+}
+
+ops2! {
+    Add = builtins::add;
+    Sub = builtins::sub;
+    Mul = builtins::mul;
+    Div = builtins::div;
+    DivNan = |x: f64, y: f64| if y == 0.0 { f64::NAN } else { x / y };
+    Rem = builtins::rem;
+    Pow = builtins::pow;
+    Eq = builtins::eq;
+    Ne = builtins::ne;
+    Lt = builtins::lt;
+    Le = builtins::le;
+    Gt = builtins::gt;
+    Ge = builtins::ge;
+    Atan2 = builtins::atan2;
+    Min2 = builtins::min2;
+    Max2 = builtins::max2;
+    // Both sides are pure, so evaluating both gives the short-circuit result.
+    And = |x, y| builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y));
+    Or = |x, y| builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y));
+}
+
+// Leaves and general nodes.
+fn konst(_: &Env<'_>, n: &Node) -> f64 {
+    n.k
+}
+fn slot(e: &Env<'_>, n: &Node) -> f64 {
+    sl(e, n.a)
+}
+fn if_(e: &Env<'_>, n: &Node) -> f64 {
+    if builtins::truthy(ev(e, n.a)) {
+        ev(e, n.b)
+    } else {
+        ev(e, n.c)
+    }
+}
+fn clamp(e: &Env<'_>, n: &Node) -> f64 {
+    builtins::clamp(ev(e, n.a), ev(e, n.b), ev(e, n.c))
+}
+fn mean(e: &Env<'_>, n: &Node) -> f64 {
+    ev(e, n.a) / n.k
+}
+/// An argument of a long fold: `a` its value's node, `b` the next argument (or [`END`]).
+fn link(_: &Env<'_>, _: &Node) -> f64 {
+    f64::NAN
+}
+/// A fold over more than [`NESTED_FOLD_MAX`] arguments: a loop over its argument links, so a
+/// 100,000-term sum is not 100,000 nodes deep.
+fn fold_n<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    let first = &e.nodes[n.a as usize];
+    let mut acc = ev(e, first.a);
+    let mut next = first.b;
+    while next != END {
+        let l = &e.nodes[next as usize];
+        acc = O::f(acc, ev(e, l.a));
+        next = l.b;
+    }
+    acc
+}
+
+// Two-argument operations, by operand shape: S a slot (`a` or `b`), K the constant `k`, N a
+// child node (`a` or `b`).
+fn ss<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(sl(e, n.a), sl(e, n.b))
+}
+fn sk<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(sl(e, n.a), n.k)
+}
+fn ks<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(n.k, sl(e, n.b))
+}
+fn nk<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(ev(e, n.a), n.k)
+}
+fn kn<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(n.k, ev(e, n.b))
+}
+fn sn<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(sl(e, n.a), ev(e, n.b))
+}
+fn ns<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(ev(e, n.a), sl(e, n.b))
+}
+fn nn<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(ev(e, n.a), ev(e, n.b))
+}
+
+// One-argument operations, by argument shape: a slot, `slot + k`, `slot - k`, `slot * k`, a
+// child; and the same with an inner one-argument function `F1[b]` applied first.
+fn u_s<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(sl(e, n.a))
+}
+fn u_add<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(builtins::add(sl(e, n.a), n.k))
+}
+fn u_sub<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(builtins::sub(sl(e, n.a), n.k))
+}
+fn u_mul<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(builtins::mul(sl(e, n.a), n.k))
+}
+fn u_n<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(ev(e, n.a))
+}
+fn uu_s<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(F1[n.b as usize](sl(e, n.a)))
+}
+fn uu_add<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(F1[n.b as usize](builtins::add(sl(e, n.a), n.k)))
+}
+fn uu_sub<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(F1[n.b as usize](builtins::sub(sl(e, n.a), n.k)))
+}
+fn uu_mul<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(F1[n.b as usize](builtins::mul(sl(e, n.a), n.k)))
+}
+fn uu_n<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(F1[n.b as usize](ev(e, n.a)))
+}
+
+/// Up to this many arguments a fold is nested two-argument nodes; beyond it, one loop node.
+const NESTED_FOLD_MAX: usize = 8;
+
+/// An argument a one-argument node computes inline: a slot, or `slot op constant`.
+fn leaf_arg(a: &IrNode) -> Option<(Run1Shape, usize, f64)> {
+    match a {
+        IrNode::Slot(i) | IrNode::Offset { slot: i, step: 0, .. } => Some((Run1Shape::Slot, *i, 0.0)),
+        IrNode::Binary { op, lhs, rhs, .. } => {
+            let shape = match op {
+                BinaryOp::Add => Run1Shape::Add,
+                BinaryOp::Sub => Run1Shape::Sub,
+                BinaryOp::Mul => Run1Shape::Mul,
+                _ => return None,
+            };
+            match (&**lhs, &**rhs) {
+                (IrNode::Slot(i), IrNode::Const(k)) => Some((shape, *i, *k)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Run1Shape {
+    Slot,
+    Add,
+    Sub,
+    Mul,
+}
+
+/// The name of a one-argument function node, and its argument: `-x`, `!x`, or a call of a
+/// one-argument built-in.
+fn as_unary(n: &IrNode) -> Option<(&'static str, &IrNode)> {
+    match n {
+        IrNode::Neg(a) => Some(("-", a)),
+        IrNode::Not(a) => Some(("!", a)),
+        IrNode::Call { f, args, .. } if matches!(f.imp, Imp::F1(_)) => Some((f.name, args.first()?)),
+        _ => None,
+    }
+}
+
+/// Builds the node array in pre-order.
+struct Builder {
+    nodes: Vec<Node>,
+    div: DivByZero,
+    /// One more than the largest slot read.
+    n_slots: usize,
+    /// Compiling for single evaluations (see [`Flat::compile`]).
+    single: bool,
+}
+
+impl Builder {
+    /// Appends a node to fill in later; its index.
+    fn reserve(&mut self) -> Option<usize> {
+        let at = self.nodes.len();
+        // Indices are u32, with `END` reserved.
+        if at >= END as usize {
+            return None;
+        }
+        self.nodes.push(Node { run: konst, a: 0, b: 0, c: 0, k: f64::NAN });
+        Some(at)
+    }
+
+    fn set(&mut self, at: usize, run: Run, a: u32, b: u32, c: u32, k: f64) {
+        self.nodes[at] = Node { run, a, b, c, k };
+    }
+
+    /// Slot `i` as a node operand, noting it in `n_slots`.
+    fn slot(&mut self, i: usize) -> Option<u32> {
+        self.n_slots = self.n_slots.max(i.checked_add(1)?);
+        u32::try_from(i).ok()
+    }
+
+    /// Appends `n`'s subtree; the index of its root.
+    fn node(&mut self, n: &IrNode) -> Option<u32> {
+        stacker::maybe_grow(crate::parse::STACK_RED_ZONE, crate::parse::STACK_GROWTH, || {
+            let at = self.reserve()?;
+            self.fill(at, n)?;
+            u32::try_from(at).ok()
+        })
+    }
+
+    /// Fills the reserved node `at` with `n`, appending its children.
+    fn fill(&mut self, at: usize, n: &IrNode) -> Option<()> {
+        use BinaryOp as B;
+        match n {
+            IrNode::Const(k) => self.set(at, konst, 0, 0, 0, *k),
+            IrNode::Slot(i) | IrNode::Offset { slot: i, step: 0, .. } => {
+                let i = self.slot(*i)?;
+                self.set(at, slot, i, 0, 0, 0.0)
+            }
+            // A single evaluation has no past or future: another step reads the default.
+            IrNode::Offset { default, .. } if self.single => self.set(at, konst, 0, 0, 0, *default),
+            IrNode::Offset { .. } => return None,
+            IrNode::Neg(a) => self.unary::<Neg>(at, a)?,
+            IrNode::Not(a) => self.unary::<Not>(at, a)?,
+            IrNode::And(a, b) => self.binary::<And>(at, a, b)?,
+            IrNode::Or(a, b) => self.binary::<Or>(at, a, b)?,
+            IrNode::If(c, a, b) => {
+                let (c, a, b) = (self.node(c)?, self.node(a)?, self.node(b)?);
+                self.set(at, if_, c, a, b, 0.0);
+            }
+            IrNode::Binary { op, lhs, rhs, .. } => match op {
+                B::Add => self.binary::<Add>(at, lhs, rhs)?,
+                B::Sub => self.binary::<Sub>(at, lhs, rhs)?,
+                B::Mul => self.binary::<Mul>(at, lhs, rhs)?,
+                B::Div if self.div == DivByZero::Nan => self.binary::<DivNan>(at, lhs, rhs)?,
+                B::Div => self.binary::<Div>(at, lhs, rhs)?,
+                B::Rem => self.binary::<Rem>(at, lhs, rhs)?,
+                B::Pow => self.binary::<Pow>(at, lhs, rhs)?,
+                B::Eq => self.binary::<Eq>(at, lhs, rhs)?,
+                B::Ne => self.binary::<Ne>(at, lhs, rhs)?,
+                B::Lt => self.binary::<Lt>(at, lhs, rhs)?,
+                B::Le => self.binary::<Le>(at, lhs, rhs)?,
+                B::Gt => self.binary::<Gt>(at, lhs, rhs)?,
+                B::Ge => self.binary::<Ge>(at, lhs, rhs)?,
+                B::And | B::Or => return None,
+            },
+            IrNode::Call { f, args, .. } => match (f.imp, args.as_slice()) {
+                (Imp::F1(_), [a]) => unary_named(self, f.name, at, a)?,
+                (Imp::F2(_), [a, b]) => match f.name {
+                    "pow" => self.binary::<Pow>(at, a, b)?,
+                    "atan2" => self.binary::<Atan2>(at, a, b)?,
+                    _ => return None,
+                },
+                (Imp::F3(_), [a, b, c]) if f.name == "clamp" => {
+                    let (a, b, c) = (self.node(a)?, self.node(b)?, self.node(c)?);
+                    self.set(at, clamp, a, b, c, 0.0);
+                }
+                (Imp::Fold(_), _) => match f.name {
+                    "min" => self.fold::<Min2>(at, args)?,
+                    "max" => self.fold::<Max2>(at, args)?,
+                    "sum" => self.fold::<Add>(at, args)?,
+                    _ => return None,
+                },
+                (Imp::Mean, _) => {
+                    let sum = self.reserve()?;
+                    self.fold::<Add>(sum, args)?;
+                    self.set(at, mean, u32::try_from(sum).ok()?, 0, 0, args.len() as f64);
+                }
+                _ => return None,
+            },
+            IrNode::Local(_)
+            | IrNode::Stateful { .. }
+            | IrNode::Calendar { .. }
+            | IrNode::Table { .. }
+            | IrNode::Native { .. }
+            | IrNode::Inline { .. } => return None,
+        }
+        Some(())
+    }
+
+    /// A one-argument operation `O` of `a`, fused with a slot argument, `slot op const`, or an
+    /// inner one-argument function.
+    fn unary<O: Op1>(&mut self, at: usize, a: &IrNode) -> Option<()> {
+        if let Some((shape, i, k)) = leaf_arg(a) {
+            let i = self.slot(i)?;
+            let run: Run = match shape {
+                Run1Shape::Slot => u_s::<O>,
+                Run1Shape::Add => u_add::<O>,
+                Run1Shape::Sub => u_sub::<O>,
+                Run1Shape::Mul => u_mul::<O>,
+            };
+            self.set(at, run, i, 0, 0, k);
+            return Some(());
+        }
+        if let Some((name, inner)) = as_unary(a) {
+            if let Some(g) = F1_NAMES.iter().position(|n| *n == name) {
+                let g = u32::try_from(g).ok()?;
+                if let Some((shape, i, k)) = leaf_arg(inner) {
+                    let i = self.slot(i)?;
+                    let run: Run = match shape {
+                        Run1Shape::Slot => uu_s::<O>,
+                        Run1Shape::Add => uu_add::<O>,
+                        Run1Shape::Sub => uu_sub::<O>,
+                        Run1Shape::Mul => uu_mul::<O>,
+                    };
+                    self.set(at, run, i, g, 0, k);
+                } else {
+                    let child = self.node(inner)?;
+                    self.set(at, uu_n::<O>, child, g, 0, 0.0);
+                }
+                return Some(());
+            }
+        }
+        let child = self.node(a)?;
+        self.set(at, u_n::<O>, child, 0, 0, 0.0);
+        Some(())
+    }
+
+    /// A two-argument operation `O`, specialised for slot and constant operands.
+    fn binary<O: Op2>(&mut self, at: usize, a: &IrNode, b: &IrNode) -> Option<()> {
+        let single = self.single;
+        let operand = |n: &IrNode| match n {
+            IrNode::Slot(i) | IrNode::Offset { slot: i, step: 0, .. } => Some(Operand::Slot(*i)),
+            IrNode::Const(k) => Some(Operand::Const(*k)),
+            IrNode::Offset { default, .. } if single => Some(Operand::Const(*default)),
+            _ => None,
+        };
+        match (operand(a), operand(b)) {
+            (Some(Operand::Slot(i)), Some(Operand::Const(k))) => {
+                let i = self.slot(i)?;
+                self.set(at, sk::<O>, i, 0, 0, k)
+            }
+            (Some(Operand::Const(k)), Some(Operand::Slot(j))) => {
+                let j = self.slot(j)?;
+                self.set(at, ks::<O>, 0, j, 0, k)
+            }
+            (Some(Operand::Slot(i)), Some(Operand::Slot(j))) => {
+                let (i, j) = (self.slot(i)?, self.slot(j)?);
+                self.set(at, ss::<O>, i, j, 0, 0.0)
+            }
+            // Two constants: folded by the resolver, except where it keeps them on purpose.
+            (Some(Operand::Const(_)), Some(Operand::Const(k))) | (None, Some(Operand::Const(k))) => {
+                let a = self.node(a)?;
+                self.set(at, nk::<O>, a, 0, 0, k);
+            }
+            (Some(Operand::Const(k)), None) => {
+                let b = self.node(b)?;
+                self.set(at, kn::<O>, 0, b, 0, k);
+            }
+            (Some(Operand::Slot(i)), None) => {
+                let i = self.slot(i)?;
+                let b = self.node(b)?;
+                self.set(at, sn::<O>, i, b, 0, 0.0);
+            }
+            (None, Some(Operand::Slot(j))) => {
+                let j = self.slot(j)?;
+                let a = self.node(a)?;
+                self.set(at, ns::<O>, a, j, 0, 0.0);
+            }
+            (None, None) => {
+                let (a, b) = (self.node(a)?, self.node(b)?);
+                self.set(at, nn::<O>, a, b, 0, 0.0);
+            }
+        }
+        Some(())
+    }
+
+    /// A left fold of `O` over `args`: nested two-argument nodes up to [`NESTED_FOLD_MAX`]
+    /// arguments, one loop node beyond.
+    fn fold<O: Op2>(&mut self, at: usize, args: &[IrNode]) -> Option<()> {
+        match args {
+            [] => self.set(at, konst, 0, 0, 0, f64::NAN),
+            [a] => self.fill(at, a)?,
+            _ if args.len() > NESTED_FOLD_MAX => {
+                // Links in order: each names its argument's node and the next link.
+                let mut first = END;
+                let mut prev: Option<usize> = None;
+                for arg in args {
+                    let l = self.reserve()?;
+                    let value = self.node(arg)?;
+                    self.set(l, link, value, END, 0, 0.0);
+                    match prev {
+                        Some(p) => self.nodes[p].b = u32::try_from(l).ok()?,
+                        None => first = u32::try_from(l).ok()?,
+                    }
+                    prev = Some(l);
+                }
+                self.set(at, fold_n::<O>, first, 0, 0, 0.0);
+            }
+            [init @ .., last] => {
+                // `op(op(op(a0, a1), a2), a3)`: the last argument on the right.
+                let lhs = Fold(init);
+                self.binary_folded::<O>(at, &lhs, last)?;
+            }
+        }
+        Some(())
+    }
+
+    /// `O(fold(init), last)`, with `last` specialised when it is a slot or constant.
+    fn binary_folded<O: Op2>(&mut self, at: usize, init: &Fold<'_>, last: &IrNode) -> Option<()> {
+        match init.0 {
+            [a] => self.binary::<O>(at, a, last),
+            _ => {
+                let lhs = self.reserve()?;
+                let (rest, prev) = init.0.split_at(init.0.len() - 1);
+                self.binary_folded::<O>(lhs, &Fold(rest), &prev[0])?;
+                let lhs = u32::try_from(lhs).ok()?;
+                match last {
+                    IrNode::Const(k) => self.set(at, nk::<O>, lhs, 0, 0, *k),
+                    IrNode::Slot(j) => {
+                        let j = self.slot(*j)?;
+                        self.set(at, ns::<O>, lhs, j, 0, 0.0)
+                    }
+                    _ => {
+                        let b = self.node(last)?;
+                        self.set(at, nn::<O>, lhs, b, 0, 0.0);
+                    }
+                }
+                Some(())
+            }
+        }
+    }
+}
+
+/// The leading arguments of a nested fold.
+struct Fold<'a>(&'a [IrNode]);
+
+#[derive(Clone, Copy)]
+enum Operand {
+    Slot(usize),
+    Const(f64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(src: &str, names: &[&str]) -> Flat {
+        let ir = crate::Expr::parse(src).unwrap().resolve(names, &Default::default()).unwrap();
+        Flat::compile(&ir.result, DivByZero::Ieee, true).expect("pure")
+    }
+
+    #[test]
+    fn nodes_are_32_bytes_in_one_block() {
+        assert_eq!(std::mem::size_of::<Node>(), 32);
+        let f = flat("abs(sin(x * 0.01)) + max(x, y, 2)", &["x", "y"]);
+        // +, abs∘sin fused, max(max(x, y), 2) as two nodes.
+        assert_eq!(f.heap_bytes(), 4 * 32);
+        assert_eq!(f.eval(&[100.0, 0.5]), (1.0f64).sin().abs() + 100.0);
+    }
+
+    #[test]
+    fn long_folds_loop_instead_of_nesting() {
+        let src = format!("sum({})", vec!["x"; 20].join(", "));
+        let f = flat(&src, &["x"]);
+        // The loop node, then a link and a slot per argument.
+        assert_eq!(f.heap_bytes(), (1 + 2 * 20) * 32);
+        assert_eq!(f.eval(&[0.5]), 10.0);
+    }
+
+    #[test]
+    fn impure_and_slice_expressions_keep_the_closure_tree() {
+        for src in ["interp(x, 0, 0, 1, 1)", "moving_mean(x, 3, 0)", "{ a = x; a }"] {
+            let ir = crate::Expr::parse(src).unwrap().resolve(&["x"], &Default::default()).unwrap();
+            assert!(Flat::compile(&ir.result, DivByZero::Ieee, true).is_none() || !ir.stmts.is_empty(), "{src}");
+        }
+    }
+}
