@@ -258,6 +258,87 @@ fn nn<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
     O::f(ev(e, n.a), ev(e, n.b))
 }
 
+// Two-argument operations with a fused pair operand P: `slot op slot` (PSS) or `slot op k`
+// (PSK), computed inside the node, as ExprTk's synthesised nodes do. The pair's operation is one
+// of `+ - * /`, two bits of `c` ([`pair_op`]); a slot or node index that does not fit in `a`,
+// `b` or `k` goes in the upper bits of `c`. `(y + x / y) * (x - y / x)` is three nodes, not five.
+
+/// The operation of a pair: bits 0–1 of `op` (`+ - * /`).
+#[inline(always)]
+fn pair_op(op: u32, x: f64, y: f64) -> f64 {
+    match op & 3 {
+        0 => builtins::add(x, y),
+        1 => builtins::sub(x, y),
+        2 => builtins::mul(x, y),
+        _ => builtins::div(x, y),
+    }
+}
+/// `a op b` on slots, the operation in `c`.
+#[inline(always)]
+fn pss(e: &Env<'_>, n: &Node) -> f64 {
+    pair_op(n.c, sl(e, n.a), sl(e, n.b))
+}
+/// `a op k` on a slot, the operation in `c`.
+#[inline(always)]
+fn psk(e: &Env<'_>, n: &Node) -> f64 {
+    pair_op(n.c, sl(e, n.a), n.k)
+}
+/// `k op a` on a slot, the operation in `c`.
+#[inline(always)]
+fn pks(e: &Env<'_>, n: &Node) -> f64 {
+    pair_op(n.c, n.k, sl(e, n.a))
+}
+/// `(a op k) O (b op2 k2)`: `k2` is the constant of the data node whose index is bits 4– of
+/// `c` (a node that is never run), `op2` bits 2–3. `2 * y + 2 * x` is one node.
+fn psk_psk<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    let k2 = e.nodes[(n.c >> 4) as usize].k;
+    O::f(psk(e, n), pair_op(n.c >> 2, sl(e, n.b), k2))
+}
+fn s_pss<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(sl(e, n.c >> 2), pss(e, n))
+}
+fn pss_s<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(pss(e, n), sl(e, n.c >> 2))
+}
+fn k_pss<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(n.k, pss(e, n))
+}
+fn pss_k<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(pss(e, n), n.k)
+}
+fn n_pss<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(ev(e, n.c >> 2), pss(e, n))
+}
+fn pss_n<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(pss(e, n), ev(e, n.c >> 2))
+}
+fn s_psk<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(sl(e, n.b), psk(e, n))
+}
+fn psk_s<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(psk(e, n), sl(e, n.b))
+}
+fn n_psk<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(ev(e, n.b), psk(e, n))
+}
+fn psk_n<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(psk(e, n), ev(e, n.b))
+}
+/// Two slot pairs: the second pair's slots are the two halves of `k`'s bits, its operation bits
+/// 2–3 of `c`.
+fn pss_pss<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    let bits = n.k.to_bits();
+    O::f(pss(e, n), pair_op(n.c >> 2, sl(e, (bits >> 32) as u32), sl(e, bits as u32)))
+}
+/// `(a op k) O (b op2 s)`: `s` in bits 4– of `c`, `op2` bits 2–3.
+fn psk_pss<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(psk(e, n), pair_op(n.c >> 2, sl(e, n.b), sl(e, n.c >> 4)))
+}
+/// `(a op b) O (s op2 k)`: `s` in bits 4– of `c`, `op2` bits 2–3.
+fn pss_psk<O: Op2>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(pss(e, n), pair_op(n.c >> 2, sl(e, n.c >> 4), n.k))
+}
+
 // One-argument operations, by argument shape: a slot, `slot + k`, `slot - k`, `slot * k`, a
 // child; and the same with an inner one-argument function `F1[b]` applied first.
 fn u_s<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
@@ -271,6 +352,15 @@ fn u_sub<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
 }
 fn u_mul<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
     O::f(builtins::mul(sl(e, n.a), n.k))
+}
+fn u_pss<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(pss(e, n))
+}
+fn u_psk<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(psk(e, n))
+}
+fn u_pks<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
+    O::f(pks(e, n))
 }
 fn u_n<O: Op1>(e: &Env<'_>, n: &Node) -> f64 {
     O::f(ev(e, n.a))
@@ -307,6 +397,8 @@ fn leaf_arg(a: &IrNode) -> Option<(Run1Shape, usize, f64)> {
             };
             match (&**lhs, &**rhs) {
                 (IrNode::Slot(i), IrNode::Const(k)) => Some((shape, *i, *k)),
+                // `k + x` and `k * x` are `x + k` and `x * k`, bit for bit.
+                (IrNode::Const(k), IrNode::Slot(i)) if !matches!(shape, Run1Shape::Sub) => Some((shape, *i, *k)),
                 _ => None,
             }
         }
@@ -458,6 +550,23 @@ impl Builder {
             self.set(at, run, i, 0, 0, k);
             return Some(());
         }
+        if let Some(p) = pair(a, self.div) {
+            match p {
+                Pair::SS(o, i, j) => {
+                    let (i, j) = (self.slot(i)?, self.slot(j)?);
+                    self.set(at, u_pss::<O>, i, j, o, 0.0);
+                }
+                Pair::SK(o, i, k) => {
+                    let i = self.slot(i)?;
+                    self.set(at, u_psk::<O>, i, 0, o, k);
+                }
+                Pair::KS(o, i, k) => {
+                    let i = self.slot(i)?;
+                    self.set(at, u_pks::<O>, i, 0, o, k);
+                }
+            }
+            return Some(());
+        }
         if let Some((name, inner)) = as_unary(a) {
             if let Some(g) = F1_NAMES.iter().position(|n| *n == name) {
                 let g = u32::try_from(g).ok()?;
@@ -491,7 +600,11 @@ impl Builder {
             IrNode::Offset { default, .. } if single => Some(Operand::Const(*default)),
             _ => None,
         };
-        match (operand(a), operand(b)) {
+        let (oa, ob) = (operand(a), operand(b));
+        if self.paired::<O>(at, a, b, oa, ob)? {
+            return Some(());
+        }
+        match (oa, ob) {
             (Some(Operand::Slot(i)), Some(Operand::Const(k))) => {
                 let i = self.slot(i)?;
                 self.set(at, sk::<O>, i, 0, 0, k)
@@ -529,6 +642,92 @@ impl Builder {
             }
         }
         Some(())
+    }
+
+    /// `O(a, b)` as one node when an operand is a pair and the other a slot, a constant, a
+    /// pair or a node; `Some(false)` when the shapes do not match.
+    fn paired<O: Op2>(
+        &mut self,
+        at: usize,
+        a: &IrNode,
+        b: &IrNode,
+        oa: Option<Operand>,
+        ob: Option<Operand>,
+    ) -> Option<bool> {
+        use Pair::{SK, SS};
+        // `k - x` and `k / x` pairs stand alone (as `ks` nodes) here.
+        let (pa, pb) = (pa_filter(pair(a, self.div)), pa_filter(pair(b, self.div)));
+        if pa.is_none() && pb.is_none() {
+            return Some(false);
+        }
+        match (oa, pa, ob, pb) {
+            (_, Some(SK(o1, i, k1)), _, Some(SK(o2, j, k2))) => {
+                let (i, j) = (self.slot(i)?, self.slot(j)?);
+                let data = self.reserve()?;
+                self.set(data, konst, 0, 0, 0, k2);
+                let data = u32::try_from(data).ok()?;
+                self.set(at, psk_psk::<O>, i, j, pack(data, 4, o1 | o2 << 2)?, k1);
+            }
+            (_, Some(SS(o1, i, j)), _, Some(SS(o2, p, q))) => {
+                let (i, j, p, q) = (self.slot(i)?, self.slot(j)?, self.slot(p)?, self.slot(q)?);
+                let k = f64::from_bits(u64::from(p) << 32 | u64::from(q));
+                self.set(at, pss_pss::<O>, i, j, o1 | o2 << 2, k);
+            }
+            (_, Some(SK(o1, i, k)), _, Some(SS(o2, p, q))) => {
+                let (i, p, q) = (self.slot(i)?, self.slot(p)?, self.slot(q)?);
+                self.set(at, psk_pss::<O>, i, p, pack(q, 4, o1 | o2 << 2)?, k);
+            }
+            (_, Some(SS(o1, i, j)), _, Some(SK(o2, p, k))) => {
+                let (i, j, p) = (self.slot(i)?, self.slot(j)?, self.slot(p)?);
+                self.set(at, pss_psk::<O>, i, j, pack(p, 4, o1 | o2 << 2)?, k);
+            }
+            (Some(Operand::Slot(s)), _, _, Some(SS(o, i, j))) => {
+                let (s, i, j) = (self.slot(s)?, self.slot(i)?, self.slot(j)?);
+                self.set(at, s_pss::<O>, i, j, pack(s, 2, o)?, 0.0);
+            }
+            (_, Some(SS(o, i, j)), Some(Operand::Slot(s)), _) => {
+                let (s, i, j) = (self.slot(s)?, self.slot(i)?, self.slot(j)?);
+                self.set(at, pss_s::<O>, i, j, pack(s, 2, o)?, 0.0);
+            }
+            (Some(Operand::Const(k)), _, _, Some(SS(o, i, j))) => {
+                let (i, j) = (self.slot(i)?, self.slot(j)?);
+                self.set(at, k_pss::<O>, i, j, o, k);
+            }
+            (_, Some(SS(o, i, j)), Some(Operand::Const(k)), _) => {
+                let (i, j) = (self.slot(i)?, self.slot(j)?);
+                self.set(at, pss_k::<O>, i, j, o, k);
+            }
+            (Some(Operand::Slot(s)), _, _, Some(SK(o, i, k))) => {
+                let (s, i) = (self.slot(s)?, self.slot(i)?);
+                self.set(at, s_psk::<O>, i, s, o, k);
+            }
+            (_, Some(SK(o, i, k)), Some(Operand::Slot(s)), _) => {
+                let (s, i) = (self.slot(s)?, self.slot(i)?);
+                self.set(at, psk_s::<O>, i, s, o, k);
+            }
+            (None, None, _, Some(SS(o, i, j))) => {
+                let (i, j) = (self.slot(i)?, self.slot(j)?);
+                let child = self.node(a)?;
+                self.set(at, n_pss::<O>, i, j, pack(child, 2, o)?, 0.0);
+            }
+            (_, Some(SS(o, i, j)), None, None) => {
+                let (i, j) = (self.slot(i)?, self.slot(j)?);
+                let child = self.node(b)?;
+                self.set(at, pss_n::<O>, i, j, pack(child, 2, o)?, 0.0);
+            }
+            (None, None, _, Some(SK(o, i, k))) => {
+                let i = self.slot(i)?;
+                let child = self.node(a)?;
+                self.set(at, n_psk::<O>, i, child, o, k);
+            }
+            (_, Some(SK(o, i, k)), None, None) => {
+                let i = self.slot(i)?;
+                let child = self.node(b)?;
+                self.set(at, psk_n::<O>, i, child, o, k);
+            }
+            _ => return Some(false),
+        }
+        Some(true)
     }
 
     /// A left fold of `O` over `args`: nested two-argument nodes up to [`NESTED_FOLD_MAX`]
@@ -591,6 +790,46 @@ impl Builder {
 /// The leading arguments of a nested fold.
 struct Fold<'a>(&'a [IrNode]);
 
+/// A pair operand: `slot op slot` or `slot op constant`, `op` one of `+ - * /` as 0–3.
+#[derive(Clone, Copy)]
+enum Pair {
+    SS(u32, usize, usize),
+    SK(u32, usize, f64),
+    /// `constant - slot` or `constant / slot`.
+    KS(u32, usize, f64),
+}
+
+/// `n` as a pair operand. `constant op slot` is taken as `slot op constant` for `+` and `*`,
+/// which IEEE arithmetic makes commutative bit for bit. Division only under IEEE division (the
+/// NaN option has its own rule).
+fn pair(n: &IrNode, div: DivByZero) -> Option<Pair> {
+    let IrNode::Binary { op, lhs, rhs, .. } = n else { return None };
+    let code = match op {
+        BinaryOp::Add => 0,
+        BinaryOp::Sub => 1,
+        BinaryOp::Mul => 2,
+        BinaryOp::Div if div == DivByZero::Ieee => 3,
+        _ => return None,
+    };
+    match (&**lhs, &**rhs) {
+        (IrNode::Slot(i), IrNode::Slot(j)) => Some(Pair::SS(code, *i, *j)),
+        (IrNode::Slot(i), IrNode::Const(k)) => Some(Pair::SK(code, *i, *k)),
+        (IrNode::Const(k), IrNode::Slot(i)) if code == 0 || code == 2 => Some(Pair::SK(code, *i, *k)),
+        (IrNode::Const(k), IrNode::Slot(i)) => Some(Pair::KS(code, *i, *k)),
+        _ => None,
+    }
+}
+
+/// A pair the two-argument nodes fuse: not `KS`.
+fn pa_filter(p: Option<Pair>) -> Option<Pair> {
+    p.filter(|p| !matches!(p, Pair::KS(..)))
+}
+
+/// `x << shift | low`, if `x` fits in the bits above `shift`.
+fn pack(x: u32, shift: u32, low: u32) -> Option<u32> {
+    (x < (1 << (32 - shift))).then(|| x << shift | low)
+}
+
 #[derive(Clone, Copy)]
 enum Operand {
     Slot(usize),
@@ -613,6 +852,37 @@ mod tests {
         // +, abs∘sin fused, max(max(x, y), 2) as two nodes.
         assert_eq!(f.heap_bytes(), 4 * 32);
         assert_eq!(f.eval(&[100.0, 0.5]), (1.0f64).sin().abs() + 100.0);
+    }
+
+    #[test]
+    fn pairs_of_leaves_are_computed_inside_their_parent() {
+        let names = ["x", "y"];
+        type Case = (&'static str, usize, fn(f64, f64) -> f64);
+        let cases: &[Case] = &[
+            ("(y + x / y) * (x - y / x)", 3, |x, y| (y + x / y) * (x - y / x)),
+            ("x / ((x + y) + (x - y)) / y", 3, |x, y| x / ((x + y) + (x - y)) / y),
+            ("2 * (y + x)", 1, |x, y| 2.0 * (y + x)),
+            ("exp(-abs(x * 0.5)) + pow(abs(cos(y * 0.1)), 0.5)", 5, |x: f64, y: f64| {
+                (-(x * 0.5).abs()).exp() + (y * 0.1).cos().abs().powf(0.5)
+            }),
+            ("min(x, sin(y + x)) * max(y, 2)", 4, |x: f64, y: f64| x.min((y + x).sin()) * y.max(2.0)),
+            ("(x * 2.5 - y) / (x - y * 3)", 3, |x, y| (x * 2.5 - y) / (x - y * 3.0)),
+            ("(x + y) - (3 * y) + sin(x)", 3, |x: f64, y| (x + y) - (3.0 * y) + x.sin()),
+            ("sin(x) - (y - 1)", 2, |x: f64, y| x.sin() - (y - 1.0)),
+            ("(y / 4) < x", 1, |x, y| f64::from(u8::from(y / 4.0 < x))),
+            // Two constant pairs: the node and a data node for the second constant.
+            ("2 * y + x / 3", 2, |x, y| 2.0 * y + x / 3.0),
+            ("cos(pi / y) + sin(2 * x)", 3, |x: f64, y: f64| (std::f64::consts::PI / y).cos() + (2.0 * x).sin()),
+            ("abs(x - y) * -(1 - x)", 3, |x: f64, y: f64| (x - y).abs() * -(1.0 - x)),
+        ];
+        for &(src, nodes, expected) in cases {
+            let f = flat(src, &names);
+            assert_eq!(f.heap_bytes(), nodes * 32, "{src}");
+            for (x, y) in [(1.5, -2.25), (0.0, 0.0), (-0.0, 3.0), (f64::INFINITY, 1e-300)] {
+                let (got, want) = (f.eval(&[x, y]), expected(x, y));
+                assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{src} at {x}, {y}");
+            }
+        }
     }
 
     #[test]
