@@ -1,4 +1,4 @@
-//! The single-evaluation form of a pure expression: one contiguous array of nodes.
+//! The compiled form of a pure expression: one contiguous array of nodes.
 //!
 //! Why: the closure tree of [`interp`](crate::interp) puts every node in its own heap block.
 //! That costs nothing while a few expressions stay in cache, but a host evaluating thousands of
@@ -8,17 +8,21 @@
 //! an evaluation reads memory front to back, as the hardware prefetcher expects, and one
 //! expression is one allocation.
 //!
-//! Each node holds a plain function pointer, `run`, and its operands: child indices, slots and a
-//! constant. The functions are generic over the operation (a zero-sized type per built-in and
-//! operator), so each one is specialised with its operation inlined, exactly as the closures
-//! are: `slot op const`, `const op slot`, `slot op slot`, `child op const`, … and a one-argument
-//! built-in of `slot`, `slot op const`, or of another one-argument built-in. A step costs one
-//! indirect call per node, like the closures, but no vtable load.
+//! Each node holds a plain function pointer, `run`, and its operands: child indices, slots and
+//! constants. The functions are generic over the operation (a zero-sized type per built-in and
+//! operator), so each one is specialised with its operation inlined. Nodes are few and fat, as
+//! ExprTk's synthesised nodes are, because each costs an indirect call:
+//! - operands that are slots or constants are read in place: `x * 2`, `k - x`, `x + y`;
+//! - so are pairs of them, with the pair's operation a two-bit code: `(y + x / y)` is one node;
+//! - a one-argument built-in reads a slot, a pair, or another one-argument built-in of a slot:
+//!   `abs(sin(x * 0.01))` is one node;
+//! - a left-nested chain of one operator over 3–5 subexpressions, `t1 + t2 + t3 + t4`, is one.
 //!
-//! Only pure expressions under the default error options take this form: no block, local,
-//! assert, table, native, inlined body or stateful call, and no `interp` (its points are a
-//! slice). Everything else keeps the closure tree. Both call the same [`builtins`] in the same
-//! order, so the results are the same bits (property-tested against a reference walker).
+//! Only pure expressions under the default error options take this form, in single evaluations
+//! and in runs: no block, local, assert, table, native, inlined body, stateful call or offset
+//! into a run's columns, and no `interp` (its points are a slice). Everything else keeps the
+//! closure tree. Both call the same [`builtins`] in the same order, so the results are the same
+//! bits (property-tested against a reference walker, and by the macro's case table).
 
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
