@@ -217,38 +217,41 @@ fn compile_times(reps: usize) -> f64 {
     ours
 }
 
-/// 10,000 compiled expressions evaluated in turn at each step, against one evaluated as often.
-/// Returns the slowdown.
+/// Many compiled expressions evaluated in turn at each step, against the first 8 evaluated as
+/// often: 1,000 (the product requirement's "1,000+") and 10,000 (the target's figure). Returns
+/// the slowdown at 10,000.
 fn many_expressions(reps: usize) -> f64 {
-    const N: usize = 10_000;
     const STEPS: usize = 20;
-    println!("### 10,000 compiled expressions\n");
+    println!("### Many compiled expressions\n");
+    println!("| compiled expressions (the 8 Kalix expressions repeated), each evaluated once per step | ns per evaluation | the first 8, evaluated as often | ratio |");
+    println!("|---|---:|---:|---:|");
     let sources = Set::Kalix.sources();
     let names = kalix::NAMES;
-    let many: Vec<_> =
-        (0..N).map(|i| Expr::parse(sources[i % sources.len()]).unwrap().compile(&names).unwrap()).collect();
     let inputs = Set::Kalix.inputs(Size::Full);
-    let evals = (N * STEPS) as u64;
-    let run = |pick: &dyn Fn(usize) -> usize| {
-        best_ns(reps, evals, || {
-            for step in 0..STEPS {
-                let values = inputs.values(step * 365 + 17);
-                for i in 0..N {
-                    black_box(many[pick(i)].eval(black_box(&values)).unwrap());
+    let mut slowdown = f64::NAN;
+    for n in [1_000, 10_000] {
+        let many: Vec<_> =
+            (0..n).map(|i| Expr::parse(sources[i % sources.len()]).unwrap().compile(&names).unwrap()).collect();
+        let evals = (n * STEPS) as u64;
+        let run = |pick: &dyn Fn(usize) -> usize| {
+            best_ns(reps, evals, || {
+                for step in 0..STEPS {
+                    let values = inputs.values(step * 365 + 17);
+                    for i in 0..n {
+                        black_box(many[pick(i)].eval(black_box(&values)).unwrap());
+                    }
                 }
-            }
-        })
-    };
-    let all = run(&|i| i);
-    // The first 8 compiled expressions, cycled: the same work, on expressions that stay in cache.
-    let few = run(&|i| i % sources.len());
-    println!("| what | ns per evaluation |\n|---|---:|");
-    println!(
-        "| 10,000 compiled (the 8 Kalix expressions, 1,250 copies each), each evaluated once per step | {all:.1} |"
-    );
-    println!("| the same 8 compiled once, evaluated as often, in the same order | {few:.1} |");
-    println!("| ratio | {:.2}× |\n", all / few);
-    all / few
+            })
+        };
+        let all = run(&|i| i);
+        // The first 8 compiled expressions, cycled: the same work, on expressions that stay in
+        // cache.
+        let few = run(&|i| i % sources.len());
+        println!("| {n} | {all:.1} | {few:.1} | {:.2}× |", all / few);
+        slowdown = all / few;
+    }
+    println!();
+    slowdown
 }
 
 /// The machine, for the record.
