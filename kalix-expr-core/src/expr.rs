@@ -166,9 +166,11 @@ mod compiled {
     /// assert_eq!(c.names(), ["month", "summer", "winter"]);
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
+    #[repr(C)]
     pub struct Compiled {
-        program: Program,
+        // What `eval` reads first, together (see `Program`'s layout).
         n_slots: usize,
+        program: Program,
         names: Vec<String>,
         source: Arc<str>,
         /// Whether the options allow the column-wise batch program, and name case.

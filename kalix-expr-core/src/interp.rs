@@ -122,16 +122,21 @@ enum Body {
 }
 
 /// A compiled, immutable program: `Send + Sync`, so one can be evaluated from many threads.
+///
+/// `repr(C)` keeps the fields a single evaluation reads (`pure`, `result`) first, in the first
+/// cache line of a [`Compiled`](crate::Compiled), which also starts with its slot count: a host
+/// evaluating thousands of expressions in turn then misses one line of each, not three.
+#[repr(C)]
 pub(crate) struct Program {
-    /// Each statement, after the advance of the stateful calls it holds (stepping only).
-    steps: Vec<(Option<Code>, Step)>,
-    result: Body,
-    result_advance: Option<Code>,
-    pub(crate) n_locals: usize,
-    pub(crate) n_slots: usize,
     /// Nothing can record a fault (strict options, asserts, 2D tables, inlined bodies), no
     /// statements, no locals, not stepping: see [`Program::is_pure`].
     pure: bool,
+    result: Body,
+    /// Each statement, after the advance of the stateful calls it holds (stepping only).
+    steps: Vec<(Option<Code>, Step)>,
+    result_advance: Option<Code>,
+    pub(crate) n_locals: usize,
+    pub(crate) n_slots: usize,
     tables: Vec<Arc<Table>>,
     asserts: Vec<Option<Arc<str>>>,
 }
