@@ -416,7 +416,7 @@ fn leaf_arg(a: &IrNode) -> Option<(Run1Shape, usize, f64)> {
             };
             match (&**lhs, &**rhs) {
                 (IrNode::Slot(i), IrNode::Const(k)) => Some((shape, *i, *k)),
-                // `k + x` and `k * x` are `x + k` and `x * k`, bit for bit.
+                // `k + x` and `k * x` are `x + k` and `x * k`, bit for bit (see `pair`).
                 (IrNode::Const(k), IrNode::Slot(i)) if !matches!(shape, Run1Shape::Sub) => Some((shape, *i, *k)),
                 _ => None,
             }
@@ -874,8 +874,9 @@ enum Pair {
 }
 
 /// `n` as a pair operand. `constant op slot` is taken as `slot op constant` for `+` and `*`,
-/// which IEEE arithmetic makes commutative bit for bit. Division only under IEEE division (the
-/// NaN option has its own rule).
+/// which IEEE arithmetic makes commutative bit for bit (only when both operands are NaN can the
+/// result's NaN payload differ, and a NaN is a NaN to every reader of results). Division only
+/// under IEEE division (the NaN option has its own rule).
 fn pair(n: &IrNode, div: DivByZero) -> Option<Pair> {
     let IrNode::Binary { op, lhs, rhs, .. } = n else { return None };
     let code = match op {
