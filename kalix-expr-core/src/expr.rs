@@ -342,7 +342,7 @@ mod compiled {
         /// ```
         #[inline]
         pub fn eval(&self, values: &[f64]) -> Result<f64, Error> {
-            // The hot path, inlined into the caller: a pure program is one closure call.
+            // The hot path, inlined into the caller: a pure program is one call of its result.
             if self.program.is_pure() && values.len() >= self.n_slots {
                 return Ok(self.program.run_pure(values));
             }

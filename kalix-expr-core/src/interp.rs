@@ -202,8 +202,8 @@ impl Program {
         })
     }
 
-    /// Whether a single evaluation is one call of the result's closure: no statements, no
-    /// locals, nothing that can fail. Then [`Program::run_pure`] is all of it.
+    /// Whether a single evaluation is one call of the result (its node array or closure tree):
+    /// no statements, no locals, nothing that can fail. Then [`Program::run_pure`] is all of it.
     #[inline(always)]
     pub(crate) fn is_pure(&self) -> bool {
         self.pure
