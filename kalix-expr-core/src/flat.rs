@@ -828,21 +828,20 @@ impl Builder {
             }
             [init @ .., last] => {
                 // `op(op(op(a0, a1), a2), a3)`: the last argument on the right.
-                let lhs = Fold(init);
-                self.binary_folded::<O>(at, &lhs, last)?;
+                self.binary_folded::<O>(at, init, last)?;
             }
         }
         Some(())
     }
 
     /// `O(fold(init), last)`, with `last` specialised when it is a slot or constant.
-    fn binary_folded<O: Op2>(&mut self, at: usize, init: &Fold<'_>, last: &IrNode) -> Option<()> {
-        match init.0 {
+    fn binary_folded<O: Op2>(&mut self, at: usize, init: &[IrNode], last: &IrNode) -> Option<()> {
+        match init {
+            [] => None,
             [a] => self.binary::<O>(at, a, last),
-            _ => {
+            [rest @ .., prev] => {
                 let lhs = self.reserve()?;
-                let (rest, prev) = init.0.split_at(init.0.len() - 1);
-                self.binary_folded::<O>(lhs, &Fold(rest), &prev[0])?;
+                self.binary_folded::<O>(lhs, rest, prev)?;
                 let lhs = u32::try_from(lhs).ok()?;
                 match last {
                     IrNode::Const(k) => self.set(at, nk::<O>, lhs, 0, 0, *k),
@@ -860,9 +859,6 @@ impl Builder {
         }
     }
 }
-
-/// The leading arguments of a nested fold.
-struct Fold<'a>(&'a [IrNode]);
 
 /// A pair operand: `slot op slot` or `slot op constant`, `op` one of `+ - * /` as 0–3.
 #[derive(Clone, Copy)]

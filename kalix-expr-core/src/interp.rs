@@ -181,11 +181,13 @@ impl Program {
         let result_advance = advance(&ir.result, o)?;
         let strict = opts.div_by_zero == DivByZero::Error || opts.domain_errors == DomainErrors::Error;
         let may_fault = strict || !ir.stmts.is_empty() || may_fault(&ir.result);
-        let pure = !may_fault && ir.n_locals == 0 && steps.is_empty() && stepping.is_none();
-        // The node array serves pure results, in single evaluations and in runs alike (a run's
+        // One expression, no statement or local, nothing that can fail.
+        let simple = !may_fault && ir.n_locals == 0 && steps.is_empty();
+        let pure = simple && stepping.is_none();
+        // The node array serves simple results in single evaluations and in runs alike (a run's
         // step reads its slot array as a single evaluation does; offsets and stateful calls
         // keep the closure tree).
-        let flat = !may_fault && ir.n_locals == 0 && steps.is_empty() && result_advance.is_none();
+        let flat = simple && result_advance.is_none();
         let result = match flat.then(|| Flat::compile(&ir.result, opts.div_by_zero, stepping.is_none())).flatten() {
             Some(flat) => Body::Flat(flat),
             None => Body::Tree(code(&ir.result, o)?),
