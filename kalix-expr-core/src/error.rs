@@ -342,6 +342,23 @@ pub enum ErrorKind {
         /// The number of values given.
         found: usize,
     },
+    /// `ExprSet::eval(5, …)` on a set of 2 expressions: an index outside an
+    /// [`ExprSet`](crate::ExprSet).
+    #[error("no expression {index} in a set of {len}")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// How many expressions the set holds.
+        len: usize,
+    },
+    /// `ExprSet::eval_all` into an output shorter than the set: one result per expression.
+    #[error("the output holds {found} values, the set has {expected} expressions")]
+    OutputTooShort {
+        /// How many expressions the set holds.
+        expected: usize,
+        /// The output's length.
+        found: usize,
+    },
 }
 
 /// One problem: its kind, where it is, and an optional suggestion.

@@ -159,6 +159,10 @@ mod compiled {
 
     /// A compiled expression: immutable, `Send + Sync`, evaluated over a slice of slot values.
     ///
+    /// A host evaluating thousands of expressions at every step should keep them in an
+    /// [`ExprSet`](crate::ExprSet), which holds their nodes in one array: as separate values
+    /// they stop fitting in cache past a few thousand, and each evaluation waits on memory.
+    ///
     /// ```
     /// use kalix_expr_core::Expr;
     /// let c = Expr::parse("if(month > 10, summer, winter)")?.compile(&["month", "summer", "winter"])?;
@@ -359,8 +363,25 @@ mod compiled {
             self.program.run(values).map_err(|f| self.fault(f))
         }
 
+        /// Moves out the node array of a pure expression (see `Program::take_flat`): only for
+        /// an [`ExprSet`](crate::ExprSet), which keeps the rest for its errors and never
+        /// evaluates this one again.
+        pub(crate) fn take_flat(&mut self) -> Option<crate::flat::Flat> {
+            self.program.take_flat()
+        }
+
+        /// Gives back what [`Compiled::take_flat`] took.
+        pub(crate) fn restore_flat(&mut self, flat: crate::flat::Flat) {
+            self.program.restore_flat(flat);
+        }
+
+        /// How many values an evaluation needs.
+        pub(crate) fn n_slots(&self) -> usize {
+            self.n_slots
+        }
+
         #[cold]
-        fn too_few(&self, found: usize) -> Error {
+        pub(crate) fn too_few(&self, found: usize) -> Error {
             Error::new(
                 &self.source,
                 Span::new(0, 0),

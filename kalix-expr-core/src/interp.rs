@@ -204,6 +204,23 @@ impl Program {
         })
     }
 
+    /// Moves out the node array of a program whose result is one, for an
+    /// [`ExprSet`](crate::ExprSet) or a model that keeps it in a shared
+    /// [`Arena`](crate::flat::Arena); the program is left with an empty one (it evaluates to
+    /// NaN, and the owner never runs it). Such a program is all result: no statement, no local, no advance
+    /// of stateful calls, nothing that can fail, so evaluating the nodes is all of a run.
+    pub(crate) fn take_flat(&mut self) -> Option<Flat> {
+        match &mut self.result {
+            Body::Flat(flat) => Some(std::mem::take(flat)),
+            Body::Tree(_) => None,
+        }
+    }
+
+    /// Gives back what [`Program::take_flat`] took.
+    pub(crate) fn restore_flat(&mut self, flat: Flat) {
+        self.result = Body::Flat(flat);
+    }
+
     /// Whether a single evaluation is one call of the result (its node array or closure tree):
     /// no statements, no locals, nothing that can fail. Then [`Program::run_pure`] is all of it.
     #[inline(always)]

@@ -56,6 +56,8 @@ mod parse;
 #[cfg(feature = "interp")]
 mod runtime;
 pub mod sema;
+#[cfg(feature = "interp")]
+mod set;
 mod span;
 mod suggest;
 pub mod table;
@@ -77,6 +79,8 @@ pub use parse::{parse, ParseOptions};
 #[cfg(feature = "interp")]
 pub use runtime::{Model, ModelError, Outputs, Program, RunError};
 pub use sema::{resolve, Host, Ir, IrNode, IrStmt, Scope};
+#[cfg(feature = "interp")]
+pub use set::ExprSet;
 pub use span::Span;
 pub use suggest::distance as edit_distance;
 pub use table::{Table, TableError};

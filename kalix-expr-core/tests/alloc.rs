@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use kalix_expr_core::{DivByZero, Expr, Options};
+use kalix_expr_core::{DivByZero, Expr, ExprSet, Options};
 
 struct Counting;
 
@@ -75,5 +75,27 @@ fn evaluation_allocates_nothing() {
     }
     let after = allocations();
     assert_eq!(after - before, 0, "evaluation allocated {} times", after - before);
+    assert!(total.is_finite());
+}
+
+#[test]
+fn a_set_evaluation_allocates_nothing() {
+    let opts = [Options::default(), Options { div_by_zero: DivByZero::Error, ..Options::default() }];
+    let set: ExprSet = EXPRESSIONS
+        .iter()
+        .flat_map(|src| opts.iter().map(move |o| Expr::parse(src).unwrap().compile_with(NAMES, o).unwrap()))
+        .collect();
+    let mut out = vec![0.0; set.len()];
+    set.eval_all(&[3.0, 1.5, 11.0, 2.0, 4.0, 100.0, 200.0, 2024.0], &mut out).unwrap();
+    let mut total = 0.0;
+    let before = allocations();
+    for step in 0..1_000 {
+        let values = [step as f64 * 0.1, 1.5, (step % 12 + 1) as f64, 2.0, 4.0, step as f64, 200.0, 2024.0];
+        set.eval_all(&values, &mut out).unwrap();
+        total += out.iter().sum::<f64>();
+        total += set.eval(step % set.len(), &values).unwrap();
+    }
+    let after = allocations();
+    assert_eq!(after - before, 0, "set evaluation allocated {} times", after - before);
     assert!(total.is_finite());
 }

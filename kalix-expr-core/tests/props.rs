@@ -3,7 +3,7 @@
 //! bit for bit with a deliberately plain reference tree-walker.
 
 use kalix_expr_core::ast::{Ast, BinaryOp, Block, Name, Node, NodeKind, Stmt, UnaryOp};
-use kalix_expr_core::{parse, Expr, ParseOptions, Span};
+use kalix_expr_core::{parse, Expr, ExprSet, ParseOptions, Span};
 use proptest::prelude::*;
 
 fn name(text: &str) -> Name {
@@ -271,6 +271,32 @@ proptest! {
                 prop_assert!(
                     got.to_bits() == single.to_bits() || (got.is_nan() && single.is_nan()),
                     "{} at row {}: batch {} vs single {}", src, r, got, single
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A set of generated expressions gives each member's own `Compiled::eval` bits, from one
+    /// shared node array, by `eval_all` and by `eval(i)`.
+    #[test]
+    fn a_set_agrees_with_its_members_evaluated_alone(trees in prop::collection::vec(arith(), 1..12), x in special(), y in special()) {
+        let compiled: Vec<_> = trees
+            .iter()
+            .map(|t| Expr::parse(&Ast::Expr(t.clone()).to_string()).unwrap().compile(&["x", "y"]).unwrap())
+            .collect();
+        let singles: Vec<f64> = compiled.iter().map(|c| c.eval(&[x, y]).unwrap()).collect();
+        let set: ExprSet = compiled.into_iter().collect();
+        let mut out = vec![0.0; set.len()];
+        set.eval_all(&[x, y], &mut out).unwrap();
+        for (i, single) in singles.iter().enumerate() {
+            for got in [out[i], set.eval(i, &[x, y]).unwrap()] {
+                prop_assert!(
+                    got.to_bits() == single.to_bits() || (got.is_nan() && single.is_nan()),
+                    "{:?} at x={}, y={}: set {} vs alone {}", set.source(i), x, y, got, single
                 );
             }
         }
