@@ -29,6 +29,7 @@ use crate::ast::NodeKind;
 use crate::calendar::{Calendar, Date, SIM_FIELDS};
 use crate::error::{Error, ErrorKind};
 use crate::expr::Expr;
+use crate::flat::{Arena, Member};
 use crate::functions::Functions;
 use crate::interp::{self, Rt, SlotSource, Stepping};
 use crate::library::NativeFn;
@@ -181,6 +182,7 @@ impl Model {
         let first_series = names.len();
         names.extend(self.series.iter().map(|s| s.name.as_str()));
         sources.extend((0..self.series.len()).map(SlotSource::Computed));
+        let mut arena = Arena::default();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, n) in names.iter().enumerate() {
             if let Some(first) = seen.insert(self.key(n), i) {
@@ -251,12 +253,25 @@ impl Model {
                 .collect();
             let stepping = Stepping { sources: &sources, sites: &sites };
             match interp::Program::compile_stepping(&ir, &self.options, &stepping) {
-                Ok(program) => {
+                Ok(mut program) => {
                     max_locals = max_locals.max(program.n_locals);
+                    // A node array joins the model's arena, so a step reads the series' nodes
+                    // front to back (see `flat::Arena`).
+                    let flat = match program.take_flat() {
+                        Some(f) => match arena.push(&f) {
+                            Some(m) => Some(m),
+                            None => {
+                                program.restore_flat(f);
+                                None
+                            }
+                        },
+                        None => None,
+                    };
                     compiled.push(CompiledSeries {
                         name: s.name.clone(),
                         slot: first_series + i,
                         program,
+                        flat,
                         source: s.expr.shared_source().clone(),
                     });
                 }
@@ -279,6 +294,7 @@ impl Model {
             constants: self.constants.iter().map(|(_, v)| *v).collect(),
             n_slots: names.len(),
             series: compiled,
+            arena,
             state_len,
             sites: all_sites,
             sim_used,
@@ -317,7 +333,9 @@ impl Model {
 struct CompiledSeries {
     name: String,
     slot: usize,
+    /// Its program; when `flat` is set, its nodes are in the model's arena and it is never run.
     program: interp::Program,
+    flat: Option<Member>,
     source: Arc<str>,
 }
 
@@ -328,6 +346,8 @@ pub struct Program {
     constants: Vec<f64>,
     n_slots: usize,
     series: Vec<CompiledSeries>,
+    /// The node arrays of every series that has one, in order of evaluation.
+    arena: Arena,
     state_len: usize,
     sites: Vec<Site>,
     sim_used: bool,
@@ -459,15 +479,21 @@ impl Program {
                 values[first_sim..first_sim + fields.len()].copy_from_slice(&fields);
             }
             for (k, s) in self.series.iter().enumerate() {
-                let rt = Rt {
-                    step: t,
-                    n_steps: steps,
-                    inputs: &columns,
-                    history: &history,
-                    state: &state,
-                    calendar: &self.calendar,
+                let v = match s.flat {
+                    // `values` holds every slot of the model.
+                    Some(m) => self.arena.eval(m, &values),
+                    None => {
+                        let rt = Rt {
+                            step: t,
+                            n_steps: steps,
+                            inputs: &columns,
+                            history: &history,
+                            state: &state,
+                            calendar: &self.calendar,
+                        };
+                        s.program.run_step(&values, &locals, &rt).map_err(|f| self.run_error(s, t, f))?
+                    }
                 };
-                let v = s.program.run_step(&values, &locals, &rt).map_err(|f| self.run_error(s, t, f))?;
                 values[s.slot] = v;
                 history[k * steps + t] = v;
             }

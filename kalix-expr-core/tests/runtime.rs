@@ -269,3 +269,34 @@ fn a_program_is_shared_between_threads() {
         assert_eq!(bits(h.join().unwrap().column_at(0)), bits(expected.column_at(0)));
     }
 }
+
+#[test]
+fn many_series_in_one_node_array_each_compute_their_own_value() {
+    // A chain of pure series (their nodes share the model's array) with stateful and offset
+    // series (closure trees) between them; each series' value follows from the one before.
+    let names: Vec<String> = (0..300).map(|i| format!("var.s{i}.v")).collect();
+    let mut series: Vec<(String, String)> = vec![(names[0].clone(), "data.x * 2".into())];
+    for i in 1..names.len() {
+        let prev = &names[i - 1];
+        let src = match i % 3 {
+            0 => format!("{prev} + {i}"),
+            1 => format!("{prev} + this[-1, 0] * 0"),
+            _ => format!("max({prev}, -1) + sin(data.x * 0) + {i} * 0"),
+        };
+        series.push((names[i].clone(), src));
+    }
+    let refs: Vec<(&str, &str)> = series.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let x = [1.0, 2.5, -4.0];
+    let out = run(&refs, &x);
+    for (t, xv) in x.iter().enumerate() {
+        let mut want = xv * 2.0;
+        for (i, col) in out.iter().enumerate().skip(1) {
+            if i % 3 == 0 {
+                want += i as f64;
+            } else if i % 3 == 2 {
+                want = want.max(-1.0);
+            }
+            assert_eq!(col[t], want, "series {i} at step {t}");
+        }
+    }
+}
