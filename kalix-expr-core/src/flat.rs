@@ -97,7 +97,7 @@ impl Flat {
 /// [`ExprSet`](crate::ExprSet)'s members, a model's series. Evaluating them in turn then reads
 /// memory front to back, so the hardware prefetcher fetches the next expressions' nodes while
 /// the current one runs; separately allocated arrays are scattered, and past what the caches
-/// hold every expression starts with a wait on memory (about 3× slower at 10,000 expressions,
+/// hold every expression starts with a wait on memory (up to 3× slower at 10,000 expressions,
 /// see BENCHMARKS.md).
 #[derive(Default)]
 pub(crate) struct Arena {

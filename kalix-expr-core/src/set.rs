@@ -4,7 +4,7 @@
 //! once per step. Held as separate [`Compiled`] values, each expression's nodes are their own
 //! heap block somewhere in memory; past a few thousand expressions they no longer fit in cache,
 //! and every evaluation first waits for memory at an address the processor could not foresee
-//! (measured: about 3× slower per evaluation at 10,000 expressions; see BENCHMARKS.md). A set
+//! (measured: up to 3× slower per evaluation at 10,000 expressions; see BENCHMARKS.md). A set
 //! copies the node arrays of its pure members end to end into one array, in the order they are
 //! evaluated, so [`ExprSet::eval_all`] reads memory front to back and the hardware prefetcher
 //! fetches the next expressions while the current one runs.
@@ -35,7 +35,7 @@ enum Entry {
 ///
 /// Why: held as separate [`Compiled`] values, each expression's nodes are their own heap block.
 /// Past a few thousand expressions they no longer fit in cache, and each evaluation starts by
-/// waiting for memory (measured: about 3× slower per evaluation at 10,000 expressions than at
+/// waiting for memory (measured: up to 3× slower per evaluation at 10,000 expressions than at
 /// 8). A set's [`ExprSet::eval_all`] reads one array front to back, which the processor fetches
 /// ahead: no slowdown at 10,000 or 100,000 expressions (BENCHMARKS.md).
 ///
