@@ -133,6 +133,17 @@ impl Arena {
         self.n_slots
     }
 
+    /// [`Arena::eval`] in a pass that checked once that `values` is at least
+    /// [`Arena::n_slots`] long. (Were it shorter, a slot read would panic on its bounds check;
+    /// the callers' check rules that out.)
+    #[inline(always)]
+    pub(crate) fn eval_in_pass(&self, m: Member, values: &[f64]) -> f64 {
+        match self.nodes.get(m.start as usize..m.end as usize) {
+            Some(nodes @ [root, ..]) => (root.run)(&Env { nodes, values }, root),
+            _ => f64::NAN,
+        }
+    }
+
     /// Evaluates the expression at `m` over `values`, which must hold every slot it reads
     /// (callers check and report that; a shorter one gives NaN here, never a panic).
     #[inline(always)]

@@ -68,6 +68,9 @@ pub struct ExprSet {
     members: Vec<Compiled>,
     /// The most slots any member reads: what [`ExprSet::eval_all`] checks once.
     n_slots: usize,
+    /// How many members keep their closure tree (none: nothing to run but the arena, and
+    /// nothing that can fail).
+    n_tree: usize,
 }
 
 impl fmt::Debug for ExprSet {
@@ -113,6 +116,7 @@ impl ExprSet {
             None => Entry::Tree,
         };
         self.n_slots = self.n_slots.max(compiled.n_slots()).max(self.arena.n_slots());
+        self.n_tree += usize::from(matches!(entry, Entry::Tree));
         self.entries.push(entry);
         self.members.push(compiled);
         self.entries.len() - 1
@@ -235,9 +239,19 @@ impl ExprSet {
         if values.len() < self.n_slots {
             return Err(self.too_few(values.len()));
         }
+        if self.n_tree == 0 {
+            // The common case, kept to the bare loop: tiny model expressions (`max(0, x - 21)`)
+            // cost a few nanoseconds, so the loop's own instructions show.
+            for (entry, out) in self.entries.iter().zip(out) {
+                if let Entry::Flat(m) = *entry {
+                    *out = self.arena.eval_in_pass(m, values);
+                }
+            }
+            return Ok(());
+        }
         for ((entry, member), out) in self.entries.iter().zip(&self.members).zip(out) {
             *out = match *entry {
-                Entry::Flat(m) => self.arena.eval(m, values),
+                Entry::Flat(m) => self.arena.eval_in_pass(m, values),
                 Entry::Tree => member.eval(values)?,
             };
         }
