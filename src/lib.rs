@@ -3,7 +3,9 @@
 //! You get two ways to run the same language (LANGUAGE.md), with the same results bit for bit:
 //!
 //! - at run time, for expressions read from model files: [`Expr::parse`] once,
-//!   [`Expr::compile`] once, then [`Compiled::eval`] at every step;
+//!   [`Expr::compile`] once, then [`Compiled::eval`] at every step (or, for thousands of
+//!   expressions evaluated at every step, [`ExprSet::eval_all`], which keeps them all in one
+//!   array);
 //! - at build time, for expressions written in Rust source: [`kexpr!`] checks the expression
 //!   when the crate compiles and turns it into a plain closure `Fn(f64, …) -> f64` (or, when it
 //!   calls stateful functions, an `FnMut` that owns their state and steps once per call).

@@ -11,6 +11,10 @@
 //! # Ok::<(), kalix_expr_core::Error>(())
 //! ```
 //!
+//! A host evaluating thousands of expressions at every step keeps them in an [`ExprSet`] and
+//! calls [`ExprSet::eval_all`] once a step: their nodes sit in one array, so 10,000 of them
+//! cost per evaluation what 8 do.
+//!
 //! Errors render the way rustc's do, with a suggestion where one helps:
 //!
 //! ```
