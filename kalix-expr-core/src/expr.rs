@@ -363,16 +363,11 @@ mod compiled {
             self.program.run(values).map_err(|f| self.fault(f))
         }
 
-        /// Moves out the node array of a pure expression (see `Program::take_flat`): only for
-        /// an [`ExprSet`](crate::ExprSet), which keeps the rest for its errors and never
-        /// evaluates this one again.
-        pub(crate) fn take_flat(&mut self) -> Option<crate::flat::Flat> {
-            self.program.take_flat()
-        }
-
-        /// Gives back what [`Compiled::take_flat`] took.
-        pub(crate) fn restore_flat(&mut self, flat: crate::flat::Flat) {
-            self.program.restore_flat(flat);
+        /// Moves its node array into `arena` (see `Program::move_into`): only for an
+        /// [`ExprSet`](crate::ExprSet), which keeps the rest for its errors and never
+        /// evaluates this one again when it returns `Some`.
+        pub(crate) fn move_into(&mut self, arena: &mut crate::flat::Arena) -> Option<crate::flat::Member> {
+            self.program.move_into(arena)
         }
 
         /// How many values an evaluation needs.

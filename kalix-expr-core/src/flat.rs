@@ -148,12 +148,10 @@ impl Arena {
     /// (callers check and report that; a shorter one gives NaN here, never a panic).
     #[inline(always)]
     pub(crate) fn eval(&self, m: Member, values: &[f64]) -> f64 {
-        match self.nodes.get(m.start as usize..m.end as usize) {
-            Some(nodes) if values.len() >= m.n_slots as usize => match nodes.first() {
-                Some(root) => (root.run)(&Env { nodes, values }, root),
-                None => f64::NAN,
-            },
-            _ => f64::NAN,
+        if values.len() >= m.n_slots as usize {
+            self.eval_in_pass(m, values)
+        } else {
+            f64::NAN
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp, Stateful};
 use crate::calendar::{days_in_month, Calendar};
-use crate::flat::Flat;
+use crate::flat::{Arena, Flat, Member};
 use crate::options::{DivByZero, DomainErrors, Options};
 use crate::sema::{Ir, IrNode, IrStmt};
 use crate::span::Span;
@@ -204,21 +204,21 @@ impl Program {
         })
     }
 
-    /// Moves out the node array of a program whose result is one, for an
-    /// [`ExprSet`](crate::ExprSet) or a model that keeps it in a shared
-    /// [`Arena`](crate::flat::Arena); the program is left with an empty one (it evaluates to
-    /// NaN, and the owner never runs it). Such a program is all result: no statement, no local, no advance
-    /// of stateful calls, nothing that can fail, so evaluating the nodes is all of a run.
-    pub(crate) fn take_flat(&mut self) -> Option<Flat> {
+    /// Moves the node array of a program whose result is one into `arena` (an
+    /// [`ExprSet`](crate::ExprSet)'s or a model's); where it is there, or `None` when the
+    /// program has no node array or the arena is full (then the program keeps it). After a
+    /// move the program holds an empty array (it evaluates to NaN, and the owner never runs
+    /// it). Such a program is all result: no statement, no local, no advance of stateful calls,
+    /// nothing that can fail, so evaluating the nodes is all of a run.
+    pub(crate) fn move_into(&mut self, arena: &mut Arena) -> Option<Member> {
         match &mut self.result {
-            Body::Flat(flat) => Some(std::mem::take(flat)),
+            Body::Flat(flat) => {
+                let m = arena.push(flat)?;
+                *flat = Flat::default();
+                Some(m)
+            }
             Body::Tree(_) => None,
         }
-    }
-
-    /// Gives back what [`Program::take_flat`] took.
-    pub(crate) fn restore_flat(&mut self, flat: Flat) {
-        self.result = Body::Flat(flat);
     }
 
     /// Whether a single evaluation is one call of the result (its node array or closure tree):

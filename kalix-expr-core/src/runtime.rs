@@ -257,16 +257,7 @@ impl Model {
                     max_locals = max_locals.max(program.n_locals);
                     // A node array joins the model's arena, so a step reads the series' nodes
                     // front to back (see `flat::Arena`).
-                    let flat = match program.take_flat() {
-                        Some(f) => match arena.push(&f) {
-                            Some(m) => Some(m),
-                            None => {
-                                program.restore_flat(f);
-                                None
-                            }
-                        },
-                        None => None,
-                    };
+                    let flat = program.move_into(&mut arena);
                     compiled.push(CompiledSeries {
                         name: s.name.clone(),
                         slot: first_series + i,

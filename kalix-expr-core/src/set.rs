@@ -104,15 +104,9 @@ impl ExprSet {
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
     pub fn push(&mut self, mut compiled: Compiled) -> usize {
-        let entry = match compiled.take_flat() {
-            Some(f) => match self.arena.push(&f) {
-                Some(m) => Entry::Flat(m),
-                // Past 4 billion nodes the indices no longer fit: this one keeps its own array.
-                None => {
-                    compiled.restore_flat(f);
-                    Entry::Tree
-                }
-            },
+        let entry = match compiled.move_into(&mut self.arena) {
+            Some(m) => Entry::Flat(m),
+            // Not pure, or (past 4 billion nodes) the arena is full: it keeps its own code.
             None => Entry::Tree,
         };
         self.n_slots = self.n_slots.max(compiled.n_slots()).max(self.arena.n_slots());
