@@ -102,8 +102,6 @@ impl Flat {
 #[derive(Default)]
 pub(crate) struct Arena {
     nodes: Vec<Node>,
-    /// The most slots any expression in it reads: `values` must be at least this long.
-    n_slots: usize,
 }
 
 /// Where one expression's nodes are in an [`Arena`]: `nodes[start..end]`. Child indices are
@@ -124,17 +122,11 @@ impl Arena {
         let end = u32::try_from(self.nodes.len().checked_add(flat.nodes.len())?).ok()?;
         let n_slots = u32::try_from(flat.n_slots).ok()?;
         self.nodes.extend_from_slice(&flat.nodes);
-        self.n_slots = self.n_slots.max(flat.n_slots);
         Some(Member { start, end, n_slots })
     }
 
-    /// The most slots any expression in the arena reads.
-    pub(crate) fn n_slots(&self) -> usize {
-        self.n_slots
-    }
-
-    /// [`Arena::eval`] in a pass that checked once that `values` is at least
-    /// [`Arena::n_slots`] long. (Were it shorter, a slot read would panic on its bounds check;
+    /// [`Arena::eval`] in a pass that checked once that `values` holds every slot of every
+    /// expression it evaluates. (Were it shorter, a slot read would panic on its bounds check;
     /// the callers' check rules that out.)
     #[inline(always)]
     pub(crate) fn eval_in_pass(&self, m: Member, values: &[f64]) -> f64 {

@@ -109,7 +109,8 @@ impl ExprSet {
             // Not pure, or (past 4 billion nodes) the arena is full: it keeps its own code.
             None => Entry::Tree,
         };
-        self.n_slots = self.n_slots.max(compiled.n_slots()).max(self.arena.n_slots());
+        // A member's nodes read only slots below its `n_slots`.
+        self.n_slots = self.n_slots.max(compiled.n_slots());
         self.n_tree += usize::from(matches!(entry, Entry::Tree));
         self.entries.push(entry);
         self.members.push(compiled);
