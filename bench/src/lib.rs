@@ -20,9 +20,13 @@ use std::time::Duration;
 
 pub mod engines;
 pub mod hand;
+#[cfg(feature = "peers")]
+mod peers;
 pub mod translate;
 
-use engines::{Engine, Eval, Exmex, Fasteval, Hand, KalixExpr, Meval, Skip};
+use engines::{Engine, Eval, Hand, KalixExpr, Skip};
+#[cfg(feature = "peers")]
+use engines::{Exmex, Fasteval, Meval};
 use hand::WithHand;
 
 /// The Kalix function-dispatch set, as shipped in `data/`.
@@ -258,9 +262,16 @@ pub fn build(engine: Engine, set: Set, i: usize) -> Result<Box<dyn Eval>, Skip> 
     Ok(match engine {
         Engine::Hand => Box::new(Hand(set.hand(i))),
         Engine::KalixExpr => Box::new(KalixExpr::new(src, &layout).map_err(|e| Skip(e.to_string()))?),
+        #[cfg(feature = "peers")]
         Engine::Fasteval => Box::new(Fasteval::new(src, &layout)?),
+        #[cfg(feature = "peers")]
         Engine::Exmex => Box::new(Exmex::new(src, &layout)?),
+        #[cfg(feature = "peers")]
         Engine::Meval => Box::new(Meval::new(src, &layout)?),
+        #[cfg(not(feature = "peers"))]
+        Engine::Fasteval | Engine::Exmex | Engine::Meval => {
+            return Err(Skip(format!("{} needs the `peers` feature", engine.name())))
+        }
     })
 }
 
@@ -501,6 +512,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "peers")]
     fn peers_agree_with_hand_written_rust_within_1e_12() {
         for set in Set::ALL {
             let inputs = set.inputs(size());
