@@ -37,15 +37,56 @@
 //! # Ok::<(), kalix_expr::Error>(())
 //! ```
 //!
+//! Kalix model files are the [`model`] module: `ModelFile::load(path)?`, `.check()`,
+//! `.compile()?`, `.run(&data, range)?`.
+//!
 //! Features: `macro` (default) is [`kexpr!`]; `library` (default) is the managed function
 //! library, `library::Library`: user functions kept in a directory and called as `fn.name(…)`;
-//! `serde` serialises an [`Expr`] as its source text.
+//! `model` (default) is the [`model`] module; `parallel` (default) is
+//! [`Compiled::eval_batch_par`], batch evaluation on all cores; `serde` serialises an [`Expr`]
+//! as its source text.
+//!
+//! This crate's surface is chosen: the types a host uses, documented with examples. The
+//! resolver's entry points and the resolved form's node types live in `kalix-expr-core` for the
+//! sibling crates (the macro) and are not part of this API.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 // Lets `kexpr!`'s `::kalix_expr::…` paths resolve inside this crate too.
 extern crate self as kalix_expr;
 
-pub use kalix_expr_core::*;
+pub use kalix_expr_core::{
+    edit_distance, Calendar, Compiled, Date, DateError, Diagnostic, DivByZero, DomainErrors, Error, ErrorKind,
+    EvalError, Expr, ExprSet, FnDef, FnKind, FnRef, Functions, Host, MissingVariable, Model, ModelError, NativeFn,
+    Options, Outputs, ParseOptions, Program, RunError, Span, Table, TableError, SIM_FIELDS,
+};
+
+/// The syntax tree of a parsed expression ([`Expr::ast`]), for tools that print or walk it.
+pub use kalix_expr_core::ast;
+/// Every built-in function and operator, with its arity and one line of documentation.
+pub use kalix_expr_core::builtins;
+/// The managed function library: user functions kept in a directory shared by processes.
+#[cfg(feature = "library")]
+pub use kalix_expr_core::library;
+/// "Did you mean" suggestions, the rule every message of the project uses.
+pub use kalix_expr_core::suggest;
+
+/// Kalix model files: load, check, compile and run the expressions of a model (the
+/// `kalix-expr-model` crate).
+///
+/// ```
+/// use kalix_expr::model::{ModelFile, RunRange};
+/// let model = ModelFile::from_text("m.ini", "[var.b]\nk = sim.step * 2\n");
+/// assert!(!model.check().has_errors());
+/// let range = RunRange { steps: Some(2), ..RunRange::default() };
+/// let out = model.compile()?.run(&Default::default(), range)?;
+/// assert_eq!(out.column("var.b.k"), Some(&[0.0, 2.0][..]));
+/// # Ok::<(), Vec<kalix_expr::model::Diagnostic>>(())
+/// ```
+#[cfg(feature = "model")]
+pub mod model {
+    pub use kalix_expr_model::*;
+}
 
 /// The closure calls the same built-in functions as [`Compiled::eval`], so both give the same
 /// bits:

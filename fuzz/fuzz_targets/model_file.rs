@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use kalix_expr_cli::model::{analyze, load_text};
+use kalix_expr_model::{analyze, load_text};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -18,8 +18,8 @@
 //! The binary is a thin wrapper around [`run`], which takes the arguments and the three standard
 //! streams, so every behaviour of the command can be tested in-process. Results go to stdout,
 //! errors (rendered rustc-style, with `line:column`) to stderr, and the [`Exit`] status says
-//! which kind of failure it was. The model-file loader behind `check` and `run` is the
-//! [`model`] module. `kexpr fn` manages a function library (kalix-expr's `library` module),
+//! which kind of failure it was. The model files behind `check` and `run` are the model library's
+//! (`kalix_expr::model`, the `kalix-expr-model` crate). `kexpr fn` manages a function library (kalix-expr's `library` module),
 //! whose functions `eval`, `check` and `run` call when given `--library DIR` (or when
 //! `KALIX_FUNCTIONS` is set).
 #![forbid(unsafe_code)]
@@ -31,18 +31,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kalix_expr::library::Snapshot;
-use kalix_expr::sema::resolve_with;
-use kalix_expr::{ErrorKind, Expr, Options, Scope};
+use kalix_expr::{ErrorKind, Expr, Options};
 
 pub mod cli;
 mod commands;
-mod format;
 mod library;
-pub mod model;
 
 pub use cli::{Binding, Cli, Command};
 pub use commands::Terminal;
-pub use format::format_value;
+pub use kalix_expr::model::format_value;
 
 /// The exit status of `kexpr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +146,7 @@ fn parse(expr: &OsString, library: Option<&Snapshot>, stdin: &mut dyn Read) -> O
     let opts = Options::model();
     let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
     match library {
-        Some(snap) => resolve_with(expr.ast(), expr.source(), &Scope::Free, &snap.host(), &opts).map(|_| ()),
+        Some(snap) => expr.check_with_host(&snap.host(), &opts),
         None => expr.check(&opts),
     }
     .map_err(|e| no_library(e, library))?;

@@ -18,9 +18,8 @@ use kalix_expr::{Error, ErrorKind, FnDef, FnKind, FnRef};
 use serde::Serialize;
 
 use crate::cli::{DefineArgs, DependentsArgs, FnArgs, FnCommand, ListArgs, ListFormat};
-use crate::model::names::closest;
-use crate::model::FunctionLibrary;
 use crate::Exit;
+use kalix_expr::model::closest;
 
 /// A failure: the exit status and the message for stderr.
 type Failure = (Exit, String);
@@ -74,15 +73,6 @@ pub(crate) fn for_expressions(
     let (library, report) = Library::open(&dir).map_err(open_failed)?;
     warn_report(&report, None, stderr);
     Ok(Some(library.snapshot()))
-}
-
-/// What the model analysis needs of a library.
-pub(crate) fn for_models(snapshot: &Snapshot) -> FunctionLibrary {
-    FunctionLibrary {
-        name: snapshot.path().map_or_else(|| "the function library".into(), |p| p.display().to_string()),
-        functions: snapshot.functions().clone(),
-        invalid: snapshot.invalid().to_vec(),
-    }
 }
 
 /// `kexpr fn …`.

@@ -142,7 +142,23 @@ impl Expr {
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
     pub fn check(&self, opts: &Options) -> Result<(), Error> {
-        resolve_shared(&self.ast, &self.source, &Scope::Free, &Host::default(), opts).map(|_| ())
+        self.check_with_host(&Host::default(), opts)
+    }
+
+    /// [`Expr::check`] with a [`Host`]'s user functions, natives, tables and `this` (a function
+    /// library's [`Snapshot::host`](crate::library::Snapshot::host) gives one).
+    ///
+    /// ```
+    /// use kalix_expr_core::{Expr, FnDef, Functions, Host};
+    /// let functions = Functions::new(vec![FnDef::parse("half(x)", "x / 2")?]).unwrap();
+    /// let host = Host { functions: Some(&functions), ..Host::default() };
+    /// let e = Expr::parse("fn.half(rain)")?;
+    /// assert!(e.check_with_host(&host, &Default::default()).is_ok());
+    /// assert!(e.check(&Default::default()).is_err());
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn check_with_host(&self, host: &Host<'_>, opts: &Options) -> Result<(), Error> {
+        resolve_shared(&self.ast, &self.source, &Scope::Free, host, opts).map(|_| ())
     }
 }
 

@@ -63,7 +63,7 @@ pub mod sema;
 #[cfg(feature = "interp")]
 mod set;
 mod span;
-mod suggest;
+pub mod suggest;
 pub mod table;
 #[cfg(feature = "interp")]
 mod temporal;

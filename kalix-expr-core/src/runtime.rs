@@ -448,6 +448,29 @@ impl Program {
         steps: usize,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Outputs, RunError> {
+        self.run_on(&self.calendar, inputs, steps, progress)
+    }
+
+    /// [`Program::run_with`] on another calendar: the same compiled program runs from any
+    /// start date, so a host compiles a model once however many runs it makes.
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.series("var.b.m", Expr::parse("sim.month")?);
+    /// let program = model.compile().unwrap();
+    /// let july = Calendar::daily(Date::new(2001, 7, 31).unwrap());
+    /// let out = program.run_on(&july, &[], 2, &mut |_| {}).unwrap();
+    /// assert_eq!(out.column_at(0), [7.0, 8.0]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn run_on(
+        &self,
+        calendar: &Calendar,
+        inputs: &[&[f64]],
+        steps: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Outputs, RunError> {
         let n_series = self.series.len();
         let mut history = vec![f64::NAN; n_series.saturating_mul(steps)];
         let mut values = vec![0.0; self.n_slots];
@@ -466,7 +489,7 @@ impl Program {
                 values[i] = col.get(t).copied().unwrap_or(f64::NAN);
             }
             if self.sim_used {
-                let fields = self.calendar.fields(t);
+                let fields = calendar.fields(t);
                 values[first_sim..first_sim + fields.len()].copy_from_slice(&fields);
             }
             for (k, s) in self.series.iter().enumerate() {
@@ -480,9 +503,9 @@ impl Program {
                             inputs: &columns,
                             history: &history,
                             state: &state,
-                            calendar: &self.calendar,
+                            calendar,
                         };
-                        s.program.run_step(&values, &locals, &rt).map_err(|f| self.run_error(s, t, f))?
+                        s.program.run_step(&values, &locals, &rt).map_err(|f| self.run_error(calendar, s, t, f))?
                     }
                 };
                 values[s.slot] = v;
@@ -499,10 +522,10 @@ impl Program {
     }
 
     #[cold]
-    fn run_error(&self, s: &CompiledSeries, step: usize, f: interp::Fault) -> RunError {
+    fn run_error(&self, calendar: &Calendar, s: &CompiledSeries, step: usize, f: interp::Fault) -> RunError {
         RunError {
             step,
-            date: self.calendar.date(step),
+            date: calendar.date(step),
             series: s.name.clone(),
             error: s.program.fault_error(&s.source, f).with_origin(s.name.clone()),
         }

@@ -1,4 +1,6 @@
-//! "Did you mean" suggestions: close edit-distance matches plus a short table of synonyms.
+//! "Did you mean" suggestions: close edit-distance matches plus a short table of synonyms. The
+//! one implementation behind every suggestion of the project, the model loader's and the
+//! command's included.
 
 use crate::builtins::{BUILTINS, SYNONYMS};
 
@@ -37,7 +39,13 @@ pub fn distance(a: &str, b: &str) -> usize {
 /// The candidates closest to `name`, best first, at most three: two edits for names of five
 /// chars or more, one for three or four, none but case for shorter ones (where one edit reaches
 /// every other short name).
-pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+///
+/// ```
+/// use kalix_expr_core::suggest::closest;
+/// assert_eq!(closest("guage", ["gauge", "inflow"]), ["gauge"]);
+/// assert!(closest("user", ["unregulated_user"]).is_empty());
+/// ```
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     if name.chars().count() > 64 {
         return Vec::new();
     }
@@ -58,7 +66,12 @@ pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a s
 }
 
 /// "did you mean `a`?" / "did you mean `a` or `b`?", or `None` for no candidates.
-pub(crate) fn did_you_mean(options: &[&str]) -> Option<String> {
+///
+/// ```
+/// use kalix_expr_core::suggest::did_you_mean;
+/// assert_eq!(did_you_mean(&["ln", "log10"]).as_deref(), Some("did you mean `ln` or `log10`?"));
+/// ```
+pub fn did_you_mean(options: &[&str]) -> Option<String> {
     match options {
         [] => None,
         [one] => Some(format!("did you mean `{one}`?")),

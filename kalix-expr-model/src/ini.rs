@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::diag::{Diagnostic, Location, SourceFile};
+use crate::diag::{Diagnostic, Location, SourceFile};
 
 /// A value (or key) as read: its text, and where each piece of it came from in the file.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -5,15 +5,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use kalix_expr::ast::{Ast, NodeKind};
-use kalix_expr::sema::resolve_with;
-use kalix_expr::{Calendar, Date, ErrorKind, Expr, FnDef, Functions, Host, Model, Options, Program, Scope, SIM_FIELDS};
+use kalix_expr_core::ast::{Ast, NodeKind};
+use kalix_expr_core::sema::resolve_with;
+use kalix_expr_core::{
+    Calendar, Date, ErrorKind, Expr, FnDef, Functions, Host, Model, Options, Program, Scope, SIM_FIELDS,
+};
 
-use super::data::{self, DateColumn};
-use super::diag::{Diagnostic, Location};
-use super::ini::Text;
-use super::load::ModelFile;
-use super::names::{closest, sanitize_name};
+use crate::data::{self, DateColumn};
+use crate::diag::{Diagnostic, Location};
+use crate::ini::Text;
+use crate::load::ModelFile;
+use crate::names::closest;
 
 /// Namespaces whose names the model itself defines (or that are functions): an unknown name in
 /// them is an error. A name in any other namespace that nothing defines is an input.
@@ -36,9 +38,21 @@ pub struct FunctionLibrary {
     pub invalid: Vec<String>,
 }
 
-/// A checked model: every diagnostic, the inputs it needs, and what it takes to build the core
-/// [`Model`] again for a run.
-#[derive(Debug, Clone)]
+#[cfg(feature = "library")]
+impl FunctionLibrary {
+    /// The functions of a managed function library's snapshot, as a model sees them.
+    pub fn from_snapshot(snapshot: &kalix_expr_core::library::Snapshot) -> FunctionLibrary {
+        FunctionLibrary {
+            name: snapshot.path().map_or_else(|| "the function library".into(), |p| p.display().to_string()),
+            functions: snapshot.functions().clone(),
+            invalid: snapshot.invalid().to_vec(),
+        }
+    }
+}
+
+/// A checked model: every diagnostic, the inputs it needs, and, when it has no errors, its
+/// compiled program (see [`ModelFile::compile`]).
+#[derive(Debug)]
 pub struct Analysis {
     /// Every problem, sorted by place.
     pub diagnostics: Vec<Diagnostic>,
@@ -51,6 +65,8 @@ pub struct Analysis {
     functions: Functions,
     /// Why a library function cannot be called here, by name (lower-case, without `fn.`).
     unavailable: Unavailable,
+    /// The program, compiled once by the check; `None` when the model has errors.
+    program: Option<Program>,
 }
 
 /// Library functions that cannot be called, each with the help line that says why.
@@ -96,22 +112,21 @@ fn build(m: &ModelFile, a: &Analysis, exprs: &[Expr], calendar: Calendar) -> Mod
     model.functions(a.functions.clone());
     for (s, expr) in m.series.iter().zip(exprs) {
         match &s.kind {
-            super::load::SeriesKind::Var => model.series(s.name.clone(), expr.clone()),
-            super::load::SeriesKind::Node { node, property } => model.node_series(node, property, expr.clone()),
+            crate::load::SeriesKind::Var => model.series(s.name.clone(), expr.clone()),
+            crate::load::SeriesKind::Node { node, property } => model.node_series(node, property, expr.clone()),
         };
     }
     model
 }
 
-/// Compiles `m` on a daily calendar from `start`, for a run. Call only when [`analyze`] found no
-/// errors; any error it finds anyway is returned as diagnostics.
-pub fn compile(m: &ModelFile, a: &Analysis, start: Date) -> Result<Program, Vec<Diagnostic>> {
-    let exprs = series_exprs(m);
-    build(m, a, &exprs, Calendar::daily(start)).compile().map_err(|e| {
-        let mut out = Vec::new();
-        map_model_errors(m, &a.unavailable, &e.errors, &mut out);
-        out
-    })
+impl Analysis {
+    /// The compiled program, taken out of a check that found no errors; the errors otherwise.
+    pub(crate) fn into_program(mut self) -> Result<(Analysis, Program), Vec<Diagnostic>> {
+        match self.program.take() {
+            Some(p) if !self.has_errors() => Ok((self, p)),
+            _ => Err(self.diagnostics.into_iter().filter(Diagnostic::is_error).collect()),
+        }
+    }
 }
 
 /// Checks everything in `m` at once. The diagnostics include those of loading.
@@ -122,8 +137,8 @@ pub fn analyze(m: &ModelFile) -> Analysis {
 /// [`analyze`], with the functions of a function library callable as well.
 ///
 /// ```
-/// use kalix_expr::{FnDef, Functions};
-/// use kalix_expr_cli::model::{analyze_with, load_text, FunctionLibrary};
+/// use kalix_expr_core::{FnDef, Functions};
+/// use kalix_expr_model::{analyze_with, load_text, FunctionLibrary};
 /// let functions = Functions::new(vec![FnDef::parse("half(x)", "x / 2").unwrap()]).unwrap();
 /// let library = FunctionLibrary { name: "functions.ini".into(), functions, invalid: Vec::new() };
 /// let m = load_text("m.ini", "[var.b]\nk = fn.half(sim.step)\n", ".".as_ref(), &|_| None);
@@ -136,17 +151,19 @@ pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysi
     let exprs = series_exprs(m);
     let inputs = collect_inputs(m, &functions, &exprs);
     let expressions = m.series.len() + m.functions.len();
-    let mut a = Analysis { diagnostics: Vec::new(), inputs, expressions, functions, unavailable };
+    let mut a = Analysis { diagnostics: Vec::new(), inputs, expressions, functions, unavailable, program: None };
+    // The calendar is only the default: each run gives its own (`Program::run_on`).
     let model = build(m, &a, &exprs, Calendar::daily(m.start.unwrap_or(Date { year: 2000, month: 1, day: 1 })));
-    if let Err(e) = model.compile() {
-        map_model_errors(m, &a.unavailable, &e.errors, &mut diags);
+    match model.compile() {
+        Ok(program) => a.program = Some(program),
+        Err(e) => map_model_errors(m, &a.unavailable, &e.errors, &mut diags),
     }
     check_bodies(m, &a, &mut diags);
     read_ahead_in_bodies(m, &a.functions, &mut diags);
     unused(m, &mut diags);
     trailing_dots(m, &mut diags);
     data_files(m, &a, &mut diags);
-    super::diag::sort_and_dedup(&mut diags);
+    crate::diag::sort_and_dedup(&mut diags);
     a.diagnostics = diags;
     a
 }
@@ -156,9 +173,9 @@ pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysi
 fn place(
     m: &ModelFile,
     unavailable: &Unavailable,
-    e: &kalix_expr::Error,
+    e: &kalix_expr_core::Error,
     text: &Text,
-    keep: impl Fn(&kalix_expr::Diagnostic) -> bool,
+    keep: impl Fn(&kalix_expr_core::Diagnostic) -> bool,
 ) -> Vec<Diagnostic> {
     e.diagnostics()
         .iter()
@@ -178,13 +195,18 @@ fn place(
 
 /// Whether a diagnostic was found while expanding a user function's body at a call site (the
 /// core points it at the call and says so in the help).
-fn inside_body(d: &kalix_expr::Diagnostic) -> bool {
+fn inside_body(d: &kalix_expr_core::Diagnostic) -> bool {
     d.help().is_some_and(|h| h.starts_with("in the body of `fn."))
 }
 
 /// Maps the errors of `Model::compile` to their series by the series name each error gives as
 /// its origin.
-fn map_model_errors(m: &ModelFile, unavailable: &Unavailable, errors: &[kalix_expr::Error], out: &mut Vec<Diagnostic>) {
+fn map_model_errors(
+    m: &ModelFile,
+    unavailable: &Unavailable,
+    errors: &[kalix_expr_core::Error],
+    out: &mut Vec<Diagnostic>,
+) {
     let by_name: HashMap<&str, usize> = m.series.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     for e in errors {
         match e.origin().and_then(|name| by_name.get(name)) {
@@ -291,9 +313,9 @@ fn user_functions(
 fn placed_in(
     m: &ModelFile,
     unavailable: &Unavailable,
-    e: &kalix_expr::Error,
+    e: &kalix_expr_core::Error,
     (from, def): &(Origin, FnDef),
-    text: impl Fn(&super::load::Function) -> &Text,
+    text: impl Fn(&crate::load::Function) -> &Text,
 ) -> Vec<Diagnostic> {
     match from {
         Origin::Model(i) => place(m, unavailable, e, text(&m.functions[*i]), |_| true),
@@ -453,7 +475,7 @@ fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
     bound.extend(m.constants.iter().map(|c| c.name.clone()));
     bound.extend(SIM_FIELDS.iter().map(|f| f.to_string()));
     bound.extend(m.series.iter().map(|s| s.name.clone()));
-    let tables: Vec<Arc<kalix_expr::Table>> = m.tables.iter().map(|t| Arc::new(t.table.clone())).collect();
+    let tables: Vec<Arc<kalix_expr_core::Table>> = m.tables.iter().map(|t| Arc::new(t.table.clone())).collect();
     // In a body alone, `this.x` and `this` are names like any other; they are bound below.
     let host = Host { tables: &tables, functions: Some(&a.functions), ..Host::default() };
     let host = Host { this_node: Some("this"), this_series: Some("this"), ..host };
@@ -588,8 +610,8 @@ fn trailing_dots(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
                 .stmts
                 .iter()
                 .filter_map(|s| match s {
-                    kalix_expr::ast::Stmt::Assign { name, .. } => Some(name.clone()),
-                    kalix_expr::ast::Stmt::Assert { .. } => None,
+                    kalix_expr_core::ast::Stmt::Assign { name, .. } => Some(name.clone()),
+                    kalix_expr_core::ast::Stmt::Assert { .. } => None,
                 })
                 .collect(),
             Ast::Expr(_) => Vec::new(),
@@ -631,9 +653,7 @@ fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
                 None
             }
         };
-        let file_name = std::path::Path::new(&f.written).file_name().map(|n| n.to_string_lossy().into_owned());
-        let names = file_name.iter().map(|n| sanitize_name(n)).chain(f.alias.iter().map(|a| sanitize_name(a)));
-        for name in names.collect::<Vec<_>>() {
+        for name in data::source_names(f) {
             sources.insert(name, header.clone());
         }
     }
@@ -670,7 +690,7 @@ fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::load_text;
+    use crate::load_text;
 
     fn check(text: &str) -> (ModelFile, Analysis) {
         let m = load_text("m.ini", text, std::path::Path::new("."), &|_| None);

@@ -5,12 +5,12 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kalix_expr::{Date, Expr, FnDef, Table, TableError};
+use kalix_expr_core::{Date, Expr, FnDef, Table, TableError};
 
-use super::diag::{Diagnostic, Location, SourceFile};
-use super::ini::{self, Document, EnvLookup, Section, Text};
-use super::names::{closest, is_plain_name, is_segment};
-use super::schema::{Property, Schema};
+use crate::diag::{Diagnostic, Location, SourceFile};
+use crate::ini::{self, Document, EnvLookup, Section, Text};
+use crate::names::{closest, is_plain_name, is_segment};
+use crate::schema::{Property, Schema};
 
 /// The largest model file read. Real models are well under 1 MiB; this protects against being
 /// pointed at a huge or endless file (`/dev/zero`).
@@ -208,7 +208,7 @@ impl ModelFile {
     }
 
     /// Reports every diagnostic of a core error against `text`.
-    fn expr_error(&mut self, e: &kalix_expr::Error, text: &Text) {
+    fn expr_error(&mut self, e: &kalix_expr_core::Error, text: &Text) {
         let file = self.file.clone();
         for d in e.diagnostics() {
             let at = text.location(&file, d.span().start, d.span().end);

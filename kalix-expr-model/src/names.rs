@@ -6,7 +6,7 @@
 /// becomes `_`. `climate.csv` becomes `climate_csv`.
 ///
 /// ```
-/// use kalix_expr_cli::model::sanitize_name;
+/// use kalix_expr_model::sanitize_name;
 /// assert_eq!(sanitize_name("PioneerInflows.csv"), "pioneerinflows_csv");
 /// assert_eq!(sanitize_name("Rain (mm)"), "rain__mm_");
 /// ```
@@ -28,16 +28,14 @@ pub fn is_segment(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
-/// The candidate closest to `name` (case-insensitively), if it is close enough to be a typo.
+/// The candidate closest to `name` (case-insensitively), if it is close enough to be a typo: the
+/// core's one suggestion rule ([`kalix_expr_core::suggest::closest`]), best match only.
+///
+/// ```
+/// assert_eq!(kalix_expr_model::closest("Inflw", ["inflow", "gauge"]), Some("inflow"));
+/// ```
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let name = name.to_lowercase();
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (kalix_expr::edit_distance(&name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    kalix_expr_core::suggest::closest(&name.to_lowercase(), candidates).into_iter().next()
 }
 
 #[cfg(test)]
@@ -53,7 +51,6 @@ mod tests {
 
     #[test]
     fn suggestions_need_a_close_match() {
-        assert_eq!(closest("gauge", ["gauge", "inflow"]), Some("gauge"));
         assert_eq!(closest("guage", ["gauge", "inflow"]), Some("gauge"));
         assert_eq!(closest("user", ["unregulated_user", "gauge"]), None);
         assert_eq!(closest("Inflw", ["inflow"]), Some("inflow"));

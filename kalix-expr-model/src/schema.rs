@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 /// The node types of Kalix v0.4.3, as shipped with this crate.
-const KALIX_NODE_TYPES: &str = include_str!("../../data/kalix-node-types.toml");
+const KALIX_NODE_TYPES: &str = include_str!("../data/kalix-node-types.toml");
 
 /// One node type: its expression properties and its data properties.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -11,11 +11,30 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-use kalix_expr::Date;
+use kalix_expr_core::Date;
 
-use super::diag::{Diagnostic, Location, SourceFile};
-use super::load::parse_date;
-use super::names::sanitize_name;
+use crate::diag::{Diagnostic, Location, SourceFile};
+use crate::load::{parse_date, DataFile};
+use crate::names::sanitize_name;
+
+/// The names a `[data]` file's columns go by, `data.<name>.…`: its file name, sanitised
+/// (`Climate.csv` → `climate_csv`), and its alias if it has one. The one place that says so.
+pub fn source_names(f: &DataFile) -> Vec<String> {
+    let file_name = Path::new(&f.written).file_name().map(|n| sanitize_name(&n.to_string_lossy()));
+    file_name.into_iter().chain(f.alias.as_deref().map(sanitize_name)).collect()
+}
+
+/// The two names of column `index` (0-based, after the date column) headed `header` of the
+/// `[data]` file named `source`: `data.<source>.by_name.<sanitised header>` and
+/// `data.<source>.by_index.<index + 1>`.
+///
+/// ```
+/// let keys = kalix_expr_model::data::column_keys("climate_csv", "Rain (mm)", 0);
+/// assert_eq!(keys, ["data.climate_csv.by_name.rain__mm_", "data.climate_csv.by_index.1"]);
+/// ```
+pub fn column_keys(source: &str, header: &str, index: usize) -> [String; 2] {
+    [format!("data.{source}.by_name.{}", sanitize_name(header)), format!("data.{source}.by_index.{}", index + 1)]
+}
 
 /// Whether a file's first column holds dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -143,6 +143,21 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
+    /// The 1-based line of the start, if the diagnostic has a place.
+    pub fn line(&self) -> Option<usize> {
+        self.at.as_ref().map(|at| at.file.line_col(at.start).0)
+    }
+
+    /// The 1-based column (in `char`s) of the start, if the diagnostic has a place.
+    pub fn column(&self) -> Option<usize> {
+        self.at.as_ref().map(|at| at.file.line_col(at.start).1)
+    }
+
+    /// The file's name as the user wrote it, if the diagnostic has a place.
+    pub fn file_name(&self) -> Option<&str> {
+        self.at.as_ref().map(|at| at.file.name())
+    }
+
     /// `file:line:column` of the start, or just the file (or nothing) when there is no place.
     pub fn position(&self) -> Option<String> {
         self.at.as_ref().map(|at| {

@@ -6,7 +6,7 @@
 /// Rust writes and reads them.
 ///
 /// ```
-/// use kalix_expr_cli::format_value;
+/// use kalix_expr_model::format_value;
 /// assert_eq!(format_value(0.1 + 0.2), "0.30000000000000004");
 /// assert_eq!(format_value(1000.0), "1000");
 /// assert_eq!(format_value(1e300), "1e300");

@@ -1,0 +1,383 @@
+//! Running a checked model: its input data read once and aligned to the run, the run itself,
+//! and its results as columns or as CSV.
+
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use kalix_expr_core::{Calendar, Date, Outputs, Program, RunError};
+
+use crate::analyze::Analysis;
+use crate::data::{self, Csv, DataError, DateColumn};
+use crate::diag::{count, Diagnostic};
+use crate::format::format_value;
+use crate::load::ModelFile;
+
+/// The most values (steps × series and inputs) a run may hold in memory: about 2 GB. Protects
+/// against `steps: Some(1_000_000_000_000)` exhausting memory instead of giving an error.
+pub const MAX_RUN_VALUES: usize = 250_000_000;
+
+/// Which steps to run: by default from the inputs' first date (else the model's
+/// `[kalix] start`, else 2000-01-01) to the end of the inputs (else to `[kalix] end`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunRange {
+    /// The date of the first step.
+    pub start: Option<Date>,
+    /// How many steps.
+    pub steps: Option<usize>,
+}
+
+/// One input file, read.
+#[derive(Debug, Clone)]
+struct Source {
+    /// How messages name it.
+    name: String,
+    csv: Csv,
+}
+
+/// The input data of a run, each file read once: the model's `[data]` files (as
+/// `data.<file>.by_name.<column>` and `data.<file>.by_index.<n>`) and extra CSV files whose
+/// column headers are the names expressions use (`data.rain`, `node.up.dsflow`).
+///
+/// ```
+/// use kalix_expr_model::{Data, ModelFile};
+/// let model = ModelFile::from_text("m.ini", "[var.b]\nx = data.rain * 2\n");
+/// let data = Data::from_columns(None, vec![("data.rain".into(), vec![1.0, 2.5])])?;
+/// let results = model.compile()?.run(&data, Default::default())?;
+/// assert_eq!(results.column("var.b.x"), Some(&[2.0, 5.0][..]));
+/// # Ok::<(), Vec<kalix_expr_model::Diagnostic>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    files: Vec<Source>,
+    /// Lower-case series name → (file, column).
+    columns: HashMap<String, (usize, usize)>,
+    /// The columns given outside the model's `[data]` section → their file (each only once).
+    given: HashMap<String, usize>,
+}
+
+impl Data {
+    /// Reads `model`'s `[data]` files (those that exist: a missing one is a warning of the
+    /// check) and the `extra` files, whose columns take precedence. A file whose content is
+    /// wrong, or an extra file that cannot be read, is an error placed in that file.
+    pub fn read(model: &ModelFile, extra: &[PathBuf]) -> Result<Data, Vec<Diagnostic>> {
+        let mut d = Data::default();
+        for f in &model.data {
+            let csv = match data::read_csv(&f.path, &f.written, DateColumn::First) {
+                Ok(csv) => csv,
+                Err(DataError::Io(_)) => continue,
+                Err(DataError::Content(e)) => return Err(vec![*e]),
+            };
+            let i = d.files.len();
+            for prefix in data::source_names(f) {
+                for (c, header) in csv.headers.iter().enumerate() {
+                    for key in data::column_keys(&prefix, header, c) {
+                        d.columns.insert(key, (i, c));
+                    }
+                }
+            }
+            d.files.push(Source { name: f.written.clone(), csv });
+        }
+        for path in extra {
+            let name = path.display().to_string();
+            let csv = match data::read_csv(path, &name, DateColumn::IfNamedDate) {
+                Ok(csv) => csv,
+                Err(DataError::Io(e)) => {
+                    return Err(vec![Diagnostic::error(None, format!("cannot read `{name}`: {e}"))])
+                }
+                Err(DataError::Content(e)) => return Err(vec![*e]),
+            };
+            d.add(name, csv)?;
+        }
+        Ok(d)
+    }
+
+    /// In-memory inputs for a host: each column named as expressions read it (`data.rain`,
+    /// `node.dam.dsflow`), the first row on `first_date` (`None`: on the run's first step). A
+    /// name given twice is an error.
+    ///
+    /// ```
+    /// use kalix_expr_model::Data;
+    /// let data = Data::from_columns(None, vec![("data.rain".into(), vec![1.0, 2.0])])?;
+    /// assert_eq!(data.names(), vec!["data.rain"]);
+    /// let twice = vec![("x".into(), vec![1.0]), ("X".into(), vec![2.0])];
+    /// assert!(Data::from_columns(None, twice).is_err());
+    /// # Ok::<(), Vec<kalix_expr_model::Diagnostic>>(())
+    /// ```
+    pub fn from_columns(first_date: Option<Date>, columns: Vec<(String, Vec<f64>)>) -> Result<Data, Vec<Diagnostic>> {
+        let rows = columns.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+        let (headers, columns): (Vec<String>, Vec<Vec<f64>>) = columns.into_iter().unzip();
+        let mut d = Data::default();
+        d.add("the host's columns".into(), Csv { headers, first_date, columns, rows })?;
+        Ok(d)
+    }
+
+    /// Adds a file given outside the model; each of its headers must be new among such files.
+    fn add(&mut self, name: String, csv: Csv) -> Result<(), Vec<Diagnostic>> {
+        let i = self.files.len();
+        for (c, header) in csv.headers.iter().enumerate() {
+            let key = header.to_lowercase();
+            if key.is_empty() {
+                // A column without a header (a trailing comma) cannot be read by any expression.
+                continue;
+            }
+            if let Some(&j) = self.given.get(&key) {
+                let other = if j == i { "twice".to_string() } else { format!("in `{}` too", self.files[j].name) };
+                return Err(vec![Diagnostic::error(None, format!("column `{header}` of `{name}` is given {other}"))]);
+            }
+            self.given.insert(key.clone(), i);
+            self.columns.insert(key, (i, c));
+        }
+        self.files.push(Source { name, csv });
+        Ok(())
+    }
+
+    /// The names of every column, lower-case, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.columns.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The first date and the number of steps of a run over this data.
+    fn range(&self, model: &ModelFile, range: RunRange) -> Result<(Date, usize), Diagnostic> {
+        let first_input = self.files.iter().filter_map(|f| f.csv.first_date).min();
+        let start = range.start.or(first_input).or(model.start).unwrap_or(Date { year: 2000, month: 1, day: 1 });
+        let steps = match range.steps {
+            Some(n) => n,
+            None if !self.files.is_empty() => {
+                // To the end of the input that ends last.
+                let end = self
+                    .files
+                    .iter()
+                    .map(|f| {
+                        let offset = f.csv.first_date.map_or(0, |d| d.to_days() - start.to_days());
+                        offset + f.csv.rows as i64
+                    })
+                    .max()
+                    .unwrap_or(0);
+                if end <= 0 {
+                    return Err(Diagnostic::error(None, format!("the input data ends before the start date {start}")));
+                }
+                end as usize
+            }
+            None => match model.end {
+                Some(end) if end >= start => (end.to_days() - start.to_days() + 1) as usize,
+                Some(end) => {
+                    return Err(Diagnostic::error(
+                        None,
+                        format!("`[kalix] end` ({end}) is before the start date {start}"),
+                    ))
+                }
+                None => {
+                    return Err(Diagnostic::error(
+                        None,
+                        "nothing says how long to run: give --steps N, input data with --data, or `[kalix] end`",
+                    ))
+                }
+            },
+        };
+        if steps == 0 {
+            return Err(Diagnostic::error(None, "the run has no steps"));
+        }
+        Ok((start, steps))
+    }
+
+    /// The column of every input, aligned to the run: a dated file by its dates, an undated one
+    /// from the first step; NaN where a file has no row. Every input without data is reported.
+    fn columns(&self, a: &Analysis, start: Date, steps: usize) -> Result<Vec<Vec<f64>>, Vec<Diagnostic>> {
+        let mut missing = Vec::new();
+        let mut columns = Vec::with_capacity(a.inputs.len());
+        for (name, at) in &a.inputs {
+            let Some(&(f, c)) = self.columns.get(name) else {
+                missing.push(
+                    Diagnostic::error(Some(at.clone()), format!("no data for input `{name}`"))
+                        .with_help(format!("supply it as a CSV column named `{name}`: --data FILE.csv")),
+                );
+                continue;
+            };
+            let csv = &self.files[f].csv;
+            let offset = csv.first_date.map_or(0, |d| start.to_days() - d.to_days());
+            let values = &csv.columns[c];
+            columns.push(
+                (0..steps as i64)
+                    .map(|t| usize::try_from(t + offset).ok().and_then(|i| values.get(i)).copied().unwrap_or(f64::NAN))
+                    .collect(),
+            );
+        }
+        if missing.is_empty() {
+            Ok(columns)
+        } else {
+            Err(missing)
+        }
+    }
+}
+
+/// A model that checked without errors, compiled once and ready to run any number of times
+/// (each run has its own state; `Send + Sync`).
+///
+/// ```
+/// use kalix_expr_model::{ModelFile, RunRange};
+/// let model = ModelFile::from_text("m.ini", "[var.b]\nk = sim.step * 2\n");
+/// let compiled = model.compile()?;
+/// let range = RunRange { steps: Some(3), ..RunRange::default() };
+/// let results = compiled.run(&Default::default(), range)?;
+/// assert_eq!(results.column("var.b.k"), Some(&[0.0, 2.0, 4.0][..]));
+/// # Ok::<(), Vec<kalix_expr_model::Diagnostic>>(())
+/// ```
+#[derive(Debug)]
+pub struct CompiledModel<'m> {
+    model: &'m ModelFile,
+    analysis: Analysis,
+    program: Program,
+}
+
+impl<'m> CompiledModel<'m> {
+    pub(crate) fn new(model: &'m ModelFile, analysis: Analysis, program: Program) -> Self {
+        CompiledModel { model, analysis, program }
+    }
+
+    /// The warnings of the check (a compiled model has no errors).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.analysis.diagnostics
+    }
+
+    /// The inputs the model reads (lower-case names), in the order of their first use.
+    pub fn inputs(&self) -> impl Iterator<Item = &str> {
+        self.analysis.inputs.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The core program, for a host that drives runs itself.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Runs the model over `data` for `range`. Every input the model reads must be in `data`.
+    pub fn run(&self, data: &Data, range: RunRange) -> Result<Results, Vec<Diagnostic>> {
+        self.run_with(data, range, &mut |_, _| {})
+    }
+
+    /// [`CompiledModel::run`], calling `progress(steps_done, steps)` every
+    /// [`Program::PROGRESS_EVERY`] steps and at the end (for a progress bar). Reports how many
+    /// steps the run has before its first step, as `progress(0, steps)`.
+    pub fn run_with(
+        &self,
+        data: &Data,
+        range: RunRange,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Results, Vec<Diagnostic>> {
+        let (start, steps) = data.range(self.model, range).map_err(|d| vec![d])?;
+        let width = self.analysis.inputs.len() + self.model.series.len();
+        if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
+            return Err(vec![Diagnostic::error(
+                None,
+                format!("a run of {steps} steps over {width} series is too large (more than {MAX_RUN_VALUES} values)"),
+            )]);
+        }
+        let columns = data.columns(&self.analysis, start, steps)?;
+        let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        let calendar = Calendar::daily(start);
+        progress(0, steps);
+        let outputs = self
+            .program
+            .run_on(&calendar, &inputs, steps, &mut |done| progress(done, steps))
+            .map_err(|e| vec![self.run_error(&e)])?;
+        Ok(Results { calendar, outputs })
+    }
+
+    /// A run error placed in the model file, with the step and date.
+    fn run_error(&self, e: &RunError) -> Diagnostic {
+        let m = self.model;
+        let series = m.series.iter().find(|s| s.name.eq_ignore_ascii_case(&e.series));
+        let d = &e.error.diagnostics()[0];
+        let at = series.map(|s| s.value.location(&m.file, d.span().start, d.span().end));
+        Diagnostic::error(at, d.kind().to_string())
+            .with_help_opt(d.help().map(Into::into))
+            .with_note(format!("at step {} ({}), in `{}`", e.step, e.date, e.series))
+    }
+
+    /// "the model has 2 warnings" for a note after a run, or `None` without warnings.
+    pub fn warning_summary(&self) -> Option<String> {
+        let (_, warnings) = self.analysis.counts();
+        (warnings > 0).then(|| format!("the model has {}", count(warnings, "warning")))
+    }
+}
+
+/// The series of a run, one column each in model order, with the run's dates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Results {
+    calendar: Calendar,
+    outputs: Outputs,
+}
+
+impl Results {
+    /// The series names, in model order.
+    pub fn names(&self) -> &[String] {
+        self.outputs.names()
+    }
+
+    /// The number of steps.
+    pub fn steps(&self) -> usize {
+        self.outputs.steps()
+    }
+
+    /// The date of step `t`.
+    pub fn date(&self, t: usize) -> Date {
+        self.calendar.date(t)
+    }
+
+    /// The column of the series named `name` (matched case-insensitively).
+    pub fn column(&self, name: &str) -> Option<&[f64]> {
+        self.outputs.column(name)
+    }
+
+    /// The column of series `i`.
+    pub fn column_at(&self, i: usize) -> &[f64] {
+        self.outputs.column_at(i)
+    }
+
+    /// Writes the results as CSV: a `date` column, then one column per series, every value
+    /// in the shortest text that reads back to the same `f64` ([`format_value`]).
+    pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut out = BufWriter::new(out);
+        out.write_all(b"date")?;
+        for name in self.names() {
+            write!(out, ",{}", csv_cell(name))?;
+        }
+        out.write_all(b"\n")?;
+        let columns: Vec<&[f64]> = (0..self.names().len()).map(|i| self.column_at(i)).collect();
+        for t in 0..self.steps() {
+            write!(out, "{}", self.date(t))?;
+            for column in &columns {
+                write!(out, ",{}", format_value(column[t]))?;
+            }
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
+    /// Writes the CSV to `path` through a temporary file in the same folder that is renamed
+    /// into place only when complete (and removed on failure), so a reader never sees half a
+    /// file and a failed run leaves an older file as it was.
+    pub fn write_csv_file(&self, path: &Path) -> io::Result<()> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+        let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        let written = std::fs::File::create(&temp).and_then(|mut f| {
+            self.write_csv(&mut f)?;
+            f.sync_all()
+        });
+        written.and_then(|()| std::fs::rename(&temp, path)).inspect_err(|_| {
+            let _ = std::fs::remove_file(&temp);
+        })
+    }
+}
+
+/// A CSV cell: quoted when it holds a comma, a quote or a line break.
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
