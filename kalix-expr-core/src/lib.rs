@@ -42,18 +42,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The pipeline, bottom up: text → `Ast` → (`host` supplies names) → `sema` → `Ir` → `exec`.
 pub mod ast;
-#[cfg(feature = "interp")]
-mod batch;
 pub mod builtins;
 mod calendar;
+#[cfg(feature = "interp")]
+mod compiled;
 mod error;
+#[cfg(feature = "interp")]
+mod exec;
 mod expr;
-#[cfg(feature = "interp")]
-mod flat;
 mod functions;
-#[cfg(feature = "interp")]
-mod interp;
+pub mod host;
+pub mod ir;
 pub mod library;
 mod options;
 mod parse;
@@ -66,23 +67,21 @@ mod span;
 pub mod suggest;
 pub mod table;
 #[cfg(feature = "interp")]
-mod temporal;
-#[cfg(feature = "interp")]
-pub use temporal::SiteState;
+pub use exec::temporal::SiteState;
 
 pub use ast::Ast;
 pub use calendar::{Calendar, Date, DateError, SIM_FIELDS};
-pub use error::{Diagnostic, Error, ErrorKind};
 #[cfg(feature = "interp")]
-pub use expr::Compiled;
+pub use compiled::Compiled;
+pub use error::{Diagnostic, Error, ErrorKind};
 pub use expr::Expr;
-pub use functions::{FnDef, Functions};
-pub use library::{FnKind, FnRef, NativeFn};
+pub use host::{FnDef, FnKind, FnRef, Functions, Host, NativeFn, Scope};
+pub use ir::{Ir, IrNode, IrStmt};
 pub use options::{DivByZero, DomainErrors, MissingVariable, Options};
 pub use parse::{parse, ParseOptions};
 #[cfg(feature = "interp")]
 pub use runtime::{Model, ModelError, Outputs, Program, RunError};
-pub use sema::{resolve, Host, Ir, IrNode, IrStmt, Scope};
+pub use sema::resolve;
 #[cfg(feature = "interp")]
 pub use set::ExprSet;
 pub use span::Span;

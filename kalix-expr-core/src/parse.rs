@@ -17,6 +17,7 @@ use nom::{IResult, Parser as _};
 
 use crate::ast::{Ast, BinaryOp, Block, Name, Node, NodeKind, Stmt, UnaryOp};
 use crate::error::{Error, ErrorKind};
+use crate::host::names::{is_name_char, is_name_start};
 use crate::span::Span;
 
 /// Limits that protect parsing (and every pass after it) from hostile input.
@@ -128,13 +129,6 @@ struct Parser<'s> {
     src: &'s str,
     opts: &'s ParseOptions,
     nest: Cell<usize>,
-}
-
-fn is_name_start(c: char) -> bool {
-    c.is_alphabetic() || c == '_'
-}
-fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '.'
 }
 
 fn ws(i: In<'_>) -> PResult<'_, In<'_>> {

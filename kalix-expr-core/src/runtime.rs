@@ -28,16 +28,18 @@ use std::sync::Arc;
 use crate::ast::NodeKind;
 use crate::calendar::{Calendar, Date, SIM_FIELDS};
 use crate::error::{Error, ErrorKind};
+use crate::exec::flat::{Arena, Member};
+use crate::exec::interp::{self, Rt, SlotSource, Stepping};
+use crate::exec::temporal::{cells_needed, Site};
 use crate::expr::Expr;
-use crate::flat::{Arena, Member};
-use crate::functions::Functions;
-use crate::interp::{self, Rt, SlotSource, Stepping};
-use crate::library::NativeFn;
+use crate::host::Functions;
+use crate::host::NativeFn;
+use crate::host::{Host, Scope};
+use crate::ir::IrNode;
 use crate::options::Options;
-use crate::sema::{resolve_shared, Host, IrNode, Scope};
+use crate::sema::resolve_shared;
 use crate::span::Span;
 use crate::table::Table;
-use crate::temporal::{cells_needed, Site};
 
 /// A computed series: its name, expression and the node `this.` refers to.
 #[derive(Debug, Clone)]

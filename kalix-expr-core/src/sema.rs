@@ -10,254 +10,13 @@ use std::sync::Arc;
 use crate::ast::{Ast, BinaryOp, Block, Name, Node, NodeKind, Stmt, UnaryOp};
 use crate::builtins::{self, Builtin, Imp, Stateful};
 use crate::error::{Error, ErrorKind};
-use crate::functions::Functions;
-use crate::library::{FnRef, NativeFn};
+use crate::expr::Expr;
+use crate::host::{FnRef, Host, NativeFn, Scope};
+use crate::ir::{Ir, IrNode, IrStmt};
 use crate::options::{DivByZero, DomainErrors, Options};
 use crate::parse::{STACK_GROWTH, STACK_RED_ZONE};
 use crate::span::Span;
 use crate::suggest;
-use crate::table::Table;
-
-/// A resolved expression or block: statements, then the result.
-///
-/// ```
-/// use kalix_expr_core::{parse, resolve, Scope, Options, ParseOptions};
-/// let ast = parse("max(0, rain - 2 * 3)", &ParseOptions::default())?;
-/// let (ir, names) = resolve(&ast, "max(0, rain - 2 * 3)", &Scope::Free, &Options::default())?;
-/// assert_eq!(names, vec!["rain".to_string()]);
-/// assert_eq!(ir.n_slots, 1);
-/// # Ok::<(), kalix_expr_core::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ir {
-    /// Statements of a block, in order (empty for a plain expression).
-    pub stmts: Vec<IrStmt>,
-    /// The value.
-    pub result: IrNode,
-    /// How many locals the statements assign.
-    pub n_locals: usize,
-    /// How many variable slots the expression reads (`values.len()` must be at least this).
-    pub n_slots: usize,
-    /// Every function the expression calls, each once in order of first call, including those
-    /// called inside the user functions it expands: the definitions it was built from.
-    /// Metadata only; evaluation never reads it.
-    pub functions: Vec<FnRef>,
-}
-
-/// A statement of a resolved block.
-#[derive(Debug, Clone, PartialEq)]
-pub enum IrStmt {
-    /// Assign a local.
-    Let {
-        /// The local's index.
-        local: usize,
-        /// Its new value.
-        value: IrNode,
-    },
-    /// Fail when the condition is 0 or NaN.
-    Assert {
-        /// The condition.
-        cond: IrNode,
-        /// The statement in the expression's source (for an assert inside a user function, the
-        /// call), for the error's position.
-        span: Span,
-        /// For an assert inside a user function: `fn.<name>: assert(…)`, the text the error
-        /// shows. Used only to report a failure.
-        context: Option<Arc<str>>,
-    },
-}
-
-/// A resolved expression node.
-#[derive(Debug, Clone, PartialEq)]
-pub enum IrNode {
-    /// A constant.
-    Const(f64),
-    /// The value of variable slot `n`.
-    Slot(usize),
-    /// The value of local `n`.
-    Local(usize),
-    /// `slot[step, default]`: outside a stepping runtime, a step other than 0 reads `default`.
-    Offset {
-        /// The series' slot.
-        slot: usize,
-        /// Steps away (negative is the past).
-        step: i64,
-        /// The value outside the run.
-        default: f64,
-    },
-    /// `-x` (`+x` resolves to `x`).
-    Neg(Box<IrNode>),
-    /// `!x`
-    Not(Box<IrNode>),
-    /// An arithmetic or comparison operator (`&&` and `||` are [`IrNode::And`]/[`IrNode::Or`]).
-    Binary {
-        /// The operator.
-        op: BinaryOp,
-        /// Left operand.
-        lhs: Box<IrNode>,
-        /// Right operand.
-        rhs: Box<IrNode>,
-        /// The operation, for evaluation errors.
-        span: Span,
-    },
-    /// `a && b`, short-circuit.
-    And(Box<IrNode>, Box<IrNode>),
-    /// `a || b`, short-circuit.
-    Or(Box<IrNode>, Box<IrNode>),
-    /// `if(c, a, b)`, only the branch taken is evaluated.
-    If(Box<IrNode>, Box<IrNode>, Box<IrNode>),
-    /// A pure built-in (`Imp::F1`, `F2`, `F3`, `Fold`, `Mean` or `Slice`).
-    Call {
-        /// The function.
-        f: &'static Builtin,
-        /// Its arguments.
-        args: Vec<IrNode>,
-        /// The call, for evaluation errors.
-        span: Span,
-    },
-    /// A calendar function (`month_at`, `days_in_month_at`) of the simulation date.
-    Calendar {
-        /// The function.
-        f: &'static Builtin,
-        /// The day offset.
-        arg: Box<IrNode>,
-        /// The function's name, for the error where no calendar exists.
-        span: Span,
-    },
-    /// A lookup table `table.t(x)` or `table.t(col, row)` (LANGUAGE.md §7).
-    Table {
-        /// The table.
-        table: Arc<Table>,
-        /// One argument (1D) or two (2D: column key, row).
-        args: Vec<IrNode>,
-        /// The call, for a 2D key error.
-        span: Span,
-    },
-    /// A user function call expanded in place: the arguments are bound to fresh locals once,
-    /// then the body's statements run (only when the call is evaluated), then its result.
-    Inline {
-        /// Each parameter's local and its argument.
-        params: Vec<(usize, IrNode)>,
-        /// The body's statements, with its locals renamed to fresh ones.
-        stmts: Vec<IrStmt>,
-        /// The body's value.
-        result: Box<IrNode>,
-    },
-    /// A native function registered from Rust, called by its bare name (`g(i)`).
-    Native {
-        /// The function.
-        f: Arc<NativeFn>,
-        /// Its arguments (at most [`NativeFn::MAX_ARITY`]).
-        args: Vec<IrNode>,
-        /// The call.
-        span: Span,
-    },
-    /// A stateful function (LANGUAGE.md §8) with its own state.
-    Stateful {
-        /// Which function.
-        f: Stateful,
-        /// The evaluated arguments: `[x]` for the moving windows, all arguments otherwise.
-        args: Vec<IrNode>,
-        /// Window length of the moving functions (0 otherwise).
-        window: usize,
-        /// Window pre-fill of the moving functions (0 otherwise).
-        default: f64,
-        /// The call site's index among the expression's stateful calls.
-        site: usize,
-    },
-}
-
-impl IrNode {
-    /// The node's direct children, in evaluation order (statements of an inlined body in
-    /// order, then its result).
-    ///
-    /// ```
-    /// use kalix_expr_core::{Expr, IrNode};
-    /// let ir = Expr::parse("x + sin(y)")?.resolve(&["x", "y"], &Default::default())?;
-    /// assert_eq!(ir.result.children().len(), 2);
-    /// # Ok::<(), kalix_expr_core::Error>(())
-    /// ```
-    pub fn children(&self) -> Vec<&IrNode> {
-        match self {
-            IrNode::Neg(a) | IrNode::Not(a) => vec![a],
-            IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => vec![lhs, rhs],
-            IrNode::If(c, a, b) => vec![c, a, b],
-            IrNode::Call { args, .. }
-            | IrNode::Table { args, .. }
-            | IrNode::Stateful { args, .. }
-            | IrNode::Native { args, .. } => args.iter().collect(),
-            IrNode::Calendar { arg, .. } => vec![arg],
-            IrNode::Inline { params, stmts, result } => {
-                let mut v: Vec<&IrNode> = params.iter().map(|(_, a)| a).collect();
-                v.extend(stmts.iter().map(IrStmt::node));
-                v.push(result);
-                v
-            }
-            IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => Vec::new(),
-        }
-    }
-}
-
-impl IrStmt {
-    /// The statement's expression: the assigned value or the asserted condition.
-    pub fn node(&self) -> &IrNode {
-        match self {
-            IrStmt::Let { value, .. } => value,
-            IrStmt::Assert { cond, .. } => cond,
-        }
-    }
-}
-
-impl Ir {
-    /// Calls `f` on every node, statements first, parents before children.
-    pub fn walk(&self, f: &mut dyn FnMut(&IrNode)) {
-        let mut stack: Vec<&IrNode> =
-            self.stmts.iter().map(IrStmt::node).chain(std::iter::once(&self.result)).rev().collect();
-        while let Some(n) = stack.pop() {
-            f(n);
-            stack.extend(n.children().into_iter().rev());
-        }
-    }
-}
-
-/// How variable names become slots.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    /// Slot `i` is `names[i]`; any other name is an error.
-    Bound(&'a [&'a str]),
-    /// Every distinct name gets the next slot, in order of first appearance.
-    Free,
-}
-
-/// What a host (a model) adds to the language: lookup tables, user functions, and the meaning
-/// of `this`.
-///
-/// ```
-/// use kalix_expr_core::{parse, Host, Options, ParseOptions, Scope, Table};
-/// use kalix_expr_core::sema::resolve_with;
-/// use std::sync::Arc;
-/// let tables = vec![Arc::new(Table::from_cells("curve", &["0", "0", "10", "100"], 2).unwrap())];
-/// let host = Host { tables: &tables, ..Host::default() };
-/// let src = "table.curve(this.volume)";
-/// let ast = parse(src, &ParseOptions::default())?;
-/// let host = Host { this_node: Some("node.dam"), ..host };
-/// let (_, names) = resolve_with(&ast, src, &Scope::Free, &host, &Options::model())?;
-/// assert_eq!(names, vec!["node.dam.volume"]);
-/// # Ok::<(), kalix_expr_core::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Host<'a> {
-    /// Tables, called as `table.<name>(…)`.
-    pub tables: &'a [Arc<Table>],
-    /// User functions, called as `fn.<name>(…)`.
-    pub functions: Option<&'a Functions>,
-    /// Native functions registered from Rust, called by their bare names.
-    pub natives: &'a [Arc<NativeFn>],
-    /// `this.x` means `<this_node>.x` (inside a node's properties: `node.<name>`).
-    pub this_node: Option<&'a str>,
-    /// A bare `this` means this series (inside a `[var.*]` key: `var.<block>.<key>`).
-    pub this_series: Option<&'a str>,
-}
 
 /// Resolves `ast` (parsed from `source`) into an [`Ir`], and the name of each slot.
 pub fn resolve(ast: &Ast, source: &str, scope: &Scope<'_>, opts: &Options) -> Result<(Ir, Vec<String>), Error> {
@@ -944,6 +703,48 @@ pub(crate) fn apply_call(f: &Builtin, args: &[f64]) -> f64 {
             }
         }
         Imp::Stateful(_) | Imp::Calendar => f64::NAN,
+    }
+}
+
+impl Expr {
+    /// Resolves against `names` (slot `i` is `names[i]`) into the [`Ir`] both the interpreter
+    /// and `kexpr!` work from. Every name error is reported at once.
+    ///
+    /// ```
+    /// let e = kalix_expr_core::Expr::parse("lg10(rian)")?;
+    /// let err = e.resolve(&["rain"], &Default::default()).unwrap_err();
+    /// assert_eq!(err.diagnostics().len(), 2);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn resolve(&self, names: &[&str], opts: &Options) -> Result<Ir, Error> {
+        resolve_shared(&self.ast, &self.source, &Scope::Bound(names), &Host::default(), opts).map(|(ir, _)| ir)
+    }
+
+    /// Checks everything that does not depend on which variables exist: functions, arity,
+    /// blocks, offsets. The variables are those of [`Expr::variables`].
+    ///
+    /// ```
+    /// assert!(kalix_expr_core::Expr::parse("sin(x, y)")?.check(&Default::default()).is_err());
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn check(&self, opts: &Options) -> Result<(), Error> {
+        self.check_with_host(&Host::default(), opts)
+    }
+
+    /// [`Expr::check`] with a [`Host`]'s user functions, natives, tables and `this` (a function
+    /// library's [`Snapshot::host`](crate::library::Snapshot::host) gives one).
+    ///
+    /// ```
+    /// use kalix_expr_core::{Expr, FnDef, Functions, Host};
+    /// let functions = Functions::new(vec![FnDef::parse("half(x)", "x / 2")?]).unwrap();
+    /// let host = Host { functions: Some(&functions), ..Host::default() };
+    /// let e = Expr::parse("fn.half(rain)")?;
+    /// assert!(e.check_with_host(&host, &Default::default()).is_ok());
+    /// assert!(e.check(&Default::default()).is_err());
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn check_with_host(&self, host: &Host<'_>, opts: &Options) -> Result<(), Error> {
+        resolve_shared(&self.ast, &self.source, &Scope::Free, host, opts).map(|_| ())
     }
 }
 

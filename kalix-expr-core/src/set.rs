@@ -15,9 +15,9 @@
 
 use std::fmt;
 
+use crate::compiled::Compiled;
 use crate::error::{Error, ErrorKind};
-use crate::expr::Compiled;
-use crate::flat::{Arena, Member};
+use crate::exec::flat::{Arena, Member};
 use crate::span::Span;
 
 /// Where a member's code is.

@@ -1,6 +1,6 @@
-//! Small helpers about names: Kalix's sanitising of file and column names, name syntax, and
-//! "did you mean" suggestions for the things the core does not suggest (node types,
-//! properties, sections, data columns).
+//! Names in model files: Kalix's sanitising of file and column names (this crate's one rule for
+//! naming data columns), and the core's name syntax and "did you mean" rule under the names
+//! the loader uses.
 
 /// Kalix's `sanitize_name`: lower-case (Unicode), then every char outside ASCII `a-z0-9_`
 /// becomes `_`. `climate.csv` becomes `climate_csv`.
@@ -17,16 +17,7 @@ pub fn sanitize_name(name: &str) -> String {
         .collect()
 }
 
-/// Whether `s` is one segment of a name: a letter or `_`, then letters, digits and `_`.
-pub fn is_plain_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
-}
-
-/// Whether `s` is a segment that may follow a dot (`0001_gauge`): letters, digits and `_`.
-pub fn is_segment(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')
-}
+pub use kalix_expr_core::host::{is_first_segment as is_plain_name, is_later_segment as is_segment};
 
 /// The candidate closest to `name` (case-insensitively), if it is close enough to be a typo: the
 /// core's one suggestion rule ([`kalix_expr_core::suggest::closest`]), best match only.

@@ -1,16 +1,56 @@
 //! Changes to a library: applying a batch of edits to its entries, then deciding from the
 //! validated result whether the change may be committed.
 
+use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::functions::FnDef;
+use crate::host::FnDef;
 use crate::library::format::{call_spans, tag_problem, Entry, Parsed};
-use crate::library::handle::Change;
 use crate::library::snapshot::{bare, dependents_of};
 use crate::library::{LibraryError, Problem, Snapshot};
 use crate::span::Span;
 use crate::suggest;
+
+/// One change to one function, within a [`Commit`].
+///
+/// ```
+/// use kalix_expr_core::library::{Change, Library};
+/// use kalix_expr_core::FnDef;
+/// let lib = Library::in_memory();
+/// let commit = lib.add(FnDef::parse("f(x)", "x")?)?;
+/// assert_eq!(commit.changes, [Change::Added("f".into())]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Change {
+    /// A function was added (its name, lower-case, without `fn.`).
+    Added(String),
+    /// A function's definition, description or tags changed.
+    Updated(String),
+    /// A function was removed.
+    Removed(String),
+    /// A function was renamed.
+    Renamed {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+}
+
+impl fmt::Display for Change {
+    /// `added fn.f`, `renamed fn.a to fn.b`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Added(n) => write!(f, "added fn.{n}"),
+            Change::Updated(n) => write!(f, "updated fn.{n}"),
+            Change::Removed(n) => write!(f, "removed fn.{n}"),
+            Change::Renamed { from, to } => write!(f, "renamed fn.{from} to fn.{to}"),
+        }
+    }
+}
 
 /// One change to a library's user functions. A batch of them
 /// ([`Library::apply`](crate::library::Library::apply)) applies in order, all or nothing.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::ast::NodeKind;
 use crate::error::{Error, ErrorKind};
-use crate::functions::{is_plain_name, FnDef};
+use crate::host::{is_plain_name, FnDef};
 use crate::span::Span;
 
 /// The format version this code reads and writes.

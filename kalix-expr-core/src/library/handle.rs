@@ -7,52 +7,13 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::error::{Error, ErrorKind};
-use crate::functions::FnDef;
-use crate::library::edit::{self, Dependents, Edit};
+use crate::host::FnDef;
+use crate::host::NativeFn;
+use crate::library::edit::{self, Change, Dependents, Edit};
 use crate::library::format::{self, Entry};
 use crate::library::store::{self, Contents, Store};
-use crate::library::{LibraryError, LoadReport, NativeFn, Problem, Snapshot};
+use crate::library::{LibraryError, LoadReport, Problem, Snapshot};
 use crate::span::Span;
-
-/// One change to one function, within a [`Commit`].
-///
-/// ```
-/// use kalix_expr_core::library::{Change, Library};
-/// use kalix_expr_core::FnDef;
-/// let lib = Library::in_memory();
-/// let commit = lib.add(FnDef::parse("f(x)", "x")?)?;
-/// assert_eq!(commit.changes, [Change::Added("f".into())]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Change {
-    /// A function was added (its name, lower-case, without `fn.`).
-    Added(String),
-    /// A function's definition, description or tags changed.
-    Updated(String),
-    /// A function was removed.
-    Removed(String),
-    /// A function was renamed.
-    Renamed {
-        /// The old name.
-        from: String,
-        /// The new name.
-        to: String,
-    },
-}
-
-impl fmt::Display for Change {
-    /// `added fn.f`, `renamed fn.a to fn.b`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Change::Added(n) => write!(f, "added fn.{n}"),
-            Change::Updated(n) => write!(f, "updated fn.{n}"),
-            Change::Removed(n) => write!(f, "removed fn.{n}"),
-            Change::Renamed { from, to } => write!(f, "renamed fn.{from} to fn.{to}"),
-        }
-    }
-}
 
 /// A committed version of a library: what changed, as every subscriber is told.
 ///

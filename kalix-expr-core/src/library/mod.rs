@@ -113,9 +113,6 @@
 //! [`apply`]: Library::apply
 //! [`subscribe`]: Library::subscribe
 
-mod fnref;
-mod native;
-
 #[cfg(feature = "library")]
 mod edit;
 #[cfg(feature = "library")]
@@ -129,86 +126,17 @@ mod snapshot;
 #[cfg(feature = "library")]
 mod store;
 
-pub use fnref::{FnKind, FnRef};
-pub use native::NativeFn;
+pub use crate::host::{fnv1a64, normalised_definition, FnKind, FnRef, NativeFn};
 
 #[cfg(feature = "library")]
-pub use edit::{Dependents, Edit};
+pub use edit::{Change, Dependents, Edit};
 #[cfg(feature = "library")]
 pub use format::parse_definition;
 #[cfg(feature = "library")]
-pub use handle::{Change, Commit, Library};
+pub use handle::{Commit, Library};
 #[cfg(feature = "library")]
 pub use problem::{LibraryError, LoadReport, Problem};
 #[cfg(feature = "library")]
 pub use snapshot::{Revalidation, Snapshot};
 #[cfg(feature = "library")]
 pub use store::{FILE_NAME, MAX_FILE_BYTES};
-
-use crate::functions::FnDef;
-use crate::sema::{Ir, IrNode, IrStmt};
-
-/// The 64-bit FNV-1a hash of `bytes` (offset basis `0xcbf29ce484222325`, prime
-/// `0x100000001b3`): small, stable across platforms and versions, and easy to compute
-/// anywhere. Not for security.
-///
-/// ```
-/// use kalix_expr_core::library::fnv1a64;
-/// assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
-/// assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
-/// ```
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// The text a user function's content hash is computed from: `name(a, b) = body`, with the
-/// name and parameters lower-case, `", "` between parameters, and each run of whitespace in the
-/// body made one space (whitespace separates tokens and means nothing else, so reformatting a
-/// body keeps its hash).
-///
-/// ```
-/// use kalix_expr_core::{library::normalised_definition, FnDef};
-/// let def = FnDef::parse("Frac( V,cap )", "  v /\n\t cap ")?;
-/// assert_eq!(normalised_definition(&def), "frac(v, cap) = v / cap");
-/// # Ok::<(), kalix_expr_core::Error>(())
-/// ```
-pub fn normalised_definition(def: &FnDef) -> String {
-    let body: Vec<&str> = def.body().source().split_whitespace().collect();
-    format!("{}({}) = {}", def.name(), def.params().join(", "), body.join(" "))
-}
-
-/// Whether a resolved body computes from its arguments alone as far as its calls go: no
-/// stateful or calendar function and no impure native, itself or in what it expands. (Whether
-/// it reads model variables is told by its free names.)
-pub(crate) fn ir_is_pure(ir: &Ir) -> bool {
-    fn node(n: &IrNode) -> bool {
-        stacker::maybe_grow(crate::parse::STACK_RED_ZONE, crate::parse::STACK_GROWTH, || node_inner(n))
-    }
-    fn node_inner(n: &IrNode) -> bool {
-        match n {
-            IrNode::Stateful { .. } | IrNode::Calendar { .. } => false,
-            IrNode::Native { f, args, .. } => f.is_pure() && args.iter().all(node),
-            IrNode::Call { f, args, .. } => f.pure && args.iter().all(node),
-            IrNode::Table { args, .. } => args.iter().all(node),
-            IrNode::Neg(a) | IrNode::Not(a) => node(a),
-            IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => node(lhs) && node(rhs),
-            IrNode::If(c, a, b) => node(c) && node(a) && node(b),
-            IrNode::Inline { params, stmts: body, result } => {
-                params.iter().all(|(_, a)| node(a)) && stmts(body) && node(result)
-            }
-            IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => true,
-        }
-    }
-    fn stmts(s: &[IrStmt]) -> bool {
-        s.iter().all(|s| match s {
-            IrStmt::Let { value, .. } => node(value),
-            IrStmt::Assert { cond, .. } => node(cond),
-        })
-    }
-    stmts(&ir.stmts) && node(&ir.result)
-}

@@ -5,14 +5,16 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::compiled::Compiled;
 use crate::error::{Error, ErrorKind};
-use crate::expr::{Compiled, Expr};
-use crate::functions::{FnDef, Functions};
+use crate::expr::Expr;
+use crate::host::Host;
+use crate::host::{FnDef, Functions};
+use crate::host::{FnKind, FnRef, NativeFn};
 use crate::library::format::{self, call_spans, Entry, Parsed};
-use crate::library::{FnKind, FnRef, NativeFn, Problem};
+use crate::library::Problem;
 use crate::options::Options;
 use crate::parse::ParseOptions;
-use crate::sema::Host;
 use crate::span::Span;
 
 /// An immutable version of a [`Library`](crate::library::Library): its valid user functions,

@@ -1,6 +1,6 @@
 //! The interpreter: an [`Ir`] compiled once into a tree of closures, then run over a slice of
 //! slot values. A pure result (no statement, local, assert, stateful call, table, native or
-//! offset into a run) takes the contiguous node array of [`crate::flat`] instead, which stays
+//! offset into a run) takes the contiguous node array of [`crate::exec::flat`] instead, which stays
 //! fast when thousands of different expressions are evaluated in turn; this module keeps the
 //! statements, the advance pass of stateful calls and everything that can fail.
 //!
@@ -20,12 +20,12 @@ use std::sync::Arc;
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp, Stateful};
 use crate::calendar::{days_in_month, Calendar};
-use crate::flat::{Arena, Flat, Member};
+use crate::exec::flat::{Arena, Flat, Member};
+use crate::exec::temporal::Site;
+use crate::ir::{Ir, IrNode, IrStmt};
 use crate::options::{DivByZero, DomainErrors, Options};
-use crate::sema::{Ir, IrNode, IrStmt};
 use crate::span::Span;
 use crate::table::Table;
-use crate::temporal::Site;
 
 /// Why an [`Ir`] cannot become a [`Program`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,7 +115,7 @@ enum Step {
 
 /// How the result is computed.
 enum Body {
-    /// A pure expression's node array (see [`crate::flat`]).
+    /// A pure expression's node array (see [`crate::exec::flat`]).
     Flat(Flat),
     /// A closure tree: everything else.
     Tree(Code),
@@ -824,8 +824,8 @@ fn slice_call(g: fn(&[f64]) -> f64, args: &[IrNode], o: Opts<'_>) -> Result<Code
 
 /// A native function: its arguments are evaluated in order into an array on the stack, then
 /// it is called on them.
-fn native(f: &Arc<crate::library::NativeFn>, args: &[IrNode], o: Opts<'_>) -> Result<Code, Unsupported> {
-    const MAX: usize = crate::library::NativeFn::MAX_ARITY;
+fn native(f: &Arc<crate::host::NativeFn>, args: &[IrNode], o: Opts<'_>) -> Result<Code, Unsupported> {
+    const MAX: usize = crate::host::NativeFn::MAX_ARITY;
     if args.len() > MAX {
         return Err(Unsupported::Limit("a native function takes at most 16 arguments"));
     }

@@ -12,7 +12,7 @@
 
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
-use crate::sema::{Ir, IrNode};
+use crate::ir::{Ir, IrNode};
 
 /// Rows evaluated together; the chunk's temporaries live on the stack.
 pub const CHUNK: usize = 64;

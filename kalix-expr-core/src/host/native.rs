@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::functions::{is_plain_name, reserved};
+use crate::host::names::{is_plain_name, reserved};
 use crate::span::Span;
 
 /// The implementation of a native function.

@@ -1,6 +1,6 @@
 //! The compiled form of a pure expression: one contiguous array of nodes.
 //!
-//! Why: the closure tree of [`interp`](crate::interp) puts every node in its own heap block.
+//! Why: the closure tree of [`interp`](crate::exec::interp) puts every node in its own heap block.
 //! That costs nothing while a few expressions stay in cache, but a host evaluating thousands of
 //! different expressions each step (a model with thousands of nodes) chases pointers through
 //! scattered blocks and waits on memory at every node. Here an expression is one array of
@@ -28,8 +28,8 @@
 
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
+use crate::ir::IrNode;
 use crate::options::DivByZero;
-use crate::sema::IrNode;
 
 /// A node's code: evaluates `node` (an element of `env.nodes`) over `env.values`.
 type Run = fn(env: &Env<'_>, node: &Node) -> f64;

@@ -5,8 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::builtins::{Arity, Builtin};
-use crate::functions::FnDef;
-use crate::library::{fnv1a64, normalised_definition, NativeFn};
+use crate::host::{FnDef, NativeFn};
 use crate::table::Table;
 
 /// What kind of function a [`FnRef`] points at.
@@ -280,4 +279,38 @@ impl fmt::Debug for FnRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "FnRef({:?} {self} #{:016x})", self.kind(), self.content_hash())
     }
+}
+
+/// The 64-bit FNV-1a hash of `bytes` (offset basis `0xcbf29ce484222325`, prime
+/// `0x100000001b3`): small, stable across platforms and versions, and easy to compute
+/// anywhere. Not for security.
+///
+/// ```
+/// use kalix_expr_core::library::fnv1a64;
+/// assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+/// assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+/// ```
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The text a user function's content hash is computed from: `name(a, b) = body`, with the
+/// name and parameters lower-case, `", "` between parameters, and each run of whitespace in the
+/// body made one space (whitespace separates tokens and means nothing else, so reformatting a
+/// body keeps its hash).
+///
+/// ```
+/// use kalix_expr_core::{library::normalised_definition, FnDef};
+/// let def = FnDef::parse("Frac( V,cap )", "  v /\n\t cap ")?;
+/// assert_eq!(normalised_definition(&def), "frac(v, cap) = v / cap");
+/// # Ok::<(), kalix_expr_core::Error>(())
+/// ```
+pub fn normalised_definition(def: &FnDef) -> String {
+    let body: Vec<&str> = def.body().source().split_whitespace().collect();
+    format!("{}({}) = {}", def.name(), def.params().join(", "), body.join(" "))
 }

@@ -1,0 +1,394 @@
+//! Compiling an [`Expr`]: resolving it against the host's names ([`Expr::resolve`],
+//! [`Expr::check`]) and building the evaluators of a [`Compiled`] expression, which keeps its
+//! resolved form so every back-end builds from the same [`Ir`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use std::sync::Arc;
+
+use crate::ast::NodeKind;
+use crate::error::Error;
+use crate::error::ErrorKind;
+use crate::exec::batch::BatchProgram;
+use crate::exec::interp::{Program, Unsupported};
+use crate::expr::Expr;
+use crate::host::{Host, Scope};
+use crate::ir::Ir;
+use crate::options::MissingVariable;
+use crate::options::Options;
+use crate::parse::ParseOptions;
+use crate::sema::resolve_shared;
+use crate::span::Span;
+
+/// A compiled expression: immutable, `Send + Sync`, evaluated over a slice of slot values.
+///
+/// A host evaluating thousands of expressions at every step should keep them in an
+/// [`ExprSet`](crate::ExprSet), which holds their nodes in one array: as separate values
+/// they stop fitting in cache past a few thousand, and each evaluation waits on memory.
+///
+/// ```
+/// use kalix_expr_core::Expr;
+/// let c = Expr::parse("if(month > 10, summer, winter)")?.compile(&["month", "summer", "winter"])?;
+/// assert_eq!(c.eval(&[11.0, 5.0, 2.0])?, 5.0);
+/// assert_eq!(c.names(), ["month", "summer", "winter"]);
+/// # Ok::<(), kalix_expr_core::Error>(())
+/// ```
+#[repr(C)]
+pub struct Compiled {
+    // What `eval` reads first, together (see `Program`'s layout).
+    n_slots: usize,
+    program: Program,
+    names: Vec<String>,
+    source: Arc<str>,
+    /// Whether the options allow the column-wise batch program, and name case.
+    batchable: bool,
+    case_insensitive: bool,
+    /// The column-wise program, built on the first batch call (so a compiled expression
+    /// that is never batch-evaluated carries none of it).
+    batch: std::sync::OnceLock<Option<BatchProgram>>,
+    /// The functions it calls, as resolved.
+    functions: Vec<crate::host::FnRef>,
+}
+
+impl fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Compiled").field("source", &&*self.source).field("names", &self.names).finish()
+    }
+}
+
+impl Expr {
+    /// Compiles against `names` with the default [`Options`]: slot `i` is `names[i]`.
+    ///
+    /// ```
+    /// let c = kalix_expr_core::Expr::parse("rain - loss")?.compile(&["loss", "rain"])?;
+    /// assert_eq!(c.eval(&[1.0, 3.0])?, 2.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn compile(&self, names: &[&str]) -> Result<Compiled, Error> {
+        self.compile_with(names, &Options::default())
+    }
+
+    /// Compiles against `names` with explicit [`Options`].
+    ///
+    /// ```
+    /// use kalix_expr_core::{Expr, Options};
+    /// let c = Expr::parse("RAIN * 2")?.compile_with(&["rain"], &Options::model())?;
+    /// assert_eq!(c.eval(&[1.5])?, 3.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn compile_with(&self, names: &[&str], opts: &Options) -> Result<Compiled, Error> {
+        self.compile_with_host(names, &Host::default(), opts)
+    }
+
+    /// Compiles against `names` with a [`Host`]'s user functions, natives, tables and `this`
+    /// (a function library's [`Snapshot::host`](crate::library::Snapshot::host) gives one).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kalix_expr_core::{Expr, Host, NativeFn, Options};
+    /// let natives = [Arc::new(NativeFn::pure("twice", 1, |a| 2.0 * a[0])?)];
+    /// let host = Host { natives: &natives, ..Host::default() };
+    /// let c = Expr::parse("twice(x) + 1")?.compile_with_host(&["x"], &host, &Options::default())?;
+    /// assert_eq!(c.eval(&[4.0])?, 9.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn compile_with_host(&self, names: &[&str], host: &Host<'_>, opts: &Options) -> Result<Compiled, Error> {
+        let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Bound(names), host, opts)?;
+        self.finish(&ir, names, opts)
+    }
+
+    fn finish(&self, ir: &Ir, names: Vec<String>, opts: &Options) -> Result<Compiled, Error> {
+        let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
+            && opts.domain_errors == crate::options::DomainErrors::Nan;
+        Ok(Compiled {
+            program: self.closures(ir, opts)?,
+            n_slots: ir.n_slots,
+            names,
+            source: self.source.clone(),
+            batchable,
+            case_insensitive: opts.case_insensitive,
+            batch: std::sync::OnceLock::new(),
+            functions: ir.functions.clone(),
+        })
+    }
+
+    fn closures(&self, ir: &Ir, opts: &Options) -> Result<Program, Error> {
+        Program::compile(ir, opts).map_err(|why| match why {
+            Unsupported::Limit(what) => {
+                Error::new(&self.source, Span::new(0, self.source.len()), ErrorKind::LimitExceeded { what }, None)
+            }
+            Unsupported::Calendar(name, span) => Error::new(
+                &self.source,
+                span,
+                ErrorKind::CalendarRequired { name: name.into() },
+                Some("run it in a model, where the calendar is known".into()),
+            ),
+        })
+    }
+
+    /// Evaluates with variables looked up by name in `vars`. A convenience for one-off
+    /// evaluation: it compiles on every call, so compile once and use
+    /// [`Compiled::eval`] in a loop.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let vars = HashMap::from([("rain".to_string(), 5.0), ("loss".to_string(), 7.0)]);
+    /// let v = kalix_expr_core::Expr::parse("max(0, rain - loss)")?.eval_map(&vars)?;
+    /// assert_eq!(v, 0.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn eval_map(&self, vars: &HashMap<String, f64>) -> Result<f64, Error> {
+        self.eval_map_with(vars, &Options::default())
+    }
+
+    /// [`Expr::eval_map`] with explicit [`Options`] (case-insensitive names, missing
+    /// variables given a default, strict arithmetic).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use kalix_expr_core::{Expr, Options, MissingVariable};
+    /// let opts = Options { missing_variable: MissingVariable::Default(0.0), ..Options::default() };
+    /// let v = Expr::parse("a + b")?.eval_map_with(&HashMap::from([("a".into(), 1.0)]), &opts)?;
+    /// assert_eq!(v, 1.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn eval_map_with(&self, vars: &HashMap<String, f64>, opts: &Options) -> Result<f64, Error> {
+        let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Free, &Host::default(), opts)?;
+        let lookup: HashMap<String, f64> = if opts.case_insensitive {
+            vars.iter().map(|(k, v)| (k.to_lowercase(), *v)).collect()
+        } else {
+            HashMap::new()
+        };
+        let mut values = Vec::with_capacity(names.len());
+        for name in &names {
+            let found = if opts.case_insensitive { lookup.get(&name.to_lowercase()) } else { vars.get(name) };
+            match (found, opts.missing_variable) {
+                (Some(v), _) => values.push(*v),
+                (None, MissingVariable::Default(d)) => values.push(d),
+                (None, MissingVariable::Error) => {
+                    let span = self.first_use(name);
+                    return Err(Error::new(
+                        &self.source,
+                        span,
+                        ErrorKind::VariableMissing { name: name.clone() },
+                        None,
+                    ));
+                }
+            }
+        }
+        self.finish(&ir, names, opts)?.eval(&values)
+    }
+
+    /// Where `name` is first read, for errors about it.
+    fn first_use(&self, name: &str) -> Span {
+        self.ast
+            .nodes()
+            .into_iter()
+            .find_map(|n| match &n.kind {
+                NodeKind::Var(v) | NodeKind::Offset { name: v, .. } if v.text.eq_ignore_ascii_case(name) => {
+                    Some(v.span)
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Compiled {
+    /// Evaluates with `values[i]` as the value of slot `i` (extra values are ignored).
+    ///
+    /// Allocates nothing and looks up no name. Fails only when `values` is too short, or
+    /// with strict [`Options`] (division by zero, domain errors) and on a failed `assert`.
+    ///
+    /// ```
+    /// let c = kalix_expr_core::Expr::parse("{ assert(x > 0); sqrt(x) }")?.compile(&["x"])?;
+    /// assert_eq!(c.eval(&[4.0])?, 2.0);
+    /// let err = c.eval(&[-4.0]).unwrap_err();
+    /// assert!(err.to_string().contains("assertion failed: `assert(x > 0)` is 0"));
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn eval(&self, values: &[f64]) -> Result<f64, Error> {
+        // The hot path, inlined into the caller: a pure program is one call of its result.
+        if self.program.is_pure() && values.len() >= self.n_slots {
+            return Ok(self.program.run_pure(values));
+        }
+        self.eval_general(values)
+    }
+
+    /// [`Compiled::eval`] for programs that may fail or have statements, and for too few
+    /// values.
+    #[inline(never)]
+    fn eval_general(&self, values: &[f64]) -> Result<f64, Error> {
+        if values.len() < self.n_slots {
+            return Err(self.too_few(values.len()));
+        }
+        self.program.run(values).map_err(|f| self.fault(f))
+    }
+
+    /// Moves its node array into `arena` (see `Program::move_into`): only for an
+    /// [`ExprSet`](crate::ExprSet), which keeps the rest for its errors and never
+    /// evaluates this one again when it returns `Some`.
+    pub(crate) fn move_into(&mut self, arena: &mut crate::exec::flat::Arena) -> Option<crate::exec::flat::Member> {
+        self.program.move_into(arena)
+    }
+
+    /// How many values an evaluation needs.
+    pub(crate) fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+
+    #[cold]
+    pub(crate) fn too_few(&self, found: usize) -> Error {
+        Error::new(
+            &self.source,
+            Span::new(0, 0),
+            ErrorKind::ValuesMissing { expected: self.n_slots, found },
+            Some(format!("the slots are {:?}", self.names)),
+        )
+    }
+
+    #[cold]
+    fn fault(&self, f: crate::exec::interp::Fault) -> Error {
+        self.program.fault_error(&self.source, f)
+    }
+
+    /// Evaluates every row of `columns` into `out`: `columns[i]` holds slot `i`'s values
+    /// (`names()[i]`), and row `r` is evaluated into `out[r]`. Each column must have at
+    /// least `out.len()` values.
+    ///
+    /// For pure expressions with the default options this runs column-wise over chunks of
+    /// rows, several times cheaper per row than [`Compiled::eval`] for simple expressions;
+    /// otherwise it is a loop of single evaluations. Either way the results are the same,
+    /// bit for bit. It allocates only on its first call (to build the column-wise program).
+    ///
+    /// ```
+    /// let c = kalix_expr_core::Expr::parse("max(0, rain - loss)")?.compile(&["rain", "loss"])?;
+    /// let (rain, loss) = ([5.0, 1.0, 3.0], [2.0, 2.0, 0.5]);
+    /// let mut out = [0.0; 3];
+    /// c.eval_batch(&[&rain, &loss], &mut out)?;
+    /// assert_eq!(out, [3.0, 0.0, 2.5]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn eval_batch(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), Error> {
+        self.check_columns(columns, out.len())?;
+        match self.batch_program() {
+            Some(b) => {
+                b.run(columns, out);
+                Ok(())
+            }
+            None => self.rows(columns, 0, out),
+        }
+    }
+
+    /// [`Compiled::eval_batch`] on all cores: the rows are split into blocks of
+    /// [`Compiled::PARALLEL_BLOCK`] evaluated in parallel (rayon). Worth it from about a
+    /// hundred thousand rows of a simple expression, or fewer of a costly one.
+    ///
+    /// ```
+    /// let c = kalix_expr_core::Expr::parse("sin(x) * 2")?.compile(&["x"])?;
+    /// let x: Vec<f64> = (0..100_000).map(|i| i as f64).collect();
+    /// let mut out = vec![0.0; x.len()];
+    /// c.eval_batch_par(&[&x], &mut out)?;
+    /// assert_eq!(out[7], 7f64.sin() * 2.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    #[cfg(feature = "parallel")]
+    pub fn eval_batch_par(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), Error> {
+        use rayon::prelude::*;
+        self.check_columns(columns, out.len())?;
+        let batch = self.batch_program();
+        out.par_chunks_mut(Self::PARALLEL_BLOCK).enumerate().try_for_each(|(k, block)| {
+            let start = k * Self::PARALLEL_BLOCK;
+            match batch {
+                Some(b) => {
+                    let cols: Vec<&[f64]> = columns.iter().map(|c| &c[start..start + block.len()]).collect();
+                    b.run(&cols, block);
+                    Ok(())
+                }
+                None => self.rows(columns, start, block),
+            }
+        })
+    }
+
+    /// Rows per parallel block of [`Compiled::eval_batch_par`].
+    #[cfg(feature = "parallel")]
+    pub const PARALLEL_BLOCK: usize = 16_384;
+
+    fn check_columns(&self, columns: &[&[f64]], rows: usize) -> Result<(), Error> {
+        if columns.len() < self.n_slots {
+            return Err(self.too_few(columns.len()));
+        }
+        if let Some((i, c)) = columns.iter().enumerate().find(|(_, c)| c.len() < rows) {
+            return Err(Error::new(
+                &self.source,
+                Span::new(0, 0),
+                ErrorKind::ValuesMissing { expected: rows, found: c.len() },
+                Some(format!(
+                    "column {i} (`{}`) is shorter than the output",
+                    self.names.get(i).map_or("", String::as_str)
+                )),
+            ));
+        }
+        Ok(())
+    }
+
+    fn batch_program(&self) -> Option<&BatchProgram> {
+        self.batch
+            .get_or_init(|| {
+                if !self.batchable {
+                    return None;
+                }
+                let opts = crate::Options { case_insensitive: self.case_insensitive, ..crate::Options::default() };
+                let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+                let ast = crate::parse::parse_shared(
+                    &self.source,
+                    &ParseOptions { max_len: usize::MAX, ..ParseOptions::default() },
+                )
+                .ok()?;
+                let (ir, _) =
+                    resolve_shared(&ast, &self.source, &Scope::Bound(&names), &Host::default(), &opts).ok()?;
+                BatchProgram::compile(&ir, true)
+            })
+            .as_ref()
+    }
+
+    /// Row-by-row evaluation of `out.len()` rows starting at row `start`.
+    fn rows(&self, columns: &[&[f64]], start: usize, out: &mut [f64]) -> Result<(), Error> {
+        let mut row = vec![0.0; columns.len()];
+        for (r, o) in out.iter_mut().enumerate() {
+            for (v, c) in row.iter_mut().zip(columns) {
+                *v = c[start + r];
+            }
+            *o = self.eval(&row)?;
+        }
+        Ok(())
+    }
+
+    /// The slot names, in slot order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Every function the expression was built from, each once in order of first call:
+    /// built-ins, user functions (including those their bodies call), natives and tables,
+    /// each with its kind, arity, purity and content hash.
+    ///
+    /// ```
+    /// use kalix_expr_core::{Expr, FnKind};
+    /// let c = Expr::parse("max(0, sin(x)) + max(1, x)")?.compile(&["x"])?;
+    /// let names: Vec<&str> = c.functions().iter().map(|f| f.name()).collect();
+    /// assert_eq!(names, ["max", "sin"]);
+    /// assert_eq!(c.functions()[0].kind(), FnKind::Builtin);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn functions(&self) -> &[crate::host::FnRef] {
+        &self.functions
+    }
+}
