@@ -476,7 +476,7 @@ impl<'a> Resolver<'a> {
                 let consts: Option<Vec<f64>> =
                     args.iter().map(|a| if let IrNode::Const(c) = a { Some(*c) } else { None }).collect();
                 if let Some(consts) = consts {
-                    let value = apply_call(f, &consts);
+                    let value = f.apply(&consts);
                     let hides_error = self.opts.domain_errors == DomainErrors::Error
                         && value.is_nan()
                         && !consts.iter().any(|c| c.is_nan());
@@ -666,43 +666,10 @@ impl<'a> Resolver<'a> {
 
 /// A binary operator on constants, with the division option applied.
 pub(crate) fn apply(op: BinaryOp, x: f64, y: f64, div: DivByZero) -> f64 {
-    use BinaryOp::*;
-    match op {
-        Add => builtins::add(x, y),
-        Sub => builtins::sub(x, y),
-        Mul => builtins::mul(x, y),
-        Div if div == DivByZero::Nan && y == 0.0 => f64::NAN,
-        Div => builtins::div(x, y),
-        Rem => builtins::rem(x, y),
-        Pow => builtins::pow(x, y),
-        Eq => builtins::eq(x, y),
-        Ne => builtins::ne(x, y),
-        Lt => builtins::lt(x, y),
-        Le => builtins::le(x, y),
-        Gt => builtins::gt(x, y),
-        Ge => builtins::ge(x, y),
-        And => builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y)),
-        Or => builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y)),
-    }
-}
-
-/// A pure built-in applied to constant arguments.
-pub(crate) fn apply_call(f: &Builtin, args: &[f64]) -> f64 {
-    match f.imp {
-        Imp::F1(g) => g(args[0]),
-        Imp::F2(g) => g(args[0], args[1]),
-        Imp::F3(g) => g(args[0], args[1], args[2]),
-        Imp::Fold(g) => builtins::fold(args, g),
-        Imp::Mean => builtins::mean(args),
-        Imp::Slice(g) => g(args),
-        Imp::If => {
-            if builtins::truthy(args[0]) {
-                args[1]
-            } else {
-                args[2]
-            }
-        }
-        Imp::Stateful(_) | Imp::Calendar => f64::NAN,
+    if op == BinaryOp::Div && div == DivByZero::Nan {
+        builtins::div_nan(x, y)
+    } else {
+        (builtins::binary(op).f)(x, y)
     }
 }
 

@@ -174,8 +174,8 @@ fn col_inner(n: &IrNode) -> Option<Col> {
         IrNode::Neg(a) => unary(builtins::neg, a)?,
         IrNode::Not(a) => unary(builtins::not, a)?,
         // Pure operands, so evaluating both sides of every row gives the short-circuit result.
-        IrNode::And(a, b) => binary(|x, y| builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y)), a, b)?,
-        IrNode::Or(a, b) => binary(|x, y| builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y)), a, b)?,
+        IrNode::And(a, b) => binary(builtins::and, a, b)?,
+        IrNode::Or(a, b) => binary(builtins::or, a, b)?,
         IrNode::If(c, a, b) => {
             let (c, a, b) = (col(c)?, col(a)?, col(b)?);
             Box::new(move |fr, out| {
@@ -189,21 +189,16 @@ fn col_inner(n: &IrNode) -> Option<Col> {
                 }
             })
         }
-        IrNode::Binary { op, lhs, rhs, .. } => match op {
-            Add => binary(builtins::add, lhs, rhs)?,
-            Sub => binary(builtins::sub, lhs, rhs)?,
-            Mul => binary(builtins::mul, lhs, rhs)?,
-            Div => binary(builtins::div, lhs, rhs)?,
-            Rem => binary(builtins::rem, lhs, rhs)?,
-            Pow => binary(builtins::pow, lhs, rhs)?,
-            Eq => binary(builtins::eq, lhs, rhs)?,
-            Ne => binary(builtins::ne, lhs, rhs)?,
-            Lt => binary(builtins::lt, lhs, rhs)?,
-            Le => binary(builtins::le, lhs, rhs)?,
-            Gt => binary(builtins::gt, lhs, rhs)?,
-            Ge => binary(builtins::ge, lhs, rhs)?,
-            And | Or => return None,
-        },
+        IrNode::Binary { op, lhs, rhs, .. } => {
+            macro_rules! arms {
+                ($($v:ident = $f:ident),*) => {
+                    match op {
+                        $($v => binary(builtins::$f, lhs, rhs)?,)*
+                    }
+                };
+            }
+            builtins::binary_ops!(arms!())
+        }
         IrNode::Call { f, args, .. } => match f.imp {
             Imp::F1(g) => match f.name {
                 // The cheap ones inline into the loop (and vectorise); the rest are calls anyway.

@@ -233,26 +233,19 @@ macro_rules! ops2 {
     };
 }
 
+// One type per binary operator, from the one operator table, and the operations that are not
+// operators: division under `DivByZero::Nan`, and the two-argument functions folds use.
+macro_rules! operator_types {
+    ($($t:ident = $f:ident),*) => {
+        ops2! { $($t = builtins::$f;)* }
+    };
+}
+builtins::binary_ops!(operator_types!());
 ops2! {
-    Add = builtins::add;
-    Sub = builtins::sub;
-    Mul = builtins::mul;
-    Div = builtins::div;
-    DivNan = |x: f64, y: f64| if y == 0.0 { f64::NAN } else { x / y };
-    Rem = builtins::rem;
-    Pow = builtins::pow;
-    Eq = builtins::eq;
-    Ne = builtins::ne;
-    Lt = builtins::lt;
-    Le = builtins::le;
-    Gt = builtins::gt;
-    Ge = builtins::ge;
+    DivNan = builtins::div_nan;
     Atan2 = builtins::atan2;
     Min2 = builtins::min2;
     Max2 = builtins::max2;
-    // Both sides are pure, so evaluating both gives the short-circuit result.
-    And = |x, y| builtins::bool_to_f64(builtins::truthy(x) && builtins::truthy(y));
-    Or = |x, y| builtins::bool_to_f64(builtins::truthy(x) || builtins::truthy(y));
 }
 
 // Leaves and general nodes.
@@ -568,16 +561,16 @@ impl Builder {
                 B::Sub => self.chain_or_binary::<Sub>(at, n, lhs, rhs)?,
                 B::Mul => self.chain_or_binary::<Mul>(at, n, lhs, rhs)?,
                 B::Div if self.div == DivByZero::Nan => self.binary::<DivNan>(at, lhs, rhs)?,
-                B::Div => self.binary::<Div>(at, lhs, rhs)?,
-                B::Rem => self.binary::<Rem>(at, lhs, rhs)?,
-                B::Pow => self.binary::<Pow>(at, lhs, rhs)?,
-                B::Eq => self.binary::<Eq>(at, lhs, rhs)?,
-                B::Ne => self.binary::<Ne>(at, lhs, rhs)?,
-                B::Lt => self.binary::<Lt>(at, lhs, rhs)?,
-                B::Le => self.binary::<Le>(at, lhs, rhs)?,
-                B::Gt => self.binary::<Gt>(at, lhs, rhs)?,
-                B::Ge => self.binary::<Ge>(at, lhs, rhs)?,
-                B::And | B::Or => return None,
+                _ => {
+                    macro_rules! arms {
+                        ($($v:ident = $f:ident),*) => {
+                            match op {
+                                $(B::$v => self.binary::<$v>(at, lhs, rhs)?,)*
+                            }
+                        };
+                    }
+                    builtins::binary_ops!(arms!())
+                }
             },
             IrNode::Call { f, args, .. } => match (f.imp, args.as_slice()) {
                 (Imp::F1(_), [a]) => unary_named(self, f.name, at, a)?,

@@ -728,22 +728,19 @@ fn binary(op: BinaryOp, a: &IrNode, b: &IrNode, span: Span, o: Opts<'_>) -> Resu
     if op == Pow && o.domain == DomainErrors::Error {
         return Ok(checked2(builtins::pow, "^", span, code(a, o)?, code(b, o)?));
     }
-    match op {
-        Add => bin(builtins::add, a, b, o),
-        Sub => bin(builtins::sub, a, b, o),
-        Mul => bin(builtins::mul, a, b, o),
-        Div if o.div == DivByZero::Nan => bin(|x: f64, y: f64| if y == 0.0 { f64::NAN } else { x / y }, a, b, o),
-        Div => bin(builtins::div, a, b, o),
-        Rem => bin(builtins::rem, a, b, o),
-        Pow => bin(builtins::pow, a, b, o),
-        Eq => bin(builtins::eq, a, b, o),
-        Ne => bin(builtins::ne, a, b, o),
-        Lt => bin(builtins::lt, a, b, o),
-        Le => bin(builtins::le, a, b, o),
-        Gt => bin(builtins::gt, a, b, o),
-        Ge => bin(builtins::ge, a, b, o),
-        And | Or => unreachable!("resolved to IrNode::And / IrNode::Or"),
+    if op == Div && o.div == DivByZero::Nan {
+        return bin(builtins::div_nan, a, b, o);
     }
+    // `&&` and `||` resolve to `IrNode::And`/`IrNode::Or`, which short-circuit; their arms here
+    // are never taken.
+    macro_rules! arms {
+        ($($v:ident = $f:ident),*) => {
+            match op {
+                $($v => bin(builtins::$f, a, b, o),)*
+            }
+        };
+    }
+    builtins::binary_ops!(arms!())
 }
 
 /// One-argument built-ins by name, so that each specialised closure calls its function inline
