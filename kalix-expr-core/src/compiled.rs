@@ -17,7 +17,6 @@ use crate::host::{Host, Scope};
 use crate::ir::Ir;
 use crate::options::MissingVariable;
 use crate::options::Options;
-use crate::parse::ParseOptions;
 use crate::sema::resolve_shared;
 use crate::span::Span;
 
@@ -41,9 +40,10 @@ pub struct Compiled {
     program: Program,
     names: Vec<String>,
     source: Arc<str>,
-    /// Whether the options allow the column-wise batch program, and name case.
-    batchable: bool,
-    case_insensitive: bool,
+    /// The resolved form, kept when the options allow the column-wise batch program, which
+    /// is built from it (never from the source again, so calls of user and native functions
+    /// stay resolved).
+    ir: Option<Box<Ir>>,
     /// The column-wise program, built on the first batch call (so a compiled expression
     /// that is never batch-evaluated carries none of it).
     batch: std::sync::OnceLock<Option<BatchProgram>>,
@@ -95,21 +95,20 @@ impl Expr {
     /// ```
     pub fn compile_with_host(&self, names: &[&str], host: &Host<'_>, opts: &Options) -> Result<Compiled, Error> {
         let (ir, names) = resolve_shared(&self.ast, &self.source, &Scope::Bound(names), host, opts)?;
-        self.finish(&ir, names, opts)
+        self.finish(ir, names, opts)
     }
 
-    fn finish(&self, ir: &Ir, names: Vec<String>, opts: &Options) -> Result<Compiled, Error> {
+    fn finish(&self, ir: Ir, names: Vec<String>, opts: &Options) -> Result<Compiled, Error> {
         let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
             && opts.domain_errors == crate::options::DomainErrors::Nan;
         Ok(Compiled {
-            program: self.closures(ir, opts)?,
+            program: self.closures(&ir, opts)?,
             n_slots: ir.n_slots,
             names,
             source: self.source.clone(),
-            batchable,
-            case_insensitive: opts.case_insensitive,
-            batch: std::sync::OnceLock::new(),
             functions: ir.functions.clone(),
+            ir: batchable.then(|| Box::new(ir)),
+            batch: std::sync::OnceLock::new(),
         })
     }
 
@@ -177,7 +176,7 @@ impl Expr {
                 }
             }
         }
-        self.finish(&ir, names, opts)?.eval(&values)
+        self.finish(ir, names, opts)?.eval(&values)
     }
 
     /// Where `name` is first read, for errors about it.
@@ -337,19 +336,8 @@ impl Compiled {
     fn batch_program(&self) -> Option<&BatchProgram> {
         self.batch
             .get_or_init(|| {
-                if !self.batchable {
-                    return None;
-                }
-                let opts = crate::Options { case_insensitive: self.case_insensitive, ..crate::Options::default() };
-                let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-                let ast = crate::parse::parse_shared(
-                    &self.source,
-                    &ParseOptions { max_len: usize::MAX, ..ParseOptions::default() },
-                )
-                .ok()?;
-                let (ir, _) =
-                    resolve_shared(&ast, &self.source, &Scope::Bound(&names), &Host::default(), &opts).ok()?;
-                BatchProgram::compile(&ir, true)
+                let ir = self.ir.as_deref()?;
+                BatchProgram::compile(ir, true)
             })
             .as_ref()
     }

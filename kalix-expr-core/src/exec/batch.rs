@@ -10,8 +10,11 @@
 //! step 0 reads, and the default (IEEE, NaN) options. Anything else falls back to one
 //! [`Compiled::eval`](crate::Compiled::eval) per row, with the same results.
 
+use std::sync::Arc;
+
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
+use crate::host::NativeFn;
 use crate::ir::{Ir, IrNode};
 
 /// Rows evaluated together; the chunk's temporaries live on the stack.
@@ -249,6 +252,26 @@ fn col_inner(n: &IrNode) -> Option<Col> {
             // handles them.
             Imp::F3(_) | Imp::Slice(_) | Imp::If | Imp::Stateful(_) | Imp::Calendar => return None,
         },
+        // A pure native, row by row over its argument columns: the same call, in the same
+        // order, as the interpreter's.
+        IrNode::Native { f, args, .. } if f.is_pure() && args.len() <= NativeFn::MAX_ARITY => {
+            let cols: Vec<Col> = args.iter().map(col).collect::<Option<_>>()?;
+            let f = Arc::clone(f);
+            Box::new(move |fr, out| {
+                let n = out.len();
+                let mut bufs = [[0.0; CHUNK]; NativeFn::MAX_ARITY];
+                for (b, c) in bufs.iter_mut().zip(&cols) {
+                    c(fr, &mut b[..n]);
+                }
+                let mut row = [0.0; NativeFn::MAX_ARITY];
+                for (i, o) in out.iter_mut().enumerate() {
+                    for (r, b) in row.iter_mut().zip(&bufs[..cols.len()]) {
+                        *r = b[i];
+                    }
+                    *o = f.call(&row[..cols.len()]);
+                }
+            })
+        }
         IrNode::Local(_)
         | IrNode::Stateful { .. }
         | IrNode::Calendar { .. }
