@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::ast::NodeKind;
 use crate::error::Error;
 use crate::error::ErrorKind;
-use crate::exec::batch::BatchProgram;
+use crate::exec::batch::{BatchProgram, Tape};
 use crate::exec::interp::{Program, Unsupported};
 use crate::expr::Expr;
 use crate::host::{Host, Scope};
@@ -40,10 +40,10 @@ pub struct Compiled {
     program: Program,
     names: Vec<String>,
     source: Arc<str>,
-    /// The resolved form, kept when the options allow the column-wise batch program, which
-    /// is built from it (never from the source again, so calls of user and native functions
-    /// stay resolved).
-    ir: Option<Box<Ir>>,
+    /// The resolved form as batch evaluation reads it, kept when the options allow the
+    /// column-wise program and the expression has one: the program is built from it (never
+    /// from the source again, so calls of natives stay resolved).
+    tape: Option<Tape>,
     /// The column-wise program, built on the first batch call (so a compiled expression
     /// that is never batch-evaluated carries none of it).
     batch: std::sync::OnceLock<Option<BatchProgram>>,
@@ -107,7 +107,7 @@ impl Expr {
             names,
             source: self.source.clone(),
             functions: ir.functions.clone(),
-            ir: batchable.then(|| Box::new(ir)),
+            tape: if batchable { Tape::record(&ir) } else { None },
             batch: std::sync::OnceLock::new(),
         })
     }
@@ -334,12 +334,7 @@ impl Compiled {
     }
 
     fn batch_program(&self) -> Option<&BatchProgram> {
-        self.batch
-            .get_or_init(|| {
-                let ir = self.ir.as_deref()?;
-                BatchProgram::compile(ir, true)
-            })
-            .as_ref()
+        self.batch.get_or_init(|| self.tape.as_ref()?.program()).as_ref()
     }
 
     /// Row-by-row evaluation of `out.len()` rows starting at row `start`.

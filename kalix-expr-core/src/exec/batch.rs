@@ -16,6 +16,7 @@ use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
 use crate::host::NativeFn;
 use crate::ir::{Ir, IrNode};
+use crate::span::Span;
 
 /// Rows evaluated together; the chunk's temporaries live on the stack.
 pub const CHUNK: usize = 64;
@@ -41,20 +42,166 @@ pub(crate) struct BatchProgram {
 }
 
 impl BatchProgram {
-    /// Compiles `ir` if it is pure and default options are in force.
-    pub(crate) fn compile(ir: &Ir, default_options: bool) -> Option<BatchProgram> {
-        if !default_options || !ir.stmts.is_empty() || ir.n_locals > 0 {
-            return None;
-        }
-        Some(BatchProgram { root: col(&ir.result)? })
-    }
-
     /// Evaluates rows `0..out.len()` of `cols` (checked by the caller to be long enough).
     pub(crate) fn run(&self, cols: &[&[f64]], out: &mut [f64]) {
         for (k, chunk) in out.chunks_mut(CHUNK).enumerate() {
             let frame = Frame { cols, start: k * CHUNK };
             (self.root)(&frame, chunk);
         }
+    }
+}
+
+/// The resolved form of an expression as far as batch evaluation reads it, in post-order at 4
+/// bytes a node (constants and natives beside): what a [`Compiled`](crate::Compiled) keeps so
+/// that its batch program is built from its own resolution (never from its source again, so
+/// calls of natives stay resolved) without keeping the whole `Ir` tree, which would more than
+/// double its memory. Past 65,535 slots, constants or arguments of one call an expression has
+/// no tape, and batch evaluation takes the row-by-row path (the same bits, only slower).
+pub(crate) struct Tape {
+    ops: Box<[Op]>,
+    consts: Box<[f64]>,
+    natives: Box<[Arc<NativeFn>]>,
+}
+
+/// One node of a [`Tape`]; indices point into the tape's constants, the built-in table and the
+/// tape's natives.
+#[derive(Clone, Copy)]
+enum Op {
+    Const(u16),
+    Slot(u16),
+    Neg,
+    Not,
+    And,
+    Or,
+    If,
+    Binary(BinaryOp),
+    Call(u8, u16),
+    Native(u8, u16),
+}
+
+impl Tape {
+    /// The tape of `ir`, or `None` when batch evaluation could not run it anyway (statements,
+    /// locals, stateful, calendar and table calls, user functions, impure natives).
+    pub(crate) fn record(ir: &Ir) -> Option<Tape> {
+        if !ir.stmts.is_empty() || ir.n_locals > 0 {
+            return None;
+        }
+        let mut r = Recorder { ops: Vec::new(), consts: Vec::new(), natives: Vec::new() };
+        r.node(&ir.result)?;
+        Some(Tape {
+            ops: r.ops.into_boxed_slice(),
+            consts: r.consts.into_boxed_slice(),
+            natives: r.natives.into_boxed_slice(),
+        })
+    }
+
+    /// The batch program of the recorded expression.
+    pub(crate) fn program(&self) -> Option<BatchProgram> {
+        let mut stack: Vec<IrNode> = Vec::new();
+        let span = Span::default();
+        let args = |stack: &mut Vec<IrNode>, n: u16| Some(stack.split_off(stack.len().checked_sub(usize::from(n))?));
+        for op in self.ops.iter() {
+            let node = match *op {
+                Op::Const(k) => IrNode::Const(*self.consts.get(usize::from(k))?),
+                Op::Slot(i) => IrNode::Slot(usize::from(i)),
+                Op::Neg => IrNode::Neg(Box::new(stack.pop()?)),
+                Op::Not => IrNode::Not(Box::new(stack.pop()?)),
+                Op::And | Op::Or | Op::Binary(_) => {
+                    let (b, a) = (Box::new(stack.pop()?), Box::new(stack.pop()?));
+                    match *op {
+                        Op::And => IrNode::And(a, b),
+                        Op::Or => IrNode::Or(a, b),
+                        Op::Binary(op) => IrNode::Binary { op, lhs: a, rhs: b, span },
+                        _ => return None,
+                    }
+                }
+                Op::If => {
+                    let (b, a, c) = (stack.pop()?, stack.pop()?, stack.pop()?);
+                    IrNode::If(Box::new(c), Box::new(a), Box::new(b))
+                }
+                Op::Call(f, n) => {
+                    IrNode::Call { f: builtins::BUILTINS.get(usize::from(f))?, args: args(&mut stack, n)?, span }
+                }
+                Op::Native(f, n) => {
+                    let f = Arc::clone(self.natives.get(usize::from(f))?);
+                    IrNode::Native { f, args: args(&mut stack, n)?, span }
+                }
+            };
+            stack.push(node);
+        }
+        let root = stack.pop()?;
+        Some(BatchProgram { root: col(&root)? })
+    }
+}
+
+struct Recorder {
+    ops: Vec<Op>,
+    consts: Vec<f64>,
+    natives: Vec<Arc<NativeFn>>,
+}
+
+impl Recorder {
+    fn node(&mut self, n: &IrNode) -> Option<()> {
+        stacker::maybe_grow(crate::parse::STACK_RED_ZONE, crate::parse::STACK_GROWTH, || self.node_inner(n))
+    }
+
+    fn node_inner(&mut self, n: &IrNode) -> Option<()> {
+        let count = |args: &[IrNode]| u16::try_from(args.len()).ok();
+        let op = match n {
+            IrNode::Const(k) => self.constant(*k)?,
+            IrNode::Slot(i) | IrNode::Offset { slot: i, step: 0, .. } => Op::Slot(u16::try_from(*i).ok()?),
+            // Outside a stepping runtime another step reads the default.
+            IrNode::Offset { default, .. } => self.constant(*default)?,
+            IrNode::Neg(a) => {
+                self.node(a)?;
+                Op::Neg
+            }
+            IrNode::Not(a) => {
+                self.node(a)?;
+                Op::Not
+            }
+            IrNode::And(a, b) | IrNode::Or(a, b) | IrNode::Binary { lhs: a, rhs: b, .. } => {
+                self.node(a)?;
+                self.node(b)?;
+                match n {
+                    IrNode::And(..) => Op::And,
+                    IrNode::Or(..) => Op::Or,
+                    IrNode::Binary { op, .. } => Op::Binary(*op),
+                    _ => return None,
+                }
+            }
+            IrNode::If(c, a, b) => {
+                for x in [c, a, b] {
+                    self.node(x)?;
+                }
+                Op::If
+            }
+            IrNode::Call { f, args, .. } => {
+                let index = builtins::BUILTINS.iter().position(|b| std::ptr::eq(b, *f))?;
+                args.iter().try_for_each(|a| self.node(a))?;
+                Op::Call(u8::try_from(index).ok()?, count(args)?)
+            }
+            IrNode::Native { f, args, .. } if f.is_pure() => {
+                let index = u8::try_from(self.natives.len()).ok()?;
+                self.natives.push(Arc::clone(f));
+                args.iter().try_for_each(|a| self.node(a))?;
+                Op::Native(index, count(args)?)
+            }
+            IrNode::Native { .. }
+            | IrNode::Local(_)
+            | IrNode::Stateful { .. }
+            | IrNode::Calendar { .. }
+            | IrNode::Table { .. }
+            | IrNode::Inline { .. } => return None,
+        };
+        self.ops.push(op);
+        Some(())
+    }
+
+    fn constant(&mut self, k: f64) -> Option<Op> {
+        let index = u16::try_from(self.consts.len()).ok()?;
+        self.consts.push(k);
+        Some(Op::Const(index))
     }
 }
 
