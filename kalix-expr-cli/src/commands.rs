@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use kalix_expr::library::Snapshot;
-use kalix_expr::model::{count, render_all, Analysis, Data, Diagnostic, FunctionLibrary, ModelFile, RunRange};
+use kalix_expr::model::{count, render_all, Analysis, Data, Diagnostic, FunctionLibrary, Kind, ModelFile, RunRange};
 
 use crate::cli::{CheckArgs, Format, RunArgs};
 use crate::Exit;
@@ -130,12 +130,12 @@ fn run_model(
     match args.output.as_deref() {
         None => match results.write_csv(stdout) {
             Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                Err(failed(vec![Diagnostic::error(None, format!("cannot write the results: {e}"))]))
+                Err(failed(vec![Diagnostic::error(Kind::Output, None, format!("cannot write the results: {e}"))]))
             }
             _ => Ok(()),
         },
-        Some(path) => results
-            .write_csv_file(path)
-            .map_err(|e| failed(vec![Diagnostic::error(None, format!("cannot write `{}`: {e}", path.display()))])),
+        Some(path) => results.write_csv_file(path).map_err(|e| {
+            failed(vec![Diagnostic::error(Kind::Output, None, format!("cannot write `{}`: {e}", path.display()))])
+        }),
     }
 }

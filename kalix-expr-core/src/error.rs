@@ -373,9 +373,82 @@ pub enum ErrorKind {
 pub struct Diagnostic {
     kind: ErrorKind,
     span: Span,
-    help: Option<String>,
+    help: Option<Help>,
     line: usize,
     column: usize,
+}
+
+/// A diagnostic's suggestion as data: its text, and the names it proposes in place of the
+/// diagnostic's span ("did you mean `a` or `b`?"), best first, so that a tool (an editor's quick
+/// fix) applies one without reading the text.
+///
+/// ```
+/// use kalix_expr_core::Expr;
+/// let err = Expr::parse("lg10(x)")?.compile(&["x"]).unwrap_err();
+/// let help = err.diagnostics()[0].suggestion().unwrap();
+/// assert_eq!(help.text(), "did you mean `log10`?");
+/// assert_eq!(help.replacements(), ["log10"]);
+/// # Ok::<(), kalix_expr_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Help {
+    text: String,
+    replacements: Vec<String>,
+}
+
+impl Help {
+    /// "did you mean `a`?" / "did you mean `a` or `b`?" proposing `options`, or `None` for
+    /// none.
+    ///
+    /// ```
+    /// let h = kalix_expr_core::Help::did_you_mean(&["ln", "log10"]).unwrap();
+    /// assert_eq!((h.text(), h.replacements()), ("did you mean `ln` or `log10`?", &["ln".to_string(), "log10".to_string()][..]));
+    /// ```
+    pub fn did_you_mean<S: AsRef<str>>(options: &[S]) -> Option<Help> {
+        let text = match options {
+            [] => return None,
+            [one] => format!("did you mean `{}`?", one.as_ref()),
+            [init @ .., last] => {
+                let init: Vec<String> = init.iter().map(|o| format!("`{}`", o.as_ref())).collect();
+                format!("did you mean {} or `{}`?", init.join(", "), last.as_ref())
+            }
+        };
+        Some(Help { text, replacements: options.iter().map(|o| o.as_ref().to_string()).collect() })
+    }
+
+    /// The text, as the help line shows it.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The names proposed in place of the span, best first (empty for advice in words).
+    pub fn replacements(&self) -> &[String] {
+        &self.replacements
+    }
+
+    /// The same advice with `context` before it (`in the body of ...: did you mean ...`); its
+    /// replacements no longer apply where the diagnostic now points, so it has none.
+    pub(crate) fn in_context(self, context: &str) -> Help {
+        Help { text: format!("{context}: {}", self.text), replacements: Vec::new() }
+    }
+}
+
+impl From<String> for Help {
+    fn from(text: String) -> Help {
+        Help { text, replacements: Vec::new() }
+    }
+}
+
+impl From<&str> for Help {
+    fn from(text: &str) -> Help {
+        Help::from(text.to_string())
+    }
+}
+
+impl fmt::Display for Help {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl Diagnostic {
@@ -387,9 +460,13 @@ impl Diagnostic {
     pub fn span(&self) -> Span {
         self.span
     }
-    /// A suggestion, if there is one.
+    /// A suggestion's text, if there is one.
     pub fn help(&self) -> Option<&str> {
-        self.help.as_deref()
+        self.help.as_ref().map(Help::text)
+    }
+    /// A suggestion as data, if there is one.
+    pub fn suggestion(&self) -> Option<&Help> {
+        self.help.as_ref()
     }
     /// 1-based line of the span's start.
     pub fn line(&self) -> usize {
@@ -430,6 +507,11 @@ struct Inner {
 impl Error {
     /// One diagnostic against `source`.
     pub(crate) fn new(source: &Arc<str>, span: Span, kind: ErrorKind, help: Option<String>) -> Self {
+        Error::with_help(source, span, kind, help.map(Help::from))
+    }
+
+    /// [`Error::new`] with a structured suggestion.
+    pub(crate) fn with_help(source: &Arc<str>, span: Span, kind: ErrorKind, help: Option<Help>) -> Self {
         let mut e = Error {
             inner: Box::new(Inner { diagnostics: Vec::with_capacity(1), source: source.clone(), origin: None }),
         };
@@ -455,7 +537,7 @@ impl Error {
     }
 
     /// Adds another diagnostic against the same source.
-    pub(crate) fn push(&mut self, span: Span, kind: ErrorKind, help: Option<String>) {
+    pub(crate) fn push(&mut self, span: Span, kind: ErrorKind, help: Option<Help>) {
         let span = clamp_span(&self.inner.source, span);
         let (line, column) = span.line_col(&self.inner.source);
         self.inner.diagnostics.push(Diagnostic { kind, span, help, line, column });
@@ -499,7 +581,7 @@ impl Error {
     }
     /// The first diagnostic's suggestion, if any.
     pub fn help(&self) -> Option<&str> {
-        self.first().help.as_deref()
+        self.first().help()
     }
     /// The source text the spans point into.
     pub fn source_text(&self) -> &str {
@@ -530,47 +612,120 @@ fn clamp_span(source: &str, span: Span) -> Span {
     Span::new(start, fix(span.end).max(start))
 }
 
-/// How many characters of a long line are shown around the error.
+/// How many characters of a long expression line are shown around the error.
 const SNIPPET_WIDTH: usize = 80;
 
-/// Renders one diagnostic as rustc does.
-pub(crate) fn render(f: &mut fmt::Formatter<'_>, source: &str, origin: Option<&str>, d: &Diagnostic) -> fmt::Result {
-    writeln!(f, "error: {}", d.kind)?;
-    let line_no = d.line.to_string();
+/// One diagnostic as the renderer shows it: the one place that lays out rustc-style text for
+/// the whole project (expression errors here, model-file diagnostics in `kalix-expr-model`).
+#[derive(Debug, Clone, Copy)]
+pub struct Snippet<'a> {
+    /// `error` or `warning`.
+    pub severity: &'a str,
+    /// What is wrong.
+    pub message: &'a str,
+    /// Where, if the diagnostic has a place.
+    pub place: Option<Place<'a>>,
+    /// A suggestion.
+    pub help: Option<&'a str>,
+    /// Context lines.
+    pub notes: &'a [String],
+}
+
+/// The place a [`Snippet`] points at: the line shown and the characters underlined.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// What follows `-->`: `2:8`, `m.ini:2:8`.
+    pub label: &'a str,
+    /// The 1-based line number.
+    pub line_no: usize,
+    /// The line's text (trailing white space is shown as is).
+    pub line: &'a str,
+    /// The 1-based column (in `char`s) of the first character underlined.
+    pub column: usize,
+    /// How many characters to underline (at least one is).
+    pub width: usize,
+    /// How many characters of a long line are shown around the column.
+    pub window: usize,
+}
+
+/// Renders `s` the way rustc does:
+///
+/// ```
+/// use kalix_expr_core::{render_snippet, Place, Snippet};
+/// let place = Place { label: "1:8", line_no: 1, line: "max(0, lg10(x))", column: 8, width: 4, window: 80 };
+/// let s = Snippet { severity: "error", message: "unknown function `lg10`", place: Some(place),
+///                   help: Some("did you mean `log10`?"), notes: &[] };
+/// let mut out = String::new();
+/// render_snippet(&mut out, &s).unwrap();
+/// assert_eq!(out, "error: unknown function `lg10`\n --> 1:8\n  |\n1 | max(0, lg10(x))\n  |        ^^^^\n  |\n  = help: did you mean `log10`?");
+/// ```
+pub fn render_snippet(f: &mut dyn fmt::Write, s: &Snippet<'_>) -> fmt::Result {
+    write!(f, "{}: {}", s.severity, s.message)?;
+    let Some(p) = s.place else {
+        if let Some(help) = s.help {
+            write!(f, "\n  = help: {help}")?;
+        }
+        for note in s.notes {
+            write!(f, "\n  = note: {note}")?;
+        }
+        return Ok(());
+    };
+    let line_no = p.line_no.to_string();
     let pad = " ".repeat(line_no.len());
-    match origin {
-        Some(o) => writeln!(f, "{pad}--> {o} {}:{}", d.line, d.column)?,
-        None => writeln!(f, "{pad}--> {}:{}", d.line, d.column)?,
-    }
-    writeln!(f, "{pad} |")?;
-    // The line holding the span's start; control characters and tabs are shown as one visible
-    // column each so the caret stays aligned. Only a window of it is collected, so a 10 MB line
-    // costs no more than a short one.
-    let line_start = source[..d.span.start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[d.span.start..].find('\n').map_or(source.len(), |i| d.span.start + i);
-    let line = &source[line_start..line_end];
-    let col0 = d.column - 1;
-    let span_chars =
-        source[d.span.start..d.span.end.min(line_end).max(d.span.start)].chars().take(SNIPPET_WIDTH).count().max(1);
-    // Long lines (a 1 MB expression) are cut to a window around the span.
-    let (from, prefix) = if col0 > SNIPPET_WIDTH / 2 { (col0 - SNIPPET_WIDTH / 2, "...") } else { (0, "") };
+    write!(f, "\n{pad}--> {}\n{pad} |\n", p.label)?;
+    // Control characters and tabs are shown as one visible column each so the caret stays
+    // aligned. Only a window of the line is collected, so a 10 MB line costs no more than a
+    // short one.
+    let col0 = p.column.saturating_sub(1);
+    let (from, prefix) = if col0 > p.window / 2 { (col0 - p.window / 2, "...") } else { (0, "") };
     let visible = |c: char| match c {
         '\t' => ' ',
         c if c.is_control() => '\u{FFFD}',
         c => c,
     };
-    let mut window = line.chars().skip(from);
-    let shown: String = window.by_ref().take(SNIPPET_WIDTH).map(visible).collect();
+    let mut window = p.line.chars().skip(from);
+    let shown: String = window.by_ref().take(p.window).map(visible).collect();
     let to = from + shown.chars().count();
     let suffix = if window.next().is_some() { "..." } else { "" };
     writeln!(f, "{line_no} | {prefix}{shown}{suffix}")?;
     let caret_at = col0 - from + prefix.len();
-    let carets = span_chars.min(to.saturating_sub(col0).max(1));
+    let carets = p.width.min(to.saturating_sub(col0)).max(1);
     write!(f, "{pad} | {}{}", " ".repeat(caret_at), "^".repeat(carets))?;
-    if let Some(help) = &d.help {
-        write!(f, "\n{pad} |\n{pad} = help: {help}")?;
+    if s.help.is_some() || !s.notes.is_empty() {
+        write!(f, "\n{pad} |")?;
+    }
+    if let Some(help) = s.help {
+        write!(f, "\n{pad} = help: {help}")?;
+    }
+    for note in s.notes {
+        write!(f, "\n{pad} = note: {note}")?;
     }
     Ok(())
+}
+
+/// Renders one diagnostic of an expression through [`render_snippet`].
+pub(crate) fn render(f: &mut fmt::Formatter<'_>, source: &str, origin: Option<&str>, d: &Diagnostic) -> fmt::Result {
+    let line_start = source[..d.span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[d.span.start..].find('\n').map_or(source.len(), |i| d.span.start + i);
+    let width =
+        source[d.span.start..d.span.end.min(line_end).max(d.span.start)].chars().take(SNIPPET_WIDTH).count().max(1);
+    let label = match origin {
+        Some(o) => format!("{o} {}:{}", d.line, d.column),
+        None => format!("{}:{}", d.line, d.column),
+    };
+    let message = d.kind.to_string();
+    let place = Place {
+        label: &label,
+        line_no: d.line,
+        line: &source[line_start..line_end],
+        column: d.column,
+        width,
+        window: SNIPPET_WIDTH,
+    };
+    let snippet = Snippet { severity: "error", message: &message, place: Some(place), help: d.help(), notes: &[] };
+    let mut out = String::new();
+    render_snippet(&mut out, &snippet)?;
+    f.write_str(&out)
 }
 
 impl fmt::Display for Error {

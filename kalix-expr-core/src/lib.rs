@@ -73,7 +73,7 @@ pub use ast::Ast;
 pub use calendar::{Calendar, Date, DateError, SIM_FIELDS};
 #[cfg(feature = "interp")]
 pub use compiled::Compiled;
-pub use error::{Diagnostic, Error, ErrorKind};
+pub use error::{render_snippet, Diagnostic, Error, ErrorKind, Help, Place, Snippet};
 pub use expr::Expr;
 pub use host::{FnDef, FnKind, FnRef, Functions, Host, NativeFn, Scope};
 pub use ir::{Ir, IrNode, IrStmt};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::ast::{Ast, BinaryOp, Block, Name, Node, NodeKind, Stmt, UnaryOp};
 use crate::builtins::{self, Builtin, Imp, Stateful};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Help};
 use crate::expr::Expr;
 use crate::host::{FnRef, Host, NativeFn, Scope};
 use crate::ir::{Ir, IrNode, IrStmt};
@@ -182,7 +182,8 @@ impl<'a> Resolver<'a> {
 
     /// Records a diagnostic; resolution goes on so that every name error is reported at once.
     /// Inside an expanded user function the diagnostic points at the call.
-    fn error(&mut self, span: Span, kind: ErrorKind, help: Option<String>) -> IrNode {
+    fn error(&mut self, span: Span, kind: ErrorKind, help: impl Into<Option<Help>>) -> IrNode {
+        let help = help.into();
         let (span, help) = match self.expanding.first() {
             Some((call, _)) => {
                 let chain: Vec<String> = self.expanding.iter().map(|(_, f)| format!("`fn.{f}`")).collect();
@@ -190,8 +191,8 @@ impl<'a> Resolver<'a> {
                 (
                     *call,
                     Some(match help {
-                        Some(h) => format!("{inside}: {h}"),
-                        None => inside,
+                        Some(h) => h.in_context(&inside),
+                        None => Help::from(inside),
                     }),
                 )
             }
@@ -199,7 +200,7 @@ impl<'a> Resolver<'a> {
         };
         match &mut self.error {
             Some(e) => e.push(span, kind, help),
-            None => self.error = Some(Error::new(self.source, span, kind, help)),
+            None => self.error = Some(Error::with_help(self.source, span, kind, help)),
         }
         IrNode::Const(f64::NAN)
     }
@@ -338,7 +339,7 @@ impl<'a> Resolver<'a> {
                 candidates.extend(locals.iter().map(String::as_str));
                 let help =
                     if builtins::lookup(&lower).is_some() || lower.starts_with("table.") || lower.starts_with("fn.") {
-                        Some(format!("`{lower}` is a function: call it as `{lower}(…)`"))
+                        Some(Help::from(format!("`{lower}` is a function: call it as `{lower}(…)`")))
                     } else if lower == "inf" {
                         Some("there is no `inf` literal: write `1e400`".into())
                     } else if lower == "nan" {
@@ -454,7 +455,7 @@ impl<'a> Resolver<'a> {
             return self.error(
                 name.span,
                 ErrorKind::ArityMismatch { name: f.name.into(), expected: f.arity.describe(), found: args.len() },
-                Some(format!("{}: {}", f.name, f.doc)),
+                Some(Help::from(format!("{}: {}", f.name, f.doc))),
             );
         }
         self.called(FnRef::builtin(f));
@@ -497,7 +498,7 @@ impl<'a> Resolver<'a> {
                 expected: builtins::Arity::Exact(f.arity()).describe(),
                 found: args.len(),
             };
-            let help = f.description().map(|d| format!("{}: {d}", f.name()));
+            let help = f.description().map(|d| Help::from(format!("{}: {d}", f.name())));
             return self.call_error(name, args, kind, help);
         }
         self.called(FnRef::native(&f));
@@ -513,7 +514,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Resolves the arguments only (for their own errors) and reports `kind` at the name.
-    fn call_error(&mut self, name: &Name, args: &[Node], kind: ErrorKind, help: Option<String>) -> IrNode {
+    fn call_error(&mut self, name: &Name, args: &[Node], kind: ErrorKind, help: impl Into<Option<Help>>) -> IrNode {
         for a in args {
             self.node(a);
         }
@@ -540,7 +541,7 @@ impl<'a> Resolver<'a> {
                 expected: builtins::Arity::Exact(def.params().len()).describe(),
                 found: args.len(),
             };
-            let help = Some(format!("defined as `fn.{}({})`", def.name(), def.params().join(", ")));
+            let help = Some(Help::from(format!("defined as `fn.{}({})`", def.name(), def.params().join(", "))));
             return self.call_error(name, args, kind, help);
         }
         if self.expanding.iter().any(|(_, g)| g == f) {
@@ -555,7 +556,7 @@ impl<'a> Resolver<'a> {
             } else {
                 "expanding its user-function calls gives more than 10,000 calls"
             };
-            let help = Some("each call is expanded in place: flatten the chain of functions".to_string());
+            let help = Some(Help::from("each call is expanded in place: flatten the chain of functions"));
             return self.call_error(name, args, ErrorKind::LimitExceeded { what }, help);
         }
         self.called(FnRef::user(&def, functions.is_pure(f)));
@@ -603,11 +604,11 @@ impl<'a> Resolver<'a> {
                 expected: builtins::Arity::Exact(table.arity()).describe(),
                 found: args.len(),
             };
-            let help = Some(if table.arity() == 1 {
-                "a 1D table takes `x`".to_string()
+            let help = Some(Help::from(if table.arity() == 1 {
+                "a 1D table takes `x`"
             } else {
-                "a 2D table takes `(column key, row)`".to_string()
-            });
+                "a 2D table takes `(column key, row)`"
+            }));
             return self.call_error(name, args, kind, help);
         }
         self.called(FnRef::table(&table));

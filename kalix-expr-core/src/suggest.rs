@@ -3,6 +3,7 @@
 //! command's included.
 
 use crate::builtins::{BUILTINS, SYNONYMS};
+use crate::error::Help;
 
 /// Edit distance between two short strings, by chars, case-insensitively: insertions,
 /// deletions, substitutions and transpositions of neighbours (`rian` → `rain` is one edit).
@@ -65,25 +66,20 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     scored.into_iter().take(3).map(|(_, c)| c).collect()
 }
 
-/// "did you mean `a`?" / "did you mean `a` or `b`?", or `None` for no candidates.
+/// "did you mean `a`?" / "did you mean `a` or `b`?" proposing `options`, or `None` for no
+/// candidates (a [`Help`] carries the names as data too).
 ///
 /// ```
 /// use kalix_expr_core::suggest::did_you_mean;
-/// assert_eq!(did_you_mean(&["ln", "log10"]).as_deref(), Some("did you mean `ln` or `log10`?"));
+/// let h = did_you_mean(&["ln", "log10"]).unwrap();
+/// assert_eq!(h.text(), "did you mean `ln` or `log10`?");
 /// ```
-pub fn did_you_mean(options: &[&str]) -> Option<String> {
-    match options {
-        [] => None,
-        [one] => Some(format!("did you mean `{one}`?")),
-        [init @ .., last] => {
-            let init: Vec<String> = init.iter().map(|o| format!("`{o}`")).collect();
-            Some(format!("did you mean {} or `{last}`?", init.join(", ")))
-        }
-    }
+pub fn did_you_mean<S: AsRef<str>>(options: &[S]) -> Option<Help> {
+    Help::did_you_mean(options)
 }
 
 /// The help line for an unknown function.
-pub(crate) fn unknown_function(name: &str) -> Option<String> {
+pub(crate) fn unknown_function(name: &str) -> Option<Help> {
     let lower = name.to_lowercase();
     if let Some((_, to)) = SYNONYMS.iter().find(|(from, _)| *from == lower) {
         return did_you_mean(to);
@@ -106,10 +102,10 @@ mod tests {
 
     #[test]
     fn suggests_close_builtins_and_synonyms() {
-        assert_eq!(unknown_function("lg10").as_deref(), Some("did you mean `log10`?"));
-        assert_eq!(unknown_function("log").as_deref(), Some("did you mean `ln` or `log10`?"));
-        assert_eq!(unknown_function("average").as_deref(), Some("did you mean `mean`?"));
-        assert_eq!(unknown_function("sqr").as_deref(), Some("did you mean `sqrt`?"));
+        assert_eq!(unknown_function("lg10").as_ref().map(Help::text), Some("did you mean `log10`?"));
+        assert_eq!(unknown_function("log").as_ref().map(Help::text), Some("did you mean `ln` or `log10`?"));
+        assert_eq!(unknown_function("average").as_ref().map(Help::text), Some("did you mean `mean`?"));
+        assert_eq!(unknown_function("sqr").as_ref().map(Help::text), Some("did you mean `sqrt`?"));
         assert_eq!(unknown_function("zzzzzz"), None);
     }
 

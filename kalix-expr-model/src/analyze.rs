@@ -12,10 +12,11 @@ use kalix_expr_core::{
 };
 
 use crate::data::{self, DateColumn};
-use crate::diag::{Diagnostic, Location};
+use crate::diag::{Diagnostic, Kind, Location};
 use crate::ini::Text;
 use crate::load::ModelFile;
 use crate::names::closest;
+use kalix_expr_core::Help;
 
 /// Namespaces whose names the model itself defines (or that are functions): an unknown name in
 /// them is an error. A name in any other namespace that nothing defines is an input.
@@ -188,7 +189,8 @@ fn place(
                 }
                 _ => None,
             };
-            Diagnostic::error(Some(at), d.kind().to_string()).with_help_opt(why.or_else(|| d.help().map(Into::into)))
+            Diagnostic::error(Kind::Expression(d.kind().clone()), Some(at), d.kind().to_string())
+                .with_help_opt(why.map(Help::from).or_else(|| d.suggestion().cloned()))
         })
         .collect()
 }
@@ -217,6 +219,7 @@ fn map_model_errors(
             None => {
                 for d in e.diagnostics() {
                     out.push(Diagnostic::error(
+                        Kind::Expression(d.kind().clone()),
                         Some(Location::new(&m.file, 0, 0)),
                         format!("{} (in `{}`)", d.kind(), e.source_text()),
                     ));
@@ -285,7 +288,7 @@ fn user_functions(
                 Some(k) => diags.extend(placed_in(m, unavailable, e, &defs[k], |f| &f.signature)),
                 None => diags.extend(e.diagnostics().iter().map(|d| {
                     let at = m.functions.first().map(|f| f.signature.whole(&m.file));
-                    Diagnostic::error(at, d.kind().to_string())
+                    Diagnostic::error(Kind::Expression(d.kind().clone()), at, d.kind().to_string())
                 })),
             }
         }
@@ -322,7 +325,13 @@ fn placed_in(
         Origin::Library => e
             .diagnostics()
             .iter()
-            .map(|d| Diagnostic::error(None, format!("{} (in the function library's `fn.{}`)", d.kind(), def.name())))
+            .map(|d| {
+                Diagnostic::error(
+                    Kind::Expression(d.kind().clone()),
+                    None,
+                    format!("{} (in the function library's `fn.{}`)", d.kind(), def.name()),
+                )
+            })
             .collect(),
     }
 }
@@ -368,8 +377,12 @@ fn library_functions(
             )
         };
         diags.push(
-            Diagnostic::warning(Some(at), format!("function `fn.{name}` is also defined in the function library"))
-                .with_help(help),
+            Diagnostic::warning(
+                Kind::Definition,
+                Some(at),
+                format!("function `fn.{name}` is also defined in the function library"),
+            )
+            .with_help(help),
         );
         for c in callers {
             unavailable.entry(c.to_string()).or_insert_with(|| {
@@ -539,6 +552,7 @@ fn read_ahead_in_bodies(m: &ModelFile, functions: &Functions, diags: &mut Vec<Di
                 };
                 diags.push(
                     Diagnostic::error(
+                        Kind::Definition,
                         Some(at),
                         format!("`{}` is read before it is computed in the step: it is {later}{library}", name.text),
                     )
@@ -571,16 +585,24 @@ fn unused(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
     for c in &m.constants {
         if !variables.contains(&c.name) {
             diags.push(
-                Diagnostic::warning(Some(c.key.whole(&m.file)), format!("constant `{}` is never used", c.name))
-                    .with_help("no expression reads it; remove it, or check the spelling where it is meant to be read"),
+                Diagnostic::warning(
+                    Kind::Unused,
+                    Some(c.key.whole(&m.file)),
+                    format!("constant `{}` is never used", c.name),
+                )
+                .with_help("no expression reads it; remove it, or check the spelling where it is meant to be read"),
             );
         }
     }
     for t in &m.tables {
         if !tables.contains(&t.name.to_lowercase()) {
             diags.push(
-                Diagnostic::warning(Some(t.at.clone()), format!("table `table.{}` is never used", t.name))
-                    .with_help(format!("no expression calls `table.{}(…)`", t.name)),
+                Diagnostic::warning(
+                    Kind::Unused,
+                    Some(t.at.clone()),
+                    format!("table `table.{}` is never used", t.name),
+                )
+                .with_help(format!("no expression calls `table.{}(…)`", t.name)),
             );
         }
     }
@@ -589,7 +611,7 @@ fn unused(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
         if !fns.contains(name) {
             let at = f.signature.location(&m.file, 0, f.signature.as_str().find('(').unwrap_or(0));
             diags.push(
-                Diagnostic::warning(Some(at), format!("function `fn.{name}` is never called"))
+                Diagnostic::warning(Kind::Unused, Some(at), format!("function `fn.{name}` is never called"))
                     .with_help(format!("no expression calls `fn.{name}(…)`")),
             );
         }
@@ -619,6 +641,7 @@ fn trailing_dots(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
         for name in names.chain(stmts).filter(|n| n.trailing_dot) {
             diags.push(
                 Diagnostic::warning(
+                    Kind::Data,
                     Some(text.location(&m.file, name.span.start, name.span.end)),
                     format!("`{}.` ends with a dot", name.text),
                 )
@@ -643,7 +666,7 @@ fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
                     format!("cannot read data file `{}`: {e}", f.written)
                 };
                 diags.push(
-                    Diagnostic::warning(Some(f.at.clone()), message)
+                    Diagnostic::warning(Kind::Data, Some(f.at.clone()), message)
                         .with_help("`kexpr run` needs the columns it provides: supply them with `--data FILE.csv`"),
                 );
                 None
@@ -667,7 +690,7 @@ fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
                     None => "no file in `[data]` has this name; supply it with `--data FILE.csv`".into(),
                 };
                 diags.push(
-                    Diagnostic::warning(Some(at.clone()), format!("`{input}` matches no `[data]` file"))
+                    Diagnostic::warning(Kind::Data, Some(at.clone()), format!("`{input}` matches no `[data]` file"))
                         .with_help(help),
                 );
             }
@@ -678,8 +701,12 @@ fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
                     None => format!("its columns are {}", columns.join(", ")),
                 };
                 diags.push(
-                    Diagnostic::warning(Some(at.clone()), format!("`{input}` is not a column of its data file"))
-                        .with_help(help),
+                    Diagnostic::warning(
+                        Kind::Data,
+                        Some(at.clone()),
+                        format!("`{input}` is not a column of its data file"),
+                    )
+                    .with_help(help),
                 );
             }
             _ => {}
@@ -728,7 +755,7 @@ mod tests {
             problems(&a),
             ["m.ini:2:11 `var.b.z` is read before it is computed in the step: it is a series computed later in the step"]
         );
-        assert!(a.diagnostics[0].help.as_deref().unwrap().contains("called from `var.b.x` (line 4)"));
+        assert!(a.diagnostics[0].help_text().unwrap().contains("called from `var.b.x` (line 4)"));
     }
 
     fn library(defs: &[(&str, &str)], invalid: &[&str]) -> FunctionLibrary {
@@ -761,14 +788,14 @@ mod tests {
             ["m.ini:2:1 function `fn.c` is also defined in the function library", "m.ini:4:18 unknown function `fn.a`"]
         );
         assert_eq!(
-            a.diagnostics[0].help.as_deref(),
+            a.diagnostics[0].help_text(),
             Some(
                 "this model's definition is used, not the one in `lib/functions.ini`; the library's `fn.b`, `fn.a` \
                  call it, so they are left out too"
             )
         );
         assert_eq!(
-            a.diagnostics[1].help.as_deref(),
+            a.diagnostics[1].help_text(),
             Some("the function library's `fn.a` calls `fn.c`, which this model redefines, so it is left out")
         );
     }
@@ -778,7 +805,7 @@ mod tests {
         let a = check_with("[var.b]\nk = fn.bad(1)\n", &library(&[], &["bad"]));
         assert_eq!(problems(&a), ["m.ini:2:5 unknown function `fn.bad`"]);
         assert_eq!(
-            a.diagnostics[0].help.as_deref(),
+            a.diagnostics[0].help_text(),
             Some("the function library's `fn.bad` is invalid: see `kexpr fn show bad`")
         );
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use kalix_expr_core::Date;
 
-use crate::diag::{Diagnostic, Location, SourceFile};
+use crate::diag::{Diagnostic, Kind, Location, SourceFile};
 use crate::load::{parse_date, DataFile};
 use crate::names::sanitize_name;
 
@@ -94,7 +94,7 @@ pub struct Csv {
 }
 
 fn content(file: &Arc<SourceFile>, start: usize, end: usize, message: String) -> DataError {
-    DataError::Content(Box::new(Diagnostic::error(Some(Location::new(file, start, end)), message)))
+    DataError::Content(Box::new(Diagnostic::error(Kind::Data, Some(Location::new(file, start, end)), message)))
 }
 
 /// The cells of one line, each trimmed and unquoted, with the byte offset of its text in the

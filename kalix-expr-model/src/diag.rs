@@ -4,6 +4,8 @@
 //! columns counted in `char`s) are computed only for display, as in the core crate.
 
 use std::fmt::{self, Write as _};
+
+use kalix_expr_core::{render_snippet, Help, Place, Snippet};
 use std::sync::Arc;
 
 /// A file's text and the start of each line, for turning byte offsets into lines and columns.
@@ -94,15 +96,64 @@ impl Location {
     }
 }
 
+/// What kind of problem a diagnostic reports, as data: a tool filters or acts on this, never on
+/// the message's words. `code()` names it in JSON.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// An expression's own error (syntax, unknown name, arity, a failed `assert` in a run): the
+    /// core's kind says which.
+    Expression(kalix_expr_core::ErrorKind),
+    /// The INI text: section headers, keys, quotes, `${NAME}` substitutions.
+    Ini,
+    /// A section, key or value the model defines wrongly or twice (names, dates, constants,
+    /// tables, nodes, user functions).
+    Definition,
+    /// Something defined and never used.
+    Unused,
+    /// Data files, their columns, and the inputs a run needs.
+    Data,
+    /// The model file itself cannot be used (unreadable, too large, not UTF-8, binary).
+    File,
+    /// The run's range.
+    Run,
+    /// Writing the results.
+    Output,
+}
+
+impl Kind {
+    /// A stable name for the kind: `expression`, `ini`, `definition`, `unused`, `data`, `file`,
+    /// `run`, `output`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Kind::Expression(_) => "expression",
+            Kind::Ini => "ini",
+            Kind::Definition => "definition",
+            Kind::Unused => "unused",
+            Kind::Data => "data",
+            Kind::File => "file",
+            Kind::Run => "run",
+            Kind::Output => "output",
+        }
+    }
+}
+
+/// An expression's error from the core, placed at `at` in the model file.
+pub(crate) fn expression_error(d: &kalix_expr_core::Diagnostic, at: Location) -> Diagnostic {
+    Diagnostic::error(Kind::Expression(d.kind().clone()), Some(at), d.kind().to_string())
+}
+
 /// One problem found in a model or its data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
+    /// What kind of problem.
+    pub kind: Kind,
     /// What is wrong: lowercase, no trailing period, source fragments in backticks.
     pub message: String,
-    /// A suggestion.
-    pub help: Option<String>,
+    /// A suggestion: its text and, for "did you mean", the names proposed in place of `at`.
+    pub help: Option<Help>,
     /// Context (the step and date of a run error).
     pub notes: Vec<String>,
     /// Where, if the problem has a place in a file.
@@ -111,23 +162,23 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `at`.
-    pub fn error(at: Option<Location>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), help: None, notes: Vec::new(), at }
+    pub fn error(kind: Kind, at: Option<Location>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Error, kind, message: message.into(), help: None, notes: Vec::new(), at }
     }
 
     /// A warning at `at`.
-    pub fn warning(at: Option<Location>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, message: message.into(), help: None, notes: Vec::new(), at }
+    pub fn warning(kind: Kind, at: Option<Location>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, kind, message: message.into(), help: None, notes: Vec::new(), at }
     }
 
     /// With a help line.
-    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+    pub fn with_help(mut self, help: impl Into<Help>) -> Diagnostic {
         self.help = Some(help.into());
         self
     }
 
     /// With a help line, if there is one.
-    pub fn with_help_opt(mut self, help: Option<String>) -> Diagnostic {
+    pub fn with_help_opt(mut self, help: Option<Help>) -> Diagnostic {
         self.help = help;
         self
     }
@@ -141,6 +192,11 @@ impl Diagnostic {
     /// Whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// The help's text, if there is a help.
+    pub fn help_text(&self) -> Option<&str> {
+        self.help.as_ref().map(Help::text)
     }
 
     /// The 1-based line of the start, if the diagnostic has a place.
@@ -167,15 +223,16 @@ impl Diagnostic {
     }
 
     /// The diagnostic as one JSON object: `{file, line, column, end_line, end_column, severity,
-    /// message, help}`. Lines and columns are 1-based, columns count `char`s, and the end is
-    /// exclusive (one past the last character). Without a place, `file` is null and the
-    /// positions are 0. Notes are appended to the help.
+    /// message, help, kind, replacements}`. Lines and columns are 1-based, columns count
+    /// `char`s, and the end is exclusive (one past the last character). Without a place, `file`
+    /// is null and the positions are 0. Notes are appended to the help; `replacements` are the
+    /// names a "did you mean" proposes in place of the range, best first.
     pub fn to_json(&self) -> JsonDiagnostic<'_> {
         let (file, (line, column), (end_line, end_column)) = match &self.at {
             Some(at) => (Some(at.file.name()), at.file.line_col(at.start), at.file.line_col(at.end)),
             None => (None, (0, 0), (0, 0)),
         };
-        let mut help = self.help.clone();
+        let mut help = self.help.as_ref().map(|h| h.text().to_string());
         for note in &self.notes {
             let h = help.get_or_insert_with(String::new);
             if !h.is_empty() {
@@ -192,6 +249,8 @@ impl Diagnostic {
             severity: self.severity.as_str(),
             message: &self.message,
             help,
+            kind: self.kind.code(),
+            replacements: self.help.as_ref().map_or(&[][..], Help::replacements),
         }
     }
 }
@@ -216,60 +275,44 @@ pub struct JsonDiagnostic<'a> {
     pub message: &'a str,
     /// A suggestion, or null.
     pub help: Option<String>,
+    /// The kind ([`Kind::code`]).
+    pub kind: &'static str,
+    /// The names proposed in place of the range, best first (often empty).
+    pub replacements: &'a [String],
 }
 
 /// How many characters of a long line are shown around the span.
 const SNIPPET_WIDTH: usize = 100;
 
 impl fmt::Display for Diagnostic {
-    /// Renders the way rustc does: the message, `--> file:line:column`, the line with a caret
-    /// under the span (up to the end of its first line), then `= help:` and `= note:` lines.
+    /// Renders the way rustc does, through the core's one renderer: the message,
+    /// `--> file:line:column`, the line with a caret under the span (up to the end of its first
+    /// line), then `= help:` and `= note:` lines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.severity.as_str(), self.message)?;
-        let Some(at) = &self.at else {
-            if let Some(help) = &self.help {
-                write!(f, "\n  = help: {help}")?;
+        let label;
+        let place = match &self.at {
+            None => None,
+            Some(at) => {
+                let (line, column) = at.file.line_col(at.start);
+                let (end_line, end_column) = at.file.line_col(at.end);
+                let text = at.file.line_text(line).trim_end();
+                let width = if end_line == line {
+                    end_column.saturating_sub(column)
+                } else {
+                    text.chars().count().saturating_sub(column - 1)
+                };
+                label = format!("{}:{line}:{column}", at.file.name());
+                Some(Place { label: &label, line_no: line, line: text, column, width, window: SNIPPET_WIDTH })
             }
-            for note in &self.notes {
-                write!(f, "\n  = note: {note}")?;
-            }
-            return Ok(());
         };
-        let (line, column) = at.file.line_col(at.start);
-        let (end_line, end_column) = at.file.line_col(at.end);
-        let number = line.to_string();
-        let pad = " ".repeat(number.len());
-        write!(f, "\n{pad}--> {}:{line}:{column}\n{pad} |\n", at.file.name())?;
-        // Tabs and control characters show as one column each, so the caret stays aligned.
-        let chars: Vec<char> = at
-            .file
-            .line_text(line)
-            .chars()
-            .map(|c| match c {
-                '\t' => ' ',
-                c if c.is_control() => '\u{FFFD}',
-                c => c,
-            })
-            .collect();
-        let col0 = column - 1;
-        let width = if end_line == line { end_column.saturating_sub(column) } else { chars.len().saturating_sub(col0) };
-        let (from, prefix) = if col0 > SNIPPET_WIDTH / 2 { (col0 - SNIPPET_WIDTH / 2, "...") } else { (0, "") };
-        let to = chars.len().min(from + SNIPPET_WIDTH);
-        let suffix = if to < chars.len() { "..." } else { "" };
-        let shown: String = chars[from.min(to)..to].iter().collect();
-        writeln!(f, "{number} | {prefix}{}{suffix}", shown.trim_end())?;
-        let carets = width.min(to.saturating_sub(col0)).max(1);
-        write!(f, "{pad} | {}{}", " ".repeat(col0 - from + prefix.len()), "^".repeat(carets))?;
-        if self.help.is_some() || !self.notes.is_empty() {
-            write!(f, "\n{pad} |")?;
-        }
-        if let Some(help) = &self.help {
-            write!(f, "\n{pad} = help: {help}")?;
-        }
-        for note in &self.notes {
-            write!(f, "\n{pad} = note: {note}")?;
-        }
-        Ok(())
+        let snippet = Snippet {
+            severity: self.severity.as_str(),
+            message: &self.message,
+            place,
+            help: self.help.as_ref().map(Help::text),
+            notes: &self.notes,
+        };
+        render_snippet(f, &snippet)
     }
 }
 
@@ -321,15 +364,16 @@ mod tests {
     #[test]
     fn rendering_shows_the_line_and_a_caret_under_the_span() {
         let file = Arc::new(SourceFile::new("m.ini", "[fn]\nf(x) = lg10(x)\n"));
-        let d = Diagnostic::error(Some(Location::new(&file, 12, 16)), "unknown function `lg10`")
-            .with_help("did you mean `log10`?");
+        let kind = Kind::Expression(kalix_expr_core::ErrorKind::FunctionUnknown { name: "lg10".into() });
+        let d = Diagnostic::error(kind, Some(Location::new(&file, 12, 16)), "unknown function `lg10`")
+            .with_help_opt(Help::did_you_mean(&["log10"]));
         assert_eq!(
             d.to_string(),
             "error: unknown function `lg10`\n --> m.ini:2:8\n  |\n2 | f(x) = lg10(x)\n  |        ^^^^\n  |\n  = help: did you mean `log10`?"
         );
         assert_eq!(
             serde_json::to_string(&d.to_json()).unwrap(),
-            r#"{"file":"m.ini","line":2,"column":8,"end_line":2,"end_column":12,"severity":"error","message":"unknown function `lg10`","help":"did you mean `log10`?"}"#
+            r#"{"file":"m.ini","line":2,"column":8,"end_line":2,"end_column":12,"severity":"error","message":"unknown function `lg10`","help":"did you mean `log10`?","kind":"expression","replacements":["log10"]}"#
         );
     }
 }

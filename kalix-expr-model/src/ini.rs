@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Location, SourceFile};
+use crate::diag::{Diagnostic, Kind, Location, SourceFile};
 
 /// A value (or key) as read: its text, and where each piece of it came from in the file.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -153,8 +153,12 @@ pub fn read(file: &Arc<SourceFile>, env: EnvLookup<'_>) -> (Document, Vec<Diagno
             Ok(code) => code,
             Err(quote) => {
                 reader.diags.push(
-                    Diagnostic::error(Some(Location::new(file, start + quote, start + quote + 1)), "unterminated `\"`")
-                        .with_help("close the quote; inside quotes `#` does not start a comment"),
+                    Diagnostic::error(
+                        Kind::Ini,
+                        Some(Location::new(file, start + quote, start + quote + 1)),
+                        "unterminated `\"`",
+                    )
+                    .with_help("close the quote; inside quotes `#` does not start a comment"),
                 );
                 // Read the line as if the quote were closed at its end.
                 line
@@ -239,7 +243,7 @@ impl Reader<'_> {
     fn header(&mut self, rest: &str, at: usize) {
         let Some(inner) = rest.strip_suffix(']') else {
             self.diags.push(
-                Diagnostic::error(self.loc(at, at + 1 + rest.len()), "malformed section header")
+                Diagnostic::error(Kind::Ini, self.loc(at, at + 1 + rest.len()), "malformed section header")
                     .with_help("a section header is `[name]` alone on its line"),
             );
             self.section = Some(Err(()));
@@ -249,16 +253,17 @@ impl Reader<'_> {
         let name_at = at + 1 + (inner.len() - inner.trim_start().len());
         let span = (name_at, name_at + name.len());
         if name.is_empty() {
-            self.diags.push(Diagnostic::error(self.loc(at, at + 1 + rest.len()), "empty section name"));
+            self.diags.push(Diagnostic::error(Kind::Ini, self.loc(at, at + 1 + rest.len()), "empty section name"));
             self.section = Some(Err(()));
             return;
         }
         if let Some(i) = self.doc.sections.iter().position(|s| s.name == name) {
             let (first, _) = self.file.line_col(self.doc.sections[i].name_at.0);
             self.diags.push(
-                Diagnostic::warning(self.loc(span.0, span.1), format!("section `[{name}]` appears again")).with_help(
-                    format!("Kalix keeps only the last `[{name}]`: the one on line {first} and its keys are discarded"),
-                ),
+                Diagnostic::warning(Kind::Ini, self.loc(span.0, span.1), format!("section `[{name}]` appears again"))
+                    .with_help(format!(
+                        "Kalix keeps only the last `[{name}]`: the one on line {first} and its keys are discarded"
+                    )),
             );
             self.doc.sections[i].entries.clear();
             self.doc.sections[i].name_at = span;
@@ -282,13 +287,14 @@ impl Reader<'_> {
                 } else {
                     format!("list item `{}` outside of any section", key.as_str())
                 };
-                self.diags
-                    .push(Diagnostic::error(Some(key_loc), message).with_help("put it under a `[section]` header"));
+                self.diags.push(
+                    Diagnostic::error(Kind::Ini, Some(key_loc), message).with_help("put it under a `[section]` header"),
+                );
                 return None;
             }
         };
         if has_value && key.as_str().is_empty() {
-            self.diags.push(Diagnostic::error(Some(key_loc), "missing key before `=`"));
+            self.diags.push(Diagnostic::error(Kind::Ini, Some(key_loc), "missing key before `=`"));
             return None;
         }
         let entry = Entry { key, value: has_value.then(Text::default) };
@@ -297,7 +303,7 @@ impl Reader<'_> {
             let (first, _) = self.file.line_col(entries[i].key.file_offset(0));
             let what = if has_value { "key" } else { "item" };
             self.diags.push(
-                Diagnostic::warning(Some(key_loc), format!("{what} `{}` appears again", entry.key.as_str()))
+                Diagnostic::warning(Kind::Ini, Some(key_loc), format!("{what} `{}` appears again", entry.key.as_str()))
                     .with_help(format!("Kalix keeps the last value; the one on line {first} is discarded")),
             );
             entries[i] = entry;
@@ -342,7 +348,7 @@ impl Reader<'_> {
             let after = &rest[i + 2..];
             let Some(close) = after.find('}') else {
                 self.diags.push(
-                    Diagnostic::error(self.loc(here, here + 2), "unterminated `${`")
+                    Diagnostic::error(Kind::Ini, self.loc(here, here + 2), "unterminated `${`")
                         .with_help("write `${NAME}` or `${NAME:-fallback}`"),
                 );
                 out.push(&rest[i..], here, rest.len() - i);
@@ -359,6 +365,7 @@ impl Reader<'_> {
             let replacement = if !valid {
                 self.diags.push(
                     Diagnostic::error(
+                        Kind::Ini,
                         self.loc(here, here + whole),
                         format!("invalid environment variable name `{name}`"),
                     )
@@ -373,6 +380,7 @@ impl Reader<'_> {
                     (None, None) => {
                         self.diags.push(
                             Diagnostic::error(
+                                Kind::Ini,
                                 self.loc(here, here + whole),
                                 format!("environment variable `{name}` is not set"),
                             )

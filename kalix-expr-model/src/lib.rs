@@ -31,7 +31,7 @@
 //! let report = model.check();
 //! let d = &report.diagnostics[0];
 //! assert_eq!((d.line(), d.column()), (Some(2), Some(5)));
-//! assert_eq!(d.help.as_deref(), Some("did you mean `sim.step`?"));
+//! assert_eq!(d.help_text(), Some("did you mean `sim.step`?"));
 //! ```
 //!
 //! The lower-level functions stay available:
@@ -66,8 +66,9 @@ pub mod schema;
 use std::path::Path;
 
 pub use analyze::{analyze, analyze_with, Analysis, FunctionLibrary};
-pub use diag::{count, render_all, sort_and_dedup, Diagnostic, JsonDiagnostic, Location, Severity, SourceFile};
+pub use diag::{count, render_all, sort_and_dedup, Diagnostic, JsonDiagnostic, Kind, Location, Severity, SourceFile};
 pub use format::format_value;
+pub use kalix_expr_core::Help;
 pub use load::{
     load_path, load_text, parse_date, Constant, DataFile, Function, ModelFile, Series, SeriesKind, TableDef,
     MAX_MODEL_BYTES,
@@ -88,7 +89,7 @@ impl ModelFile {
         let path = path.as_ref();
         let name = path.display().to_string();
         load_path(path, &name, &process_env)
-            .map_err(|e| vec![Diagnostic::error(None, format!("cannot read `{name}`: {e}"))])
+            .map_err(|e| vec![Diagnostic::error(Kind::File, None, format!("cannot read `{name}`: {e}"))])
     }
 
     /// A model from its text (`name` is how messages call it); relative `[data]` paths are

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kalix_expr_core::{Date, Expr, FnDef, Table, TableError};
 
-use crate::diag::{Diagnostic, Location, SourceFile};
+use crate::diag::{expression_error, Diagnostic, Kind, Location, SourceFile};
 use crate::ini::{self, Document, EnvLookup, Section, Text};
 use crate::names::{closest, is_plain_name, is_segment};
 use crate::schema::{Property, Schema};
@@ -138,6 +138,7 @@ pub fn load_path(path: &Path, name: &str, env: EnvLookup<'_>) -> Result<ModelFil
     if bytes.len() as u64 > MAX_MODEL_BYTES {
         let file = Arc::new(SourceFile::new(name, ""));
         let d = Diagnostic::error(
+            Kind::File,
             Some(Location::new(&file, 0, 0)),
             format!("the model file is larger than the limit of {} MiB", MAX_MODEL_BYTES / (1024 * 1024)),
         )
@@ -150,8 +151,12 @@ pub fn load_path(path: &Path, name: &str, env: EnvLookup<'_>) -> Result<ModelFil
             let valid = e.utf8_error().valid_up_to();
             let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
             let file = Arc::new(SourceFile::new(name, prefix));
-            let d = Diagnostic::error(Some(Location::new(&file, valid, valid)), "the model file is not valid UTF-8")
-                .with_help("save it as UTF-8 text");
+            let d = Diagnostic::error(
+                Kind::File,
+                Some(Location::new(&file, valid, valid)),
+                "the model file is not valid UTF-8",
+            )
+            .with_help("save it as UTF-8 text");
             return Ok(ModelFile::empty(file, vec![d]));
         }
     };
@@ -162,8 +167,12 @@ pub fn load_path(path: &Path, name: &str, env: EnvLookup<'_>) -> Result<ModelFil
 pub fn load_text(name: &str, text: &str, dir: &Path, env: EnvLookup<'_>) -> ModelFile {
     let file = Arc::new(SourceFile::new(name, text));
     if let Some(nul) = text.find('\0') {
-        let d = Diagnostic::error(Some(Location::new(&file, nul, nul + 1)), "the model file contains a NUL byte")
-            .with_help("is this a binary file? Kalix models are text");
+        let d = Diagnostic::error(
+            Kind::File,
+            Some(Location::new(&file, nul, nul + 1)),
+            "the model file contains a NUL byte",
+        )
+        .with_help("is this a binary file? Kalix models are text");
         return ModelFile::empty(file, vec![d]);
     }
     let (doc, diagnostics) = ini::read(&file, env);
@@ -198,12 +207,12 @@ impl ModelFile {
     }
 
     fn error(&mut self, at: Location, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::error(Some(at), message));
+        self.diagnostics.push(Diagnostic::error(Kind::Definition, Some(at), message));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
     fn warning(&mut self, at: Location, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::warning(Some(at), message));
+        self.diagnostics.push(Diagnostic::warning(Kind::Definition, Some(at), message));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
@@ -212,8 +221,7 @@ impl ModelFile {
         let file = self.file.clone();
         for d in e.diagnostics() {
             let at = text.location(&file, d.span().start, d.span().end);
-            self.diagnostics
-                .push(Diagnostic::error(Some(at), d.kind().to_string()).with_help_opt(d.help().map(Into::into)));
+            self.diagnostics.push(expression_error(d, at).with_help_opt(d.suggestion().cloned()));
         }
     }
 
@@ -249,7 +257,7 @@ impl ModelFile {
             Some(s) => format!("did you mean `{s}`? Kalix reports \"Unexpected section\""),
             None => "Kalix reports \"Unexpected section\"; its contents are not checked".into(),
         };
-        self.warning(header, format!("unknown section `[{name}]`")).help = Some(help);
+        self.warning(header, format!("unknown section `[{name}]`")).help = Some(help.into());
         self.references(section);
     }
 
@@ -320,7 +328,7 @@ impl ModelFile {
                 } else {
                     "a constant is `const.<name> = number`".into()
                 };
-                self.error(key_at, format!("`{}` is not a constant name", e.key.as_str())).help = Some(help);
+                self.error(key_at, format!("`{}` is not a constant name", e.key.as_str())).help = Some(help.into());
                 continue;
             };
             if !rest.split('.').all(is_segment) || !rest.starts_with(|c: char| c.is_alphabetic() || c == '_') {
@@ -448,7 +456,7 @@ impl ModelFile {
                         let message = err.to_string();
                         let message = message.strip_prefix(&format!("table `{name}`: ")).unwrap_or(&message);
                         let message = format!("in `table.{name}`: {message}");
-                        self.error(at, message).help = help;
+                        self.error(at, message).help = help.map(Into::into);
                         stand_in(n_cols)
                     }
                 }
@@ -515,7 +523,7 @@ impl ModelFile {
                     schema.type_names().collect::<Vec<_>>().join(", ")
                 ),
             };
-            self.warning(at, format!("unknown node type `{}`", type_text.as_str())).help = Some(help);
+            self.warning(at, format!("unknown node type `{}`", type_text.as_str())).help = Some(help.into());
             return;
         };
         for e in &section.entries {
@@ -541,7 +549,7 @@ impl ModelFile {
                         key_at,
                         format!("`{}` is not a property of node type `{type_name}`", e.key.as_str()),
                     )
-                    .help = Some(help);
+                    .help = Some(help.into());
                 }
             }
         }
@@ -551,7 +559,7 @@ impl ModelFile {
         if let Some(first) = self.series.iter().find(|s| s.name.eq_ignore_ascii_case(&name)) {
             let (line, _) = self.file.line_col(first.value.file_offset(0));
             self.error(key_at, format!("`{name}` is defined twice")).help =
-                Some(format!("first defined on line {line}; names are case-insensitive"));
+                Some(format!("first defined on line {line}; names are case-insensitive").into());
             return;
         }
         let expr = match Expr::parse(value.as_str()) {
@@ -753,10 +761,7 @@ mod tests {
     fn unknown_sections_warn_and_unchecked_sections_count_as_references() {
         let m = load("[cosnt]\nconst.a = 1\n[ras.r]\naction = allocate(table.curve(node.d.volume[-1, 0]))\n");
         assert_eq!(problems(&m), ["m.ini:1:2 unknown section `[cosnt]`"]);
-        assert_eq!(
-            m.diagnostics[0].help.as_deref(),
-            Some("did you mean `[const]`? Kalix reports \"Unexpected section\"")
-        );
+        assert_eq!(m.diagnostics[0].help_text(), Some("did you mean `[const]`? Kalix reports \"Unexpected section\""));
         assert!(m.references.contains(&"table.curve".to_string()));
         assert!(m.references.contains(&"node.d.volume".to_string()));
     }

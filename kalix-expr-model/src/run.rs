@@ -9,7 +9,7 @@ use kalix_expr_core::{Calendar, Date, Outputs, Program, RunError};
 
 use crate::analyze::Analysis;
 use crate::data::{self, Csv, DataError, DateColumn};
-use crate::diag::{count, Diagnostic};
+use crate::diag::{count, Diagnostic, Kind};
 use crate::format::format_value;
 use crate::load::ModelFile;
 
@@ -83,7 +83,7 @@ impl Data {
             let csv = match data::read_csv(path, &name, DateColumn::IfNamedDate) {
                 Ok(csv) => csv,
                 Err(DataError::Io(e)) => {
-                    return Err(vec![Diagnostic::error(None, format!("cannot read `{name}`: {e}"))])
+                    return Err(vec![Diagnostic::error(Kind::Data, None, format!("cannot read `{name}`: {e}"))])
                 }
                 Err(DataError::Content(e)) => return Err(vec![*e]),
             };
@@ -123,7 +123,11 @@ impl Data {
             }
             if let Some(&j) = self.given.get(&key) {
                 let other = if j == i { "twice".to_string() } else { format!("in `{}` too", self.files[j].name) };
-                return Err(vec![Diagnostic::error(None, format!("column `{header}` of `{name}` is given {other}"))]);
+                return Err(vec![Diagnostic::error(
+                    Kind::Data,
+                    None,
+                    format!("column `{header}` of `{name}` is given {other}"),
+                )]);
             }
             self.given.insert(key.clone(), i);
             self.columns.insert(key, (i, c));
@@ -140,7 +144,7 @@ impl Data {
     }
 
     /// The first date and the number of steps of a run over this data.
-    fn range(&self, model: &ModelFile, range: RunRange) -> Result<(Date, usize), Diagnostic> {
+    fn range(&self, model: &ModelFile, range: RunRange) -> Result<(Date, usize), Vec<Diagnostic>> {
         let first_input = self.files.iter().filter_map(|f| f.csv.first_date).min();
         let start = range.start.or(first_input).or(model.start).unwrap_or(Date { year: 2000, month: 1, day: 1 });
         let steps = match range.steps {
@@ -157,28 +161,34 @@ impl Data {
                     .max()
                     .unwrap_or(0);
                 if end <= 0 {
-                    return Err(Diagnostic::error(None, format!("the input data ends before the start date {start}")));
+                    return Err(vec![Diagnostic::error(
+                        Kind::Run,
+                        None,
+                        format!("the input data ends before the start date {start}"),
+                    )]);
                 }
                 end as usize
             }
             None => match model.end {
                 Some(end) if end >= start => (end.to_days() - start.to_days() + 1) as usize,
                 Some(end) => {
-                    return Err(Diagnostic::error(
+                    return Err(vec![Diagnostic::error(
+                        Kind::Run,
                         None,
                         format!("`[kalix] end` ({end}) is before the start date {start}"),
-                    ))
+                    )])
                 }
                 None => {
-                    return Err(Diagnostic::error(
+                    return Err(vec![Diagnostic::error(
+                        Kind::Run,
                         None,
                         "nothing says how long to run: give --steps N, input data with --data, or `[kalix] end`",
-                    ))
+                    )])
                 }
             },
         };
         if steps == 0 {
-            return Err(Diagnostic::error(None, "the run has no steps"));
+            return Err(vec![Diagnostic::error(Kind::Run, None, "the run has no steps")]);
         }
         Ok((start, steps))
     }
@@ -191,7 +201,7 @@ impl Data {
         for (name, at) in &a.inputs {
             let Some(&(f, c)) = self.columns.get(name) else {
                 missing.push(
-                    Diagnostic::error(Some(at.clone()), format!("no data for input `{name}`"))
+                    Diagnostic::error(Kind::Data, Some(at.clone()), format!("no data for input `{name}`"))
                         .with_help(format!("supply it as a CSV column named `{name}`: --data FILE.csv")),
                 );
                 continue;
@@ -266,10 +276,11 @@ impl<'m> CompiledModel<'m> {
         range: RunRange,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Results, Vec<Diagnostic>> {
-        let (start, steps) = data.range(self.model, range).map_err(|d| vec![d])?;
+        let (start, steps) = data.range(self.model, range)?;
         let width = self.analysis.inputs.len() + self.model.series.len();
         if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
             return Err(vec![Diagnostic::error(
+                Kind::Run,
                 None,
                 format!("a run of {steps} steps over {width} series is too large (more than {MAX_RUN_VALUES} values)"),
             )]);
@@ -291,8 +302,8 @@ impl<'m> CompiledModel<'m> {
         let series = m.series.iter().find(|s| s.name.eq_ignore_ascii_case(&e.series));
         let d = &e.error.diagnostics()[0];
         let at = series.map(|s| s.value.location(&m.file, d.span().start, d.span().end));
-        Diagnostic::error(at, d.kind().to_string())
-            .with_help_opt(d.help().map(Into::into))
+        Diagnostic::error(Kind::Expression(d.kind().clone()), at, d.kind().to_string())
+            .with_help_opt(d.suggestion().cloned())
             .with_note(format!("at step {} ({}), in `{}`", e.step, e.date, e.series))
     }
 

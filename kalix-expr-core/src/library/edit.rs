@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Help};
 use crate::host::FnDef;
 use crate::library::format::{call_spans, tag_problem, Entry, Parsed};
 use crate::library::snapshot::{bare, dependents_of};
@@ -127,9 +127,9 @@ fn problem(name: &str, error: Error) -> Problem {
     Problem { function: Some(name.to_string()), path: None, line: 0, error }
 }
 
-fn text_error(text: &str, kind: ErrorKind, help: Option<String>) -> Error {
+fn text_error(text: &str, kind: ErrorKind, help: Option<Help>) -> Error {
     let src: Arc<str> = Arc::from(text);
-    Error::new(&src, Span::new(0, text.len()), kind, help)
+    Error::with_help(&src, Span::new(0, text.len()), kind, help)
 }
 
 fn find(entries: &[Entry], name: &str) -> Option<usize> {
@@ -151,12 +151,19 @@ fn check_new(def: &FnDef, entries: &[Entry], except: Option<usize>, base: &Snaps
         let help = Some("update it, or choose another name".to_string());
         out.push(problem(
             name,
-            text_error(&format!("fn.{name}"), ErrorKind::FunctionExists { name: format!("fn.{name}") }, help),
+            text_error(
+                &format!("fn.{name}"),
+                ErrorKind::FunctionExists { name: format!("fn.{name}") },
+                help.map(Help::from),
+            ),
         ));
     }
     if base.natives().iter().any(|n| n.name() == name) {
         let help = Some("a native function has this name; choose another".to_string());
-        out.push(problem(name, text_error(name, ErrorKind::FunctionExists { name: name.to_string() }, help)));
+        out.push(problem(
+            name,
+            text_error(name, ErrorKind::FunctionExists { name: name.to_string() }, help.map(Help::from)),
+        ));
     }
     for t in def.tags() {
         if let Some(reason) = tag_problem(t) {
@@ -245,7 +252,7 @@ pub(crate) fn plan(base: &Snapshot, edits: Vec<Edit>, policy: Dependents) -> Res
                 let Parsed::Def(old) = &entries[i].parsed else {
                     let help = Some("update it to a valid definition first".to_string());
                     let kind = ErrorKind::DependencyInvalid { name: format!("fn.{from}") };
-                    problems.push(problem(&from, text_error(&format!("fn.{from}"), kind, help)));
+                    problems.push(problem(&from, text_error(&format!("fn.{from}"), kind, help.map(Help::from))));
                     continue;
                 };
                 let renamed = FnDef::parse(&format!("{to}({})", old.params().join(", ")), old.body().source())
@@ -355,7 +362,7 @@ pub(crate) fn check(
             name: format!("fn.{c}"),
             dependents: callers.iter().map(|d| format!("fn.{d}")).collect(),
         };
-        problems.push(problem(c, text_error(&format!("fn.{c}"), kind, help)));
+        problems.push(problem(c, text_error(&format!("fn.{c}"), kind, help.map(Help::from))));
     }
     problems.extend(problems_of(&broken));
     Err(LibraryError::DependentsBroken { dependents: broken, problems })
