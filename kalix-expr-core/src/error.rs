@@ -376,6 +376,8 @@ pub struct Diagnostic {
     help: Option<Help>,
     line: usize,
     column: usize,
+    /// The user function in whose body the problem is, when the diagnostic points at its call.
+    inside: Option<String>,
 }
 
 /// A diagnostic's suggestion as data: its text, and the names it proposes in place of the
@@ -468,6 +470,20 @@ impl Diagnostic {
     pub fn suggestion(&self) -> Option<&Help> {
         self.help.as_ref()
     }
+    /// The user function (its name, without `fn.`) in whose body the problem was found while
+    /// expanding a call, when the diagnostic points at that call.
+    ///
+    /// ```
+    /// use kalix_expr_core::{Expr, FnDef, Functions, Host, Options};
+    /// let functions = Functions::new(vec![FnDef::parse("f(a)", "a + rain")?]).unwrap();
+    /// let host = Host { functions: Some(&functions), ..Host::default() };
+    /// let err = Expr::parse("fn.f(1)")?.compile_with_host(&[], &host, &Options::default()).unwrap_err();
+    /// assert_eq!(err.diagnostics()[0].inside(), Some("f"));
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn inside(&self) -> Option<&str> {
+        self.inside.as_deref()
+    }
     /// 1-based line of the span's start.
     pub fn line(&self) -> usize {
         self.line
@@ -536,11 +552,19 @@ impl Error {
         self.inner.origin.as_deref()
     }
 
+    /// Marks the last diagnostic as found in the body of user function `name`.
+    pub(crate) fn inside(mut self, name: Option<&str>) -> Self {
+        if let Some(d) = self.inner.diagnostics.last_mut() {
+            d.inside = name.map(str::to_string);
+        }
+        self
+    }
+
     /// Adds another diagnostic against the same source.
     pub(crate) fn push(&mut self, span: Span, kind: ErrorKind, help: Option<Help>) {
         let span = clamp_span(&self.inner.source, span);
         let (line, column) = span.line_col(&self.inner.source);
-        self.inner.diagnostics.push(Diagnostic { kind, span, help, line, column });
+        self.inner.diagnostics.push(Diagnostic { kind, span, help, line, column, inside: None });
     }
 
     /// Names where the source came from (a file, a model property); shown in the `-->` line.

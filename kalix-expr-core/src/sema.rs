@@ -198,10 +198,15 @@ impl<'a> Resolver<'a> {
             }
             None => (span, help),
         };
-        match &mut self.error {
-            Some(e) => e.push(span, kind, help),
-            None => self.error = Some(Error::with_help(self.source, span, kind, help)),
-        }
+        let inside = self.expanding.last().map(|(_, f)| f.clone());
+        let e = match self.error.take() {
+            Some(mut e) => {
+                e.push(span, kind, help);
+                e
+            }
+            None => Error::with_help(self.source, span, kind, help),
+        };
+        self.error = Some(e.inside(inside.as_deref()));
         IrNode::Const(f64::NAN)
     }
 

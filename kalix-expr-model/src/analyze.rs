@@ -198,7 +198,7 @@ fn place(
 /// Whether a diagnostic was found while expanding a user function's body at a call site (the
 /// core points it at the call and says so in the help).
 fn inside_body(d: &kalix_expr_core::Diagnostic) -> bool {
-    d.help().is_some_and(|h| h.starts_with("in the body of `fn."))
+    d.inside().is_some()
 }
 
 /// Maps the errors of `Model::compile` to their series by the series name each error gives as
