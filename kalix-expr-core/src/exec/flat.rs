@@ -197,27 +197,17 @@ macro_rules! ops1 {
     };
 }
 
-ops1! {
-    Neg = builtins::neg, "-";
-    Not = builtins::not, "!";
-    Abs = builtins::abs, "abs";
-    Acos = builtins::acos, "acos";
-    Asin = builtins::asin, "asin";
-    Atan = builtins::atan, "atan";
-    Ceil = builtins::ceil, "ceil";
-    Cos = builtins::cos, "cos";
-    Exp = builtins::exp, "exp";
-    Floor = builtins::floor, "floor";
-    IsLeapYear = builtins::is_leap_year, "is_leap_year";
-    Ln = builtins::ln, "ln";
-    Log10 = builtins::log10, "log10";
-    Log2 = builtins::log2, "log2";
-    Round = builtins::round, "round";
-    Sign = builtins::sign, "sign";
-    Sin = builtins::sin, "sin";
-    Sqrt = builtins::sqrt, "sqrt";
-    Tan = builtins::tan, "tan";
+// The two unary operators, then one type per one-argument built-in, from the built-in list.
+macro_rules! builtin_types {
+    ($($t:ident = $f:ident $name:literal),*) => {
+        ops1! {
+            Neg = builtins::neg, "-";
+            Not = builtins::not, "!";
+            $($t = builtins::$f, $name;)*
+        }
+    };
 }
+builtins::unary_builtins!(builtin_types!());
 
 macro_rules! ops2 {
     ($($t:ident = $f:expr;)*) => {

@@ -743,15 +743,18 @@ fn binary(op: BinaryOp, a: &IrNode, b: &IrNode, span: Span, o: Opts<'_>) -> Resu
     builtins::binary_ops!(arms!())
 }
 
-/// One-argument built-ins by name, so that each specialised closure calls its function inline
-/// instead of through the table's function pointer.
-macro_rules! call1 {
-    ($name:expr, $g:expr, $arg:expr, $o:expr, [$($f:ident),*]) => {
-        match $name {
-            $(stringify!($f) => un(builtins::$f, $arg, $o),)*
-            _ => un($g, $arg, $o),
-        }
-    };
+/// A one-argument built-in by name, so that each specialised closure calls its function inline
+/// instead of through the table's function pointer (the built-in list of `builtins`).
+fn call1(name: &str, g: fn(f64) -> f64, arg: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
+    macro_rules! arms {
+        ($($t:ident = $f:ident $name:literal),*) => {
+            match name {
+                $($name => un(builtins::$f, arg, o),)*
+                _ => un(g, arg, o),
+            }
+        };
+    }
+    builtins::unary_builtins!(arms!())
 }
 
 fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts<'_>) -> Result<Code, Unsupported> {
@@ -763,13 +766,7 @@ fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts<'_>)
         }
     }
     match f.imp {
-        Imp::F1(g) => call1!(
-            f.name,
-            g,
-            &args[0],
-            o,
-            [abs, acos, asin, atan, ceil, cos, exp, floor, is_leap_year, ln, log10, log2, round, sign, sin, sqrt, tan]
-        ),
+        Imp::F1(g) => call1(f.name, g, &args[0], o),
         Imp::F2(g) => match f.name {
             "pow" => bin(builtins::pow, &args[0], &args[1], o),
             "atan2" => bin(builtins::atan2, &args[0], &args[1], o),
