@@ -111,6 +111,8 @@ pub mod __private {
     pub use kalix_expr_core::builtins;
     pub use kalix_expr_core::builtins::Stateful;
     pub use kalix_expr_core::SiteState;
+    /// A literal argument the optimiser must not rewrite around (`builtins::KEEP_LITERALS_OPAQUE`).
+    pub use std::hint::black_box as opaque;
 
     /// A block's `assert(cond);`: panics with the interpreter's error text when `value` is 0 or
     /// NaN. `head` and `tail` are that text before and after the value, rendered by the macro.

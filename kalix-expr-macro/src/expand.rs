@@ -327,8 +327,9 @@ impl Gen<'_> {
             }
             IrNode::Binary { op: op @ (BinaryOp::And | BinaryOp::Or), lhs, rhs, .. } => self.and_or(*op, lhs, rhs),
             IrNode::Binary { op, lhs, rhs, .. } => {
-                let f = format_ident!("{}", builtins::binary(*op).rust);
-                let (x, y) = (self.node(lhs), self.node(rhs));
+                let name = builtins::binary(*op).rust;
+                let f = format_ident!("{name}");
+                let (x, y) = (self.argument(name, lhs), self.argument(name, rhs));
                 quote!(#b::#f(#x, #y))
             }
             IrNode::Call { f, args, span } => self.call(f, args, *span),
@@ -369,9 +370,21 @@ impl Gen<'_> {
         }
     }
 
+    /// An argument of the function of `builtins` named `function`: a literal passed to one
+    /// that the optimiser would rewrite around it goes through `black_box`
+    /// (`builtins::KEEP_LITERALS_OPAQUE`), so the call computes what the interpreter's does.
+    fn argument(&mut self, function: &str, arg: &IrNode) -> TokenStream {
+        let code = self.node(arg);
+        if matches!(arg, IrNode::Const(_)) && builtins::KEEP_LITERALS_OPAQUE.contains(&function) {
+            quote!(::kalix_expr::__private::opaque(#code))
+        } else {
+            code
+        }
+    }
+
     fn call(&mut self, f: &'static Builtin, args: &[IrNode], span: kalix_expr_core::Span) -> TokenStream {
         let b = builtins_path();
-        let args: Vec<TokenStream> = args.iter().map(|a| self.node(a)).collect();
+        let args: Vec<TokenStream> = args.iter().map(|a| self.argument(f.rust, a)).collect();
         // The table names the function each pure built-in calls (`Builtin::rust`).
         let known = match f.imp {
             Imp::F1(_) | Imp::F2(_) | Imp::F3(_) | Imp::Fold(_) => !f.rust.is_empty(),
@@ -476,7 +489,13 @@ mod tests {
         let code = expand_str(r#""max(0, rain - loss) + -x ^ 2""#).unwrap().replace(' ', "");
         assert!(code.contains("::kalix_expr::__private::builtins::max2(0.0f64,"), "{code}");
         assert!(code.contains("builtins::sub(__k0_rain,__k1_loss)"), "{code}");
-        assert!(code.contains("builtins::pow(::kalix_expr::__private::builtins::neg(__k2_x),2.0f64)"), "{code}");
+        // A literal argument of `pow` is hidden from the optimiser (`KEEP_LITERALS_OPAQUE`).
+        assert!(
+            code.contains(
+                "builtins::pow(::kalix_expr::__private::builtins::neg(__k2_x),::kalix_expr::__private::opaque(2.0f64))"
+            ),
+            "{code}"
+        );
     }
 
     #[test]
