@@ -145,11 +145,11 @@ fn parse(expr: &OsString, library: Option<&Snapshot>, stdin: &mut dyn Read) -> O
     let text = expression_text(expr, stdin)?;
     let opts = Options::model();
     let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
-    match library {
-        Some(snap) => expr.check_with_host(&snap.host(), &opts),
-        None => expr.check(&opts),
-    }
-    .map_err(|e| no_library(e, library))?;
+    // Names are not bound here, and neither is `this`: `this.usflow` (a node's property) and
+    // `this[-1, 0]` (a `[var.*]` key's own past) are accepted as they are in a model.
+    let host = library.map(Snapshot::host).unwrap_or_default();
+    let host = kalix_expr::Host { this_node: Some("this"), this_series: Some("this"), ..host };
+    expr.check_with_host(&host, &opts).map_err(|e| no_library(e, library))?;
     Ok(expr.ast().to_string())
 }
 

@@ -93,6 +93,14 @@ fn parse_keeps_dotted_names_and_offsets() {
 }
 
 #[test]
+fn parse_accepts_this_as_in_a_model() {
+    // Real node expressions (`this.` is the node being defined) and a `[var.*]` key's own past.
+    assert_parses("max(0, this.usflow - 21)", "max(0, (this.usflow - 21))");
+    assert_parses("this.dsflow[-1, 0] * 0.5", "(this.dsflow[-1, 0] * 0.5)");
+    assert_parses("this[-1, 0] + 1", "(this[-1, 0] + 1)");
+}
+
+#[test]
 fn parse_takes_a_leading_hyphen_with_or_without_double_dash() {
     for args in [&["parse", "--", "-2^2"][..], &["parse", "-2^2"]] {
         let run = kexpr(args);
