@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorKind};
 use crate::host::{FnDef, Functions, NativeFn};
 use crate::options::Options;
 use crate::span::Span;
+use crate::table::Table;
 
 impl Functions {
     /// Validates `defs` as a whole. Every problem is reported: duplicates (at any arity),
@@ -30,7 +31,27 @@ impl Functions {
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
     pub fn with_natives(defs: Vec<FnDef>, natives: &[Arc<NativeFn>]) -> Result<Functions, Vec<Error>> {
-        let (set, errors) = Functions::validate(defs, natives);
+        Functions::with_host(defs, natives, &[])
+    }
+
+    /// [`Functions::with_natives`] where bodies may also call `tables` as `table.<name>(…)`, as
+    /// the `[fn]` functions of a model call its tables.
+    ///
+    /// ```
+    /// use kalix_expr_core::{FnDef, Functions, Table};
+    /// use std::sync::Arc;
+    /// let curve = Arc::new(Table::from_cells("curve", &["0", "0", "10", "100"], 2).unwrap());
+    /// let defs = vec![FnDef::parse("look(x)", "table.curve(x) * 2")?];
+    /// assert!(Functions::new(defs.clone()).is_err());
+    /// assert!(Functions::with_host(defs, &[], &[curve]).is_ok());
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn with_host(
+        defs: Vec<FnDef>,
+        natives: &[Arc<NativeFn>],
+        tables: &[Arc<Table>],
+    ) -> Result<Functions, Vec<Error>> {
+        let (set, errors) = Functions::validate(defs, natives, tables);
         if errors.is_empty() {
             Ok(set)
         } else {
@@ -41,7 +62,11 @@ impl Functions {
     /// Validates `defs` as a whole, each problem with the index in `defs` of the definition it
     /// belongs to (`usize::MAX` for the set as a whole). The set holds every definition but
     /// the duplicates, and is valid only when there are no problems.
-    pub(crate) fn validate(defs: Vec<FnDef>, natives: &[Arc<NativeFn>]) -> (Functions, Vec<(usize, Error)>) {
+    pub(crate) fn validate(
+        defs: Vec<FnDef>,
+        natives: &[Arc<NativeFn>],
+        tables: &[Arc<Table>],
+    ) -> (Functions, Vec<(usize, Error)>) {
         let mut errors = Vec::new();
         let mut set = Functions::default();
         if defs.len() > Self::MAX_DEFINITIONS {
@@ -96,7 +121,7 @@ impl Functions {
                     set.pure.push(false);
                     continue;
                 }
-                match set.check_body(def, natives) {
+                match set.check_body(def, natives, tables) {
                     Ok(pure) => set.pure.push(pure),
                     Err(e) => {
                         set.pure.push(false);
@@ -109,14 +134,14 @@ impl Functions {
     }
 
     /// Resolves a body on its own; whether its value depends on its arguments alone.
-    fn check_body(&self, def: &FnDef, natives: &[Arc<NativeFn>]) -> Result<bool, Error> {
+    fn check_body(&self, def: &FnDef, natives: &[Arc<NativeFn>], tables: &[Arc<Table>]) -> Result<bool, Error> {
         // `this` is bound at each call site; alone, a body may use it freely.
         let host = crate::host::Host {
             functions: Some(self),
             natives,
+            tables,
             this_node: Some("this"),
             this_series: Some("this"),
-            ..crate::host::Host::default()
         };
         let params: Vec<&str> = def.params.iter().map(String::as_str).collect();
         let (ir, free) =

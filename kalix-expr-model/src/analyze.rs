@@ -252,8 +252,10 @@ fn user_functions(
         let reachable = library_functions(m, library, unavailable, diags);
         defs.extend(reachable.into_iter().map(|d| (Origin::Library, d)));
     }
+    let called = functions_kalix_expands(m);
+    let tables: Vec<Arc<kalix_expr_core::Table>> = m.tables.iter().map(|t| Arc::new(t.table.clone())).collect();
     for _ in 0..=defs.len() + 1 {
-        let errors = match Functions::new(defs.iter().map(|(_, d)| d.clone()).collect()) {
+        let errors = match Functions::with_host(defs.iter().map(|(_, d)| d.clone()).collect(), &[], &tables) {
             Ok(set) => return set,
             Err(errors) => errors,
         };
@@ -263,7 +265,10 @@ fn user_functions(
         for e in &errors {
             let ptr = e.source_text().as_ptr() as usize;
             if let Some(k) = defs.iter().position(|(_, d)| d.body().source().as_ptr() as usize == ptr) {
-                diags.extend(placed_in(m, unavailable, e, &defs[k], |f| &f.body));
+                let found = placed_in(m, unavailable, e, &defs[k], |f| &f.body);
+                let name = defs[k].1.name();
+                let is_called = matches!(defs[k].0, Origin::Library) || called.contains(name);
+                diags.extend(found.into_iter().map(|d| if is_called { d } else { uncalled(d, name) }));
                 stub.insert(k);
                 continue;
             }
@@ -439,6 +444,33 @@ fn calls(expr: &Expr, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `[fn]` functions a series calls, directly or through other functions, and those named in
+/// sections this tool does not check (lower-case, without `fn.`): the ones Kalix expands.
+fn functions_kalix_expands(m: &ModelFile) -> HashSet<String> {
+    let mut called: HashSet<String> =
+        m.references.iter().filter_map(|r| r.strip_prefix("fn.")).map(str::to_string).collect();
+    called.extend(m.series.iter().filter_map(|s| s.expr.as_ref()).flat_map(|e| calls(e, "fn.")));
+    let bodies: HashMap<&str, &FnDef> =
+        m.functions.iter().filter_map(|f| f.def.as_ref()).map(|d| (d.name(), d)).collect();
+    let mut todo: Vec<String> = called.iter().cloned().collect();
+    while let Some(f) = todo.pop() {
+        for g in bodies.get(f.as_str()).map(|d| d.calls()).unwrap_or_default() {
+            if called.insert(g.clone()) {
+                todo.push(g);
+            }
+        }
+    }
+    called
+}
+
+/// A problem in the body of a `[fn]` function that nothing calls is a warning: Kalix loads such
+/// a model, and reports the problem only when the function is called (then it is an error here
+/// too).
+fn uncalled(mut d: Diagnostic, name: &str) -> Diagnostic {
+    d.severity = crate::diag::Severity::Warning;
+    d.with_note(format!("`fn.{name}` is never called, so the model still runs; calling it is an error"))
+}
+
 /// A body's free variables: its variables that are not parameters.
 fn free_variables(def: &FnDef) -> Vec<&str> {
     def.body().variables().into_iter().filter(|v| !def.params().iter().any(|p| p.eq_ignore_ascii_case(v))).collect()
@@ -484,6 +516,7 @@ fn name_span(expr: &Expr, v: &str) -> Option<(usize, usize)> {
 /// Resolves each function body on its own against every name the model binds, so an unknown
 /// variable in a body is reported once, in the body, even when nothing calls it.
 fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
+    let called = functions_kalix_expands(m);
     let mut bound: Vec<String> = a.inputs.iter().map(|(n, _)| n.clone()).collect();
     bound.extend(m.constants.iter().map(|c| c.name.clone()));
     bound.extend(SIM_FIELDS.iter().map(|f| f.to_string()));
@@ -507,9 +540,11 @@ fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let body = def.body();
         if let Err(e) = resolve_with(body.ast(), body.source(), &Scope::Bound(&names), &host, &Options::model()) {
-            diags.extend(place(m, &a.unavailable, &e, &f.body, |d| {
+            let found = place(m, &a.unavailable, &e, &f.body, |d| {
                 matches!(d.kind(), ErrorKind::VariableUnknown { .. }) && !inside_body(d)
-            }));
+            });
+            let is_called = called.contains(def.name());
+            diags.extend(found.into_iter().map(|d| if is_called { d } else { uncalled(d, def.name()) }));
         }
     }
 }

@@ -367,6 +367,7 @@ impl ModelFile {
                     (None, None)
                 }
                 Ok(shape) => {
+                    self.fn_spelling(sig, &e.key);
                     let name = Some((shape.name().to_string(), shape.params().len()));
                     match FnDef::parse(sig, body.as_str()) {
                         Ok(def) => (Some(def), name),
@@ -378,6 +379,35 @@ impl ModelFile {
                 }
             };
             self.functions.push(Function { signature: e.key.clone(), body: body.clone(), def, name });
+        }
+    }
+
+    /// Kalix's rule for a `[fn]` key: the name and the parameters are written bare and in lower
+    /// case (`Mixed(X)`, `f(A)` and `fn.foo(x)` are refused), each mistake an error with the
+    /// spelling to use. The definition itself is kept, so calls of it resolve.
+    fn fn_spelling(&mut self, sig: &str, key: &Text) {
+        let Some(open) = sig.find('(') else { return };
+        let close = sig.rfind(')').unwrap_or(sig.len());
+        let raw_name = sig[..open].trim();
+        let name_at = sig.find(raw_name).unwrap_or(0);
+        let mut pieces = vec![(name_at, raw_name, true)];
+        let mut at = open + 1;
+        for piece in sig[open + 1..close.max(open + 1)].split(',') {
+            let lead = piece.len() - piece.trim_start().len();
+            pieces.push((at + lead, piece.trim(), false));
+            at += piece.len() + 1;
+        }
+        for (start, written, is_name) in pieces {
+            let bare = written.strip_prefix("fn.").filter(|_| is_name).unwrap_or(written);
+            let wanted = bare.to_lowercase();
+            if written == wanted || written.is_empty() {
+                continue;
+            }
+            let what = if is_name { "function name" } else { "parameter" };
+            let loc = key.location(&self.file, start, start + written.len());
+            let why = if written != bare { "is written without `fn.`" } else { "is lower-case" };
+            self.error(loc, format!("{what} `{written}` must be written `{wanted}`")).help =
+                Some(format!("in a `[fn]` key a {what} {why}, as Kalix requires: `{wanted}`").into());
         }
     }
 

@@ -187,7 +187,7 @@ impl Snapshot {
             }
             candidates.retain(|&i| !bad.contains(def(i).name()));
             let defs: Vec<FnDef> = candidates.iter().map(|&i| def(i).clone()).collect();
-            let (set, errors) = Functions::validate(defs, &natives);
+            let (set, errors) = Functions::validate(defs, &natives, &[]);
             if errors.is_empty() {
                 break set;
             }
