@@ -77,9 +77,12 @@ with --data, whose column headers are the names expressions use (`data.rain`,
 `node.up.dsflow`). An optional first column `date` (YYYY-MM-DD) gives the
 dates. Cells are numbers; an empty cell is NaN.
 
-The run covers the input rows, unless --start and --steps say otherwise. With no
-input files it starts at --start, or the model's `[kalix] start`, or
-2000-01-01, and runs --steps steps (or to `[kalix] end`). Steps are daily.")]
+The run covers the period every input the model reads has data for, unless
+--start and --steps say otherwise; a run that reaches outside an input's rows is
+refused (--nan-outside-data reads NaN there instead). With no input files it
+starts at --start, or the model's `[kalix] start`, or 2000-01-01, and runs
+--steps steps (or to `[kalix] end`). Steps are daily. A column of a --data file
+that no expression reads is a warning.")]
     Run(RunArgs),
     /// Add, change, remove, list and show the functions of the function library
     #[command(long_about = "\
@@ -254,13 +257,18 @@ pub struct RunArgs {
     /// more than once
     #[arg(long, value_name = "FILE.csv")]
     pub data: Vec<PathBuf>,
-    /// The date of the first step (default: the inputs' first date, else the model's
-    /// `[kalix] start`, else 2000-01-01)
+    /// The date of the first step (default: the first date on which every input the model reads
+    /// has data, else the model's `[kalix] start`, else 2000-01-01)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub start: Option<Date>,
-    /// How many steps to run (default: to the end of the inputs, else to `[kalix] end`)
+    /// How many steps to run (default: to the last date on which every input has data, else to
+    /// `[kalix] end`)
     #[arg(long, value_name = "N")]
     pub steps: Option<usize>,
+    /// Read an input as NaN at steps outside its data, instead of refusing a run that starts
+    /// before or ends after an input's rows
+    #[arg(long)]
+    pub nan_outside_data: bool,
     /// Write the results to this file instead of stdout (written whole or not at all)
     #[arg(long, short, value_name = "OUT.csv")]
     pub output: Option<PathBuf>,

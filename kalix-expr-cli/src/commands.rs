@@ -87,7 +87,9 @@ pub fn run(
     match run_model(&m, library, args, stdout, stderr, terminal) {
         Ok(()) => Exit::Ok,
         Err((exit, diags)) => {
-            let _ = write!(stderr, "{}", render_all(&diags));
+            // The list ends with its count, as `kexpr check`'s does.
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            let _ = writeln!(stderr, "{}{}: {}", render_all(&diags), m.file.name(), count(errors, "error"));
             exit
         }
     }
@@ -107,7 +109,7 @@ fn run_model(
         let _ = writeln!(stderr, "note: {summary}: see them with `kexpr check {}`", m.file.name());
     }
     let data = Data::read(m, &args.data).map_err(failed)?;
-    let range = RunRange { start: args.start, steps: args.steps };
+    let range = RunRange { start: args.start, steps: args.steps, nan_outside_data: args.nan_outside_data };
     let mut bar = None;
     let show = terminal.progress && !args.quiet;
     let result = compiled.run_with(&data, range, &mut |done, steps| {
@@ -127,6 +129,9 @@ fn run_model(
         b.finish_and_clear();
     }
     let results = result.map_err(failed)?;
+    if !args.quiet {
+        let _ = write!(stderr, "{}", render_all(results.warnings()));
+    }
     match args.output.as_deref() {
         None => match results.write_csv(stdout) {
             Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {

@@ -421,13 +421,51 @@ fn start_and_steps_select_from_dated_inputs() {
     let data = write(&dir, "in.csv", "date,data.x\n2000-01-01,1\n2000-01-02,2\n2000-01-03,3\n");
     let run = kexpr(&["run", &model, "--data", &data, "--start", "2000-01-02"]);
     assert_eq!(run.stdout, "date,var.b.y\n2000-01-02,4\n2000-01-03,6\n");
-    // Steps past the data read NaN, as Kalix does outside an input's range.
+    // A run past the data is refused, naming the input, its dates and the run's ...
     let run = kexpr(&["run", &model, "--data", &data, "--start", "2000-01-03", "--steps", "2"]);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: input `data.x` has data from 2000-01-01 to 2000-01-03 (3 rows) in `{data}`, but the run is from 2000-01-03 to 2000-01-04"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.ends_with(": 1 error\n"), "{}", run.stderr);
+    // ... and so is one that starts before it; reading NaN there must be asked for.
+    let run = kexpr(&["run", &model, "--data", &data, "--start", "1800-01-01", "--steps", "2"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = kexpr(&["run", &model, "--data", &data, "--start", "2000-01-03", "--steps", "2", "--nan-outside-data"]);
     assert_eq!(run.stdout, "date,var.b.y\n2000-01-03,6\n2000-01-04,NaN\n");
     // Undated inputs start at the run's start.
     let data = write(&dir, "plain.csv", "DATA.X\n5\n6\n");
     let run = kexpr(&["run", &model, "--data", &data, "--start", "2010-05-01", "--quiet"]);
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("date,var.b.y\n2010-05-01,10\n2010-05-02,12\n", ""));
+}
+
+#[test]
+fn the_default_run_is_the_period_every_input_covers() {
+    let dir = TempDir::new().unwrap();
+    let model = write(&dir, "m.ini", "[var.b]\ny = data.x + data.z\n");
+    let x = write(&dir, "x.csv", "date,data.x\n2000-01-01,1\n2000-01-02,2\n2000-01-03,3\n");
+    let z = write(&dir, "z.csv", "date,data.z\n2000-01-02,10\n2000-01-03,20\n2000-01-04,30\n");
+    let run = kexpr(&["run", &model, "--data", &x, "--data", &z]);
+    assert_eq!(run.stdout, "date,var.b.y\n2000-01-02,12\n2000-01-03,23\n", "{}", run.stderr);
+}
+
+#[test]
+fn a_data_column_no_expression_reads_is_a_warning_with_the_likely_input() {
+    let dir = TempDir::new().unwrap();
+    let model = write(&dir, "m.ini", "[var.b]\ny = data.rain * 2 + data.evap\n");
+    let data = write(&dir, "in.csv", "data.rian,data.evap\n1,2\n");
+    let run = kexpr(&["run", &model, "--data", &data]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("error: no data for input `data.rain`"), "{}", run.stderr);
+    assert!(run.stderr.contains("a `--data` file has a column `data.rian`"), "{}", run.stderr);
+    let data = write(&dir, "ok.csv", "data.rain,data.evap,data.spare\n1,2,3\n");
+    let run = kexpr(&["run", &model, "--data", &data]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "date,var.b.y\n2000-01-01,4\n"), "{}", run.stderr);
+    assert!(run.stderr.starts_with("warning: column `data.spare` of "), "{}", run.stderr);
 }
 
 #[test]

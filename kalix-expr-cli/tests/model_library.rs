@@ -76,7 +76,10 @@ fn the_library_runs_every_model_as_kexpr_run_does() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8(library).unwrap(), String::from_utf8(out.stdout).unwrap(), "{}", path.display());
-        assert_eq!(results.steps(), 40);
+        if !inputs.is_empty() {
+            // The run covers the inputs' 40 days (a model that reads none runs to `[kalix] end`).
+            assert_eq!(results.steps(), 40, "{}", path.display());
+        }
         compared += 1;
     }
     assert!(compared >= 1, "the bundled example at least runs");
@@ -100,7 +103,7 @@ fn a_model_with_errors_does_not_compile_and_says_why() {
 fn one_compiled_model_runs_from_any_start_date() {
     let model = ModelFile::from_text("m.ini", "[var.b]\nm = sim.month\n");
     let compiled = model.compile().unwrap();
-    let from = |y, m, d| RunRange { start: kalix_expr::Date::new(y, m, d), steps: Some(2) };
+    let from = |y, m, d| RunRange { start: kalix_expr::Date::new(y, m, d), steps: Some(2), ..RunRange::default() };
     let march = compiled.run(&Data::default(), from(2003, 2, 28)).unwrap();
     assert_eq!(march.column("var.b.m"), Some(&[2.0, 3.0][..]));
     let december = compiled.run(&Data::default(), from(1999, 12, 1)).unwrap();

@@ -17,14 +17,20 @@ use crate::load::ModelFile;
 /// against `steps: Some(1_000_000_000_000)` exhausting memory instead of giving an error.
 pub const MAX_RUN_VALUES: usize = 250_000_000;
 
-/// Which steps to run: by default from the inputs' first date (else the model's
-/// `[kalix] start`, else 2000-01-01) to the end of the inputs (else to `[kalix] end`).
+/// Which steps to run: by default the period every input the model reads has data for (from
+/// the latest first date to the earliest last date of their files; else from the model's
+/// `[kalix] start`, or 2000-01-01, to `[kalix] end`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunRange {
     /// The date of the first step.
     pub start: Option<Date>,
     /// How many steps.
     pub steps: Option<usize>,
+    /// Whether an input may be read as NaN at steps outside its data. Off by default: a run
+    /// that starts before or ends after an input's rows is an error naming the input, its
+    /// dates and the run's, because `max` and `min` would turn those NaNs into plausible
+    /// numbers.
+    pub nan_outside_data: bool,
 }
 
 /// One input file, read.
@@ -143,66 +149,139 @@ impl Data {
         names
     }
 
+    /// The files that give an input the model reads.
+    fn used_files(&self, a: &Analysis) -> Vec<usize> {
+        let mut used: Vec<usize> = a.inputs.iter().filter_map(|(n, _)| self.columns.get(n).map(|&(f, _)| f)).collect();
+        used.sort_unstable();
+        used.dedup();
+        used
+    }
+
     /// The first date and the number of steps of a run over this data.
-    fn range(&self, model: &ModelFile, range: RunRange) -> Result<(Date, usize), Vec<Diagnostic>> {
-        let first_input = self.files.iter().filter_map(|f| f.csv.first_date).min();
-        let start = range.start.or(first_input).or(model.start).unwrap_or(Date { year: 2000, month: 1, day: 1 });
+    fn range(&self, model: &ModelFile, a: &Analysis, range: RunRange) -> Result<(Date, usize), Vec<Diagnostic>> {
+        let used = self.used_files(a);
+        let csvs = || used.iter().map(|&f| &self.files[f].csv);
+        let latest_first = csvs().filter_map(|c| c.first_date).max();
+        let start = range.start.or(latest_first).or(model.start).unwrap_or(Date { year: 2000, month: 1, day: 1 });
+        let run_error = |message: String| vec![Diagnostic::error(Kind::Run, None, message)];
         let steps = match range.steps {
             Some(n) => n,
-            None if !self.files.is_empty() => {
-                // To the end of the input that ends last.
-                let end = self
-                    .files
-                    .iter()
-                    .map(|f| {
-                        let offset = f.csv.first_date.map_or(0, |d| d.to_days() - start.to_days());
-                        offset + f.csv.rows as i64
-                    })
-                    .max()
+            None if !used.is_empty() => {
+                // To the end of the input that ends first.
+                let end = csvs()
+                    .map(|c| c.first_date.map_or(0, |d| d.to_days() - start.to_days()) + c.rows as i64)
+                    .min()
                     .unwrap_or(0);
                 if end <= 0 {
-                    return Err(vec![Diagnostic::error(
-                        Kind::Run,
-                        None,
-                        format!("the input data ends before the start date {start}"),
-                    )]);
+                    return Err(run_error(format!("the input data ends before the start date {start}")));
                 }
                 end as usize
             }
             None => match model.end {
                 Some(end) if end >= start => (end.to_days() - start.to_days() + 1) as usize,
-                Some(end) => {
-                    return Err(vec![Diagnostic::error(
-                        Kind::Run,
-                        None,
-                        format!("`[kalix] end` ({end}) is before the start date {start}"),
-                    )])
-                }
+                Some(end) => return Err(run_error(format!("`[kalix] end` ({end}) is before the start date {start}"))),
                 None => {
-                    return Err(vec![Diagnostic::error(
-                        Kind::Run,
-                        None,
-                        "nothing says how long to run: give --steps N, input data with --data, or `[kalix] end`",
-                    )])
+                    return Err(run_error(
+                        "nothing says how long to run: give --steps N, input data with --data, or `[kalix] end`".into(),
+                    ))
                 }
             },
         };
         if steps == 0 {
-            return Err(vec![Diagnostic::error(Kind::Run, None, "the run has no steps")]);
+            return Err(run_error("the run has no steps".into()));
         }
         Ok((start, steps))
+    }
+
+    /// Each input file that does not cover the run, as an error naming its inputs, its dates and
+    /// the run's.
+    fn coverage(&self, a: &Analysis, start: Date, steps: usize) -> Vec<Diagnostic> {
+        let run_end = start.add_days(steps as i64 - 1);
+        let mut out = Vec::new();
+        for f in self.used_files(a) {
+            let csv = &self.files[f].csv;
+            let first = csv.first_date.map_or(0, |d| d.to_days() - start.to_days());
+            let end = first + csv.rows as i64;
+            if first <= 0 && end >= steps as i64 {
+                continue;
+            }
+            let names: Vec<&str> = a
+                .inputs
+                .iter()
+                .filter(|(n, _)| self.columns.get(n).is_some_and(|&(g, _)| g == f))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let shown: Vec<String> = names.iter().take(3).map(|n| format!("`{n}`")).collect();
+            let more = if names.len() > 3 { format!(" and {} more", names.len() - 3) } else { String::new() };
+            let (what, has) = if names.len() == 1 { ("input", "has") } else { ("inputs", "have") };
+            let span = match csv.first_date {
+                Some(d) => format!("from {d} to {} ({} rows)", d.add_days(csv.rows as i64 - 1), csv.rows),
+                None => format!("for the first {} steps (no dates)", csv.rows),
+            };
+            let at = a.inputs.iter().find(|(n, _)| Some(&n.as_str()) == names.first()).map(|(_, at)| at.clone());
+            out.push(
+                Diagnostic::error(
+                    Kind::Run,
+                    at,
+                    format!(
+                        "{what} {}{more} {has} data {span} in `{}`, but the run is from {start} to {run_end}",
+                        shown.join(", "),
+                        self.files[f].name
+                    ),
+                )
+                .with_help("run within the data (--start and --steps), or read NaN outside it with --nan-outside-data"),
+            );
+        }
+        out
+    }
+
+    /// The columns of extra files (`--data`) that no input of the model reads, and their files.
+    fn unread_columns(&self, a: &Analysis) -> Vec<(&str, usize)> {
+        let read: std::collections::HashSet<&str> = a.inputs.iter().map(|(n, _)| n.as_str()).collect();
+        let mut unread: Vec<(&str, usize)> =
+            self.given.iter().filter(|(k, _)| !read.contains(k.as_str())).map(|(k, &f)| (k.as_str(), f)).collect();
+        unread.sort_unstable();
+        unread
+    }
+
+    /// The columns of extra files (`--data`) that no input of the model reads: warnings, each
+    /// with the closest input the model reads but finds no column for (a misspelt header).
+    fn unread(&self, a: &Analysis) -> Vec<Diagnostic> {
+        let missing: Vec<&str> =
+            a.inputs.iter().map(|(n, _)| n.as_str()).filter(|n| !self.columns.contains_key(*n)).collect();
+        self.unread_columns(a)
+            .into_iter()
+            .map(|(column, f)| {
+                let d = Diagnostic::warning(
+                    Kind::Data,
+                    None,
+                    format!("column `{column}` of `{}` is read by no expression", self.files[f].name),
+                );
+                match crate::names::closest(column, missing.iter().copied()) {
+                    Some(m) => {
+                        d.with_help(format!("did you mean `{m}`? The model reads it and finds no column for it"))
+                    }
+                    None => d.with_help("check the header's spelling, or leave the column out"),
+                }
+            })
+            .collect()
     }
 
     /// The column of every input, aligned to the run: a dated file by its dates, an undated one
     /// from the first step; NaN where a file has no row. Every input without data is reported.
     fn columns(&self, a: &Analysis, start: Date, steps: usize) -> Result<Vec<Vec<f64>>, Vec<Diagnostic>> {
         let mut missing = Vec::new();
+        let unread: Vec<&str> = self.unread_columns(a).into_iter().map(|(c, _)| c).collect();
         let mut columns = Vec::with_capacity(a.inputs.len());
         for (name, at) in &a.inputs {
             let Some(&(f, c)) = self.columns.get(name) else {
+                let help = match crate::names::closest(name, unread.iter().copied()) {
+                    Some(column) => format!("a `--data` file has a column `{column}`: is it this input, misspelt?"),
+                    None => format!("supply it as a CSV column named `{name}`: --data FILE.csv"),
+                };
                 missing.push(
                     Diagnostic::error(Kind::Data, Some(at.clone()), format!("no data for input `{name}`"))
-                        .with_help(format!("supply it as a CSV column named `{name}`: --data FILE.csv")),
+                        .with_help(help),
                 );
                 continue;
             };
@@ -276,7 +355,7 @@ impl<'m> CompiledModel<'m> {
         range: RunRange,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Results, Vec<Diagnostic>> {
-        let (start, steps) = data.range(self.model, range)?;
+        let (start, steps) = data.range(self.model, &self.analysis, range)?;
         let width = self.analysis.inputs.len() + self.model.series.len();
         if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
             return Err(vec![Diagnostic::error(
@@ -286,6 +365,12 @@ impl<'m> CompiledModel<'m> {
             )]);
         }
         let columns = data.columns(&self.analysis, start, steps)?;
+        if !range.nan_outside_data {
+            let outside = data.coverage(&self.analysis, start, steps);
+            if !outside.is_empty() {
+                return Err(outside);
+            }
+        }
         let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
         let calendar = Calendar::daily(start);
         progress(0, steps);
@@ -293,7 +378,7 @@ impl<'m> CompiledModel<'m> {
             .program
             .run_on(&calendar, &inputs, steps, &mut |done| progress(done, steps))
             .map_err(|e| vec![self.run_error(&e)])?;
-        Ok(Results { calendar, outputs })
+        Ok(Results { calendar, outputs, warnings: data.unread(&self.analysis) })
     }
 
     /// A run error placed in the model file, with the step and date.
@@ -319,9 +404,16 @@ impl<'m> CompiledModel<'m> {
 pub struct Results {
     calendar: Calendar,
     outputs: Outputs,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Results {
+    /// What the run noticed without stopping: columns of the given data files that no
+    /// expression reads (a misspelt header is the usual cause), each with a suggestion.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
     /// The series names, in model order.
     pub fn names(&self) -> &[String] {
         self.outputs.names()
