@@ -845,9 +845,16 @@ impl<'s> Parser<'s> {
                 _ => self.error(span, ErrorKind::DelimiterUnmatched { delim: c }),
             },
             c if is_name_start(c) || c.is_ascii_digit() || c == '(' || c == '.' => {
-                let help = match ctx {
-                    Ctx::Args(_) => "separate arguments with `,`",
-                    Ctx::Block(_) | Ctx::Assign(_) => "end each statement with `;`",
+                // Words other languages use as operators (`a and b`, `x mod 2`) name ours.
+                let word = found.to_lowercase();
+                let help = match (word.as_str(), ctx) {
+                    ("and", _) => "use `&&` for \"and\": `a && b`",
+                    ("or", _) => "use `||` for \"or\": `a || b`",
+                    ("mod", _) => "use `%` for the remainder: `a % b`",
+                    ("div", _) => "use `/` to divide: `a / b`",
+                    ("xor", _) => "there is no `xor`: write `(a || b) && !(a && b)`",
+                    (_, Ctx::Args(_)) => "separate arguments with `,`",
+                    (_, Ctx::Block(_) | Ctx::Assign(_)) => "end each statement with `;`",
                     _ => "put an operator between the two operands, such as `*`",
                 };
                 self.error_help(span, ErrorKind::OperatorMissing { found }, help)

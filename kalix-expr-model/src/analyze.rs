@@ -617,6 +617,19 @@ fn unused(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
         tables.extend(calls(expr, "table."));
         fns.extend(calls(expr, "fn.").into_iter().filter(|f| Some(f.as_str()) != own));
     }
+    // An expression that does not parse has its error; what it names still counts as used, so
+    // that one mistake does not also call its constants, tables and functions unused.
+    let unparsed = m.series.iter().filter(|s| s.expr.is_none()).map(|s| &s.value);
+    let unparsed = unparsed.chain(m.functions.iter().filter(|f| f.def.is_none()).map(|f| &f.body));
+    for name in unparsed.flat_map(|t| names_in_text(t.as_str())) {
+        if let Some(t) = name.strip_prefix("table.") {
+            tables.insert(t.to_string());
+        }
+        if let Some(f) = name.strip_prefix("fn.") {
+            fns.insert(f.to_string());
+        }
+        variables.insert(name);
+    }
     for c in &m.constants {
         if !variables.contains(&c.name) {
             diags.push(
@@ -651,6 +664,29 @@ fn unused(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// Every name-like word of `text`, lower-case (for text that does not parse).
+fn names_in_text(text: &str) -> Vec<String> {
+    use kalix_expr_core::host::{is_name_char, is_name_start};
+    let mut out = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c.is_ascii_digit() {
+            // A number (`1.5e3`) is no name, nor is what follows its digits.
+            while chars.peek().is_some_and(|&(_, d)| d.is_alphanumeric() || d == '.') {
+                chars.next();
+            }
+        } else if is_name_start(c) {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek().filter(|&&(_, d)| is_name_char(d)) {
+                end = j + d.len_utf8();
+                chars.next();
+            }
+            out.push(text[i..end].trim_end_matches('.').to_lowercase());
+        }
+    }
+    out
 }
 
 /// Warnings for names written with a trailing dot (`data.evap.`), which Kalix reads without it.

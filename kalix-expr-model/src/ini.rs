@@ -21,6 +21,9 @@ use crate::diag::{Diagnostic, Kind, Location, SourceFile};
 pub struct Text {
     text: String,
     segments: Vec<Segment>,
+    /// A `${NAME}` in it could not be substituted (the error is reported): the loader reads
+    /// nothing more into it, so one cause gives one diagnostic.
+    broken: bool,
 }
 
 /// A run of a [`Text`] and where it came from.
@@ -46,7 +49,11 @@ impl Segment {
 impl Text {
     /// Text copied verbatim from the file at byte `file`.
     pub fn verbatim(text: &str, file: usize) -> Text {
-        Text { text: text.to_string(), segments: vec![Segment { at: 0, len: text.len(), file, file_len: text.len() }] }
+        Text {
+            text: text.to_string(),
+            segments: vec![Segment { at: 0, len: text.len(), file, file_len: text.len() }],
+            broken: false,
+        }
     }
 
     /// The text.
@@ -92,6 +99,11 @@ impl Text {
     /// The [`Location`] of the whole text.
     pub fn whole(&self, file: &Arc<SourceFile>) -> Location {
         self.location(file, 0, self.text.len())
+    }
+
+    /// Whether a `${NAME}` in it could not be substituted (its error is already reported).
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     fn push(&mut self, text: &str, file: usize, file_len: usize) {
@@ -324,6 +336,7 @@ impl Reader<'_> {
                 value.push(" ", prev_at + prev.len(), 0);
             }
             let sub = self.substitute(piece, *at);
+            value.broken |= sub.broken;
             for s in &sub.segments {
                 value.push(&sub.text[s.at..s.at + s.len], s.file, s.file_len);
             }
@@ -352,6 +365,7 @@ impl Reader<'_> {
                         .with_help("write `${NAME}` or `${NAME:-fallback}`"),
                 );
                 out.push(&rest[i..], here, rest.len() - i);
+                out.broken = true;
                 return out;
             };
             let inner = &after[..close];
@@ -371,6 +385,7 @@ impl Reader<'_> {
                     )
                     .with_help("a name is letters, digits and `_`, not starting with a digit"),
                 );
+                out.broken = true;
                 String::new()
             } else {
                 match ((self.env)(name), fallback) {
@@ -386,6 +401,7 @@ impl Reader<'_> {
                             )
                             .with_help(format!("set it, or give a fallback: `${{{name}:-value}}`")),
                         );
+                        out.broken = true;
                         String::new()
                     }
                 }

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kalix_expr_core::{Date, Expr, FnDef, Table, TableError};
+use kalix_expr_core::{Date, Expr, FnDef, Help, Table, TableError};
 
 use crate::diag::{expression_error, Diagnostic, Kind, Location, SourceFile};
 use crate::ini::{self, Document, EnvLookup, Section, Text};
@@ -250,14 +250,19 @@ impl ModelFile {
     fn unknown_section(&mut self, section: &Section, header: Location) {
         let name = section.name.as_str();
         let suggestion = match name.split_once('.') {
-            Some((kind, rest)) => closest(kind, DOTTED_SECTIONS.iter().copied()).map(|k| format!("[{k}.{rest}]")),
-            None => closest(name, PLAIN_SECTIONS.iter().copied()).map(|k| format!("[{k}]")),
+            Some((kind, rest)) => closest(kind, DOTTED_SECTIONS.iter().copied()).map(|k| format!("{k}.{rest}")),
+            None => closest(name, PLAIN_SECTIONS.iter().copied()).map(str::to_string),
         };
+        // Kalix refuses the model ("Unexpected section"), so this is an error too.
         let help = match suggestion {
-            Some(s) => format!("did you mean `{s}`? Kalix reports \"Unexpected section\""),
-            None => "Kalix reports \"Unexpected section\"; its contents are not checked".into(),
+            Some(s) => Help::did_you_mean(&[s]).unwrap_or_else(|| Help::from("")),
+            None => Help::from(format!(
+                "the sections are {}, and {}",
+                PLAIN_SECTIONS.iter().map(|s| format!("`[{s}]`")).collect::<Vec<_>>().join(", "),
+                DOTTED_SECTIONS.iter().map(|s| format!("`[{s}.<name>]`")).collect::<Vec<_>>().join(", ")
+            )),
         };
-        self.warning(header, format!("unknown section `[{name}]`")).help = Some(help.into());
+        self.error(header, format!("unknown section `[{name}]`")).help = Some(help);
         self.references(section);
     }
 
@@ -286,7 +291,7 @@ impl ModelFile {
             if key != "start" && key != "end" {
                 continue;
             }
-            let Some(value) = e.value.as_ref() else { continue };
+            let Some(value) = e.value.as_ref().filter(|v| !v.is_broken()) else { continue };
             match parse_date(value.as_str()) {
                 Some(d) if key == "start" => self.start = Some(d),
                 Some(d) => self.end = Some(d),
@@ -343,7 +348,7 @@ impl ModelFile {
             }
             let text = value.as_str();
             let parsed = text.parse::<f64>().ok();
-            if parsed.is_none() {
+            if parsed.is_none() && !value.is_broken() {
                 let at = value.whole(&self.file);
                 let help = "a constant is a plain number such as `1.5` or `2e-3`; \
                             use a `[var.*]` key for an expression";
@@ -593,6 +598,8 @@ impl ModelFile {
             return;
         }
         let expr = match Expr::parse(value.as_str()) {
+            // A failed `${NAME}` is reported already: the series stands in as unparsed.
+            _ if value.is_broken() => None,
             Ok(expr) => Some(expr),
             Err(err) => {
                 self.expr_error(&err, value);
@@ -788,10 +795,12 @@ mod tests {
     }
 
     #[test]
-    fn unknown_sections_warn_and_unchecked_sections_count_as_references() {
+    fn unknown_sections_are_errors_and_unchecked_sections_count_as_references() {
         let m = load("[cosnt]\nconst.a = 1\n[ras.r]\naction = allocate(table.curve(node.d.volume[-1, 0]))\n");
         assert_eq!(problems(&m), ["m.ini:1:2 unknown section `[cosnt]`"]);
-        assert_eq!(m.diagnostics[0].help_text(), Some("did you mean `[const]`? Kalix reports \"Unexpected section\""));
+        assert!(m.diagnostics[0].is_error(), "Kalix refuses an unexpected section");
+        assert_eq!(m.diagnostics[0].help_text(), Some("did you mean `const`?"));
+        assert_eq!(m.diagnostics[0].help.as_ref().map(Help::replacements), Some(&["const".to_string()][..]));
         assert!(m.references.contains(&"table.curve".to_string()));
         assert!(m.references.contains(&"node.d.volume".to_string()));
     }
