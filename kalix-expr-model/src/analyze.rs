@@ -151,7 +151,7 @@ pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysi
     let functions = user_functions(m, library, &mut unavailable, &mut diags);
     let exprs = series_exprs(m);
     let inputs = collect_inputs(m, &functions, &exprs);
-    let expressions = m.series.len() + m.functions.len();
+    let expressions = m.series.len() + m.functions.len() + m.ras_actions.len();
     let mut a = Analysis { diagnostics: Vec::new(), inputs, expressions, functions, unavailable, program: None };
     // The calendar is only the default: each run gives its own (`Program::run_on`).
     let model = build(m, &a, &exprs, Calendar::daily(m.start.unwrap_or(Date { year: 2000, month: 1, day: 1 })));
@@ -160,6 +160,7 @@ pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysi
         Err(e) => map_model_errors(m, &a.unavailable, &e.errors, &mut diags),
     }
     check_bodies(m, &a, &mut diags);
+    check_ras_actions(m, &a, &mut diags);
     read_ahead_in_bodies(m, &a.functions, &mut diags);
     unused(m, &mut diags);
     trailing_dots(m, &mut diags);
@@ -545,6 +546,36 @@ fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
             });
             let is_called = called.contains(def.name());
             diags.extend(found.into_iter().map(|d| if is_called { d } else { uncalled(d, def.name()) }));
+        }
+    }
+}
+
+/// The expressions of `[ras.*]` actions, against every name the model defines: unknown names,
+/// functions, tables and arity are errors as in a series. What the expressions read from the
+/// simulation (`node.*`, `data.*`) is free, as everywhere.
+fn check_ras_actions(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
+    if m.ras_actions.is_empty() {
+        return;
+    }
+    let mut bound: Vec<String> = a.inputs.iter().map(|(n, _)| n.clone()).collect();
+    bound.extend(m.constants.iter().map(|c| c.name.clone()));
+    bound.extend(SIM_FIELDS.iter().map(|f| f.to_string()));
+    bound.extend(m.series.iter().map(|s| s.name.to_lowercase()));
+    let tables: Vec<Arc<kalix_expr_core::Table>> = m.tables.iter().map(|t| Arc::new(t.table.clone())).collect();
+    let host = Host { tables: &tables, functions: Some(&a.functions), ..Host::default() };
+    for action in &m.ras_actions {
+        let Some(expr) = &action.expr else { continue };
+        let mut names = bound.clone();
+        for v in expr.variables() {
+            let lower = v.to_lowercase();
+            let namespace = lower.split_once('.').map(|(ns, _)| ns);
+            if namespace.is_some_and(|ns| !DEFINED_NAMESPACES.contains(&ns)) {
+                names.push(lower);
+            }
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Err(e) = resolve_with(expr.ast(), expr.source(), &Scope::Bound(&names), &host, &Options::model()) {
+            diags.extend(place(m, &a.unavailable, &e, &action.text, |_| true));
         }
     }
 }

@@ -61,6 +61,26 @@ impl Text {
         &self.text
     }
 
+    /// The part `start..end` of the text (byte offsets on `char` boundaries), with each of its
+    /// bytes still mapped to where it came from in the file.
+    pub fn slice(&self, start: usize, end: usize) -> Text {
+        let mut out = Text { broken: self.broken, ..Text::default() };
+        let end = end.min(self.text.len());
+        for s in &self.segments {
+            let (from, to) = (s.at.max(start), (s.at + s.len).min(end));
+            if from >= to && !(s.len == 0 && s.at >= start && s.at < end) {
+                continue;
+            }
+            let piece = &self.text[from..to.max(from)];
+            if s.verbatim() {
+                out.push(piece, s.file + (from - s.at), piece.len());
+            } else {
+                out.push(piece, s.file, s.file_len);
+            }
+        }
+        out
+    }
+
     /// The file byte where text byte `at` came from.
     pub fn file_offset(&self, at: usize) -> usize {
         let i = self.segments.partition_point(|s| s.at <= at);

@@ -70,7 +70,7 @@ pub use diag::{count, render_all, sort_and_dedup, Diagnostic, JsonDiagnostic, Ki
 pub use format::format_value;
 pub use kalix_expr_core::Help;
 pub use load::{
-    load_path, load_text, parse_date, Constant, DataFile, Function, ModelFile, Series, SeriesKind, TableDef,
+    load_path, load_text, parse_date, Constant, DataFile, Function, ModelFile, RasAction, Series, SeriesKind, TableDef,
     MAX_MODEL_BYTES,
 };
 pub use names::{closest, sanitize_name};

@@ -40,6 +40,17 @@ pub struct Function {
     pub name: Option<(String, usize)>,
 }
 
+/// The expression of a `[ras.*]` section's `action = allocate(<expression>)`.
+#[derive(Debug, Clone)]
+pub struct RasAction {
+    /// The section, `ras.<name>`.
+    pub section: String,
+    /// The expression's text, mapped into the file.
+    pub text: Text,
+    /// The expression, when it parses (its error is reported otherwise).
+    pub expr: Option<Expr>,
+}
+
 /// A `[table.<name>]` section.
 #[derive(Debug, Clone)]
 pub struct TableDef {
@@ -121,9 +132,12 @@ pub struct ModelFile {
     pub series: Vec<Series>,
     /// `[data]`.
     pub data: Vec<DataFile>,
-    /// Names mentioned in sections the tool does not check (`[ras.*]`, `[acc.*]`), lower-case:
-    /// a table or constant used only there is still used.
+    /// Names mentioned in sections the tool does not check as a whole (`[ras.*]`, `[acc.*]`),
+    /// lower-case: a table or constant used only there is still used.
     pub references: Vec<String>,
+    /// The expressions of `[ras.*]` actions (`action = allocate(<expression>)`), checked like
+    /// the others but not run (the simulator applies them).
+    pub ras_actions: Vec<RasAction>,
     /// Every problem found while loading.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -197,6 +211,7 @@ impl ModelFile {
             series: Vec::new(),
             data: Vec::new(),
             references: Vec::new(),
+            ras_actions: Vec::new(),
             diagnostics,
         }
     }
@@ -241,7 +256,11 @@ impl ModelFile {
                 Some(("node", node)) => self.node(section, node, header),
                 Some(("var", block)) => self.var(section, block, header),
                 Some(("table", table)) => self.table(section, table, header),
-                Some(("acc" | "ras", _)) => self.references(section),
+                Some(("acc", _)) => self.references(section),
+                Some(("ras", _)) => {
+                    self.references(section);
+                    self.ras(section);
+                }
                 Some(_) => self.unknown_section(section, header),
             }
         }
@@ -267,6 +286,33 @@ impl ModelFile {
     }
 
     /// Remembers every name mentioned in a section that is not checked.
+    /// A `[ras.*]` section's `action = allocate(<expression>)`: the expression is parsed here
+    /// and checked with the model's names by the analysis. Other actions (`reset_allocation`)
+    /// and the `trigger`s are the simulator's vocabulary, not expressions.
+    fn ras(&mut self, section: &Section) {
+        for e in &section.entries {
+            let Some(value) = e.value.as_ref().filter(|v| !v.is_broken()) else { continue };
+            if !e.key.as_str().eq_ignore_ascii_case("action") {
+                continue;
+            }
+            let text = value.as_str();
+            let trimmed = text.trim_end();
+            let Some(open) = text.find('(') else { continue };
+            if !text[..open].trim().eq_ignore_ascii_case("allocate") || !trimmed.ends_with(')') {
+                continue;
+            }
+            let inner = value.slice(open + 1, trimmed.len() - 1);
+            let expr = match Expr::parse(inner.as_str()) {
+                Ok(expr) => Some(expr),
+                Err(err) => {
+                    self.expr_error(&err, &inner);
+                    None
+                }
+            };
+            self.ras_actions.push(RasAction { section: section.name.as_str().to_lowercase(), text: inner, expr });
+        }
+    }
+
     fn references(&mut self, section: &Section) {
         for e in &section.entries {
             for text in std::iter::once(&e.key).chain(&e.value) {
