@@ -46,9 +46,23 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 impl Date {
-    /// A date, if it exists.
+    /// The earliest year a date may have: far beyond any hydrological record, and near enough
+    /// that every step of a run (in seconds since 1970) stays within `i64`.
+    pub const MIN_YEAR: i64 = -1_000_000;
+    /// The latest year a date may have.
+    pub const MAX_YEAR: i64 = 1_000_000;
+
+    /// A date, if it exists and its year is within [`Date::MIN_YEAR`]..=[`Date::MAX_YEAR`].
+    ///
+    /// ```
+    /// use kalix_expr_core::Date;
+    /// assert!(Date::new(2024, 2, 29).is_some());
+    /// assert!(Date::new(2023, 2, 29).is_none());
+    /// assert!(Date::new(1 << 40, 12, 30).is_none());
+    /// ```
     pub fn new(year: i64, month: u32, day: u32) -> Option<Date> {
-        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Date {
+        let year_ok = (Self::MIN_YEAR..=Self::MAX_YEAR).contains(&year);
+        (year_ok && (1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Date {
             year,
             month,
             day,
@@ -57,7 +71,9 @@ impl Date {
 
     /// Days since 1970-01-01 (negative before), by Howard Hinnant's `days_from_civil`.
     pub fn to_days(self) -> i64 {
-        let y = if self.month <= 2 { self.year - 1 } else { self.year };
+        // A date built field by field may hold any year: it counts as the nearest one allowed.
+        let year = self.year.clamp(Self::MIN_YEAR, Self::MAX_YEAR);
+        let y = if self.month <= 2 { year - 1 } else { year };
         let era = y.div_euclid(400);
         let yoe = y - era * 400;
         let m = i64::from(self.month);
@@ -66,9 +82,13 @@ impl Date {
         era * 146_097 + doe - 719_468
     }
 
-    /// The date `days` after 1970-01-01, by Howard Hinnant's `civil_from_days`.
+    /// The date `days` after 1970-01-01, by Howard Hinnant's `civil_from_days`; days beyond the
+    /// years a date may have give the first or last day of those years.
     pub fn from_days(days: i64) -> Date {
-        let z = days + 719_468;
+        // The clamp keeps the arithmetic below in range.
+        let first = Date { year: Self::MIN_YEAR, month: 1, day: 1 }.to_days();
+        let last = Date { year: Self::MAX_YEAR, month: 12, day: 31 }.to_days();
+        let z = days.clamp(first, last) + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
         let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -88,7 +108,8 @@ impl Date {
     /// Day of the year, 1 to 366.
     pub fn day_of_year(self) -> u32 {
         const BEFORE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-        BEFORE[(self.month - 1) as usize] + self.day + u32::from(self.month > 2 && is_leap(self.year))
+        let before = BEFORE.get(self.month.wrapping_sub(1) as usize).copied().unwrap_or(0);
+        before.saturating_add(self.day) + u32::from(self.month > 2 && is_leap(self.year))
     }
 }
 
@@ -152,7 +173,11 @@ impl Calendar {
 
     /// Seconds since 1970-01-01 of `step`'s start.
     pub fn seconds(&self, step: usize) -> i64 {
-        self.start.to_days() * 86_400 + (step as i64).saturating_mul(self.step_seconds as i64)
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        self.start
+            .to_days()
+            .saturating_mul(86_400)
+            .saturating_add(step.saturating_mul(i64::try_from(self.step_seconds).unwrap_or(i64::MAX)))
     }
 
     /// The date of `step`.

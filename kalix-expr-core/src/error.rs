@@ -684,13 +684,13 @@ pub struct Place<'a> {
 /// assert_eq!(out, "error: unknown function `lg10`\n --> 1:8\n  |\n1 | max(0, lg10(x))\n  |        ^^^^\n  |\n  = help: did you mean `log10`?");
 /// ```
 pub fn render_snippet(f: &mut dyn fmt::Write, s: &Snippet<'_>) -> fmt::Result {
-    write!(f, "{}: {}", s.severity, s.message)?;
+    write!(f, "{}: {}", s.severity, Shortened(s.message))?;
     let Some(p) = s.place else {
         if let Some(help) = s.help {
-            write!(f, "\n  = help: {help}")?;
+            write!(f, "\n  = help: {}", Shortened(help))?;
         }
         for note in s.notes {
-            write!(f, "\n  = note: {note}")?;
+            write!(f, "\n  = note: {}", Shortened(note))?;
         }
         return Ok(());
     };
@@ -719,12 +719,30 @@ pub fn render_snippet(f: &mut dyn fmt::Write, s: &Snippet<'_>) -> fmt::Result {
         write!(f, "\n{pad} |")?;
     }
     if let Some(help) = s.help {
-        write!(f, "\n{pad} = help: {help}")?;
+        write!(f, "\n{pad} = help: {}", Shortened(help))?;
     }
     for note in s.notes {
-        write!(f, "\n{pad} = note: {note}")?;
+        write!(f, "\n{pad} = note: {}", Shortened(note))?;
     }
     Ok(())
+}
+
+/// Text shown whole up to 400 characters, else its first and last 160 around `…`: a message
+/// names what it is about, and a 10 MB name must not become a 10 MB message.
+struct Shortened<'a>(&'a str);
+
+impl fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const WHOLE: usize = 400;
+        const END: usize = 160;
+        if self.0.len() <= WHOLE || self.0.chars().nth(WHOLE).is_none() {
+            return f.write_str(self.0);
+        }
+        let head: String = self.0.chars().take(END).collect();
+        let tail_start = self.0.char_indices().rev().nth(END - 1).map_or(0, |(i, _)| i);
+        let skipped = self.0[head.len()..tail_start].chars().count();
+        write!(f, "{head}…({skipped} characters)…{}", &self.0[tail_start..])
+    }
 }
 
 /// Renders one diagnostic of an expression through [`render_snippet`].

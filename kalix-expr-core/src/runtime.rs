@@ -406,6 +406,10 @@ impl Outputs {
 }
 
 impl Program {
+    /// The most values (steps × series) one run may produce: about 2 GB of outputs. A larger
+    /// run is an error before anything is allocated, never an abort.
+    pub const MAX_RUN_VALUES: usize = 250_000_000;
+
     /// How many steps pass between two calls of [`Program::run_with`]'s progress callback.
     pub const PROGRESS_EVERY: usize = 4096;
 
@@ -474,7 +478,15 @@ impl Program {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Outputs, RunError> {
         let n_series = self.series.len();
-        let mut history = vec![f64::NAN; n_series.saturating_mul(steps)];
+        let cells = n_series.checked_mul(steps).filter(|&c| c <= Self::MAX_RUN_VALUES);
+        let Some(cells) = cells else {
+            return Err(self.too_large(calendar, steps));
+        };
+        if n_series == 0 {
+            // Nothing to compute: no step is run, however many are asked for.
+            return Ok(Outputs { names: Vec::new(), steps, data: Vec::new() });
+        }
+        let mut history = vec![f64::NAN; cells];
         let mut values = vec![0.0; self.n_slots];
         let first_const = self.inputs.len();
         values[first_const..first_const + self.constants.len()].copy_from_slice(&self.constants);
@@ -521,6 +533,19 @@ impl Program {
             progress(steps);
         }
         Ok(Outputs { names: self.series.iter().map(|s| s.name.clone()).collect(), steps, data: history })
+    }
+
+    /// A run whose outputs would not fit the bound: an error, before anything is allocated.
+    #[cold]
+    fn too_large(&self, calendar: &Calendar, steps: usize) -> RunError {
+        let what = "a run of more than 250,000,000 values (steps × series)";
+        let help = format!("{steps} steps of {} series: run fewer steps at a time", self.series.len());
+        RunError {
+            step: 0,
+            date: calendar.date(0),
+            series: self.series.first().map(|s| s.name.clone()).unwrap_or_default(),
+            error: Error::from_parts("", Span::default(), ErrorKind::LimitExceeded { what }, Some(help)),
+        }
     }
 
     #[cold]

@@ -254,8 +254,9 @@ pub fn parse_csv(file: &Arc<SourceFile>, dates: DateColumn) -> Result<Csv, DataE
             let value = if text.is_empty() {
                 f64::NAN
             } else {
-                text.parse::<f64>()
-                    .map_err(|_| content(file, at + c, at + c + text.len(), format!("`{text}` is not a number")))?
+                text.parse::<f64>().map_err(|_| {
+                    content(file, at + c, at + c + text.len(), format!("`{}` is not a number", text.escape_debug()))
+                })?
             };
             column.push(value);
         }

@@ -176,8 +176,10 @@ pub fn read(file: &Arc<SourceFile>, env: EnvLookup<'_>) -> (Document, Vec<Diagno
     let mut reader = Reader { file, env, doc: Document::default(), diags: Vec::new(), section: None };
     let text = file.text();
     let mut pending: Option<Pending> = None;
-    let mut line_start = 0;
-    for raw in text.split('\n') {
+    // A byte-order mark before the first line is skipped, as for data files.
+    let bom = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    let mut line_start = bom;
+    for raw in text[bom..].split('\n') {
         let start = line_start;
         line_start += raw.len() + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);

@@ -68,3 +68,29 @@ fn an_unknown_section_is_an_error_with_the_closest_section() {
     let report = ModelFile::from_text("m.ini", "[nodes.x]\n").check();
     assert_eq!(report.diagnostics[0].help_text(), Some("did you mean `node.x`?"));
 }
+
+#[test]
+fn a_byte_order_mark_before_the_first_section_is_skipped() {
+    let report = ModelFile::from_text("m.ini", "\u{feff}[var.b]\nk = 1\n").check();
+    assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+}
+
+#[test]
+fn a_huge_name_is_not_echoed_in_full() {
+    let text = format!("[var.b]\nk = 1\n[const]\nconst.{} = 1\n", "y".repeat(1_000_000));
+    let report = ModelFile::from_text("m.ini", &text).check();
+    let shown = report.diagnostics[0].to_string();
+    assert!(shown.len() < 2_000, "{} bytes", shown.len());
+    assert!(shown.contains("characters)…"), "{shown}");
+}
+
+#[test]
+fn a_nul_byte_in_a_data_cell_is_shown_escaped() {
+    let file = std::sync::Arc::new(kalix_expr_model::SourceFile::new("d.csv", "date,x\n2000-01-01,1\u{0}2\n"));
+    let Err(kalix_expr_model::data::DataError::Content(d)) =
+        kalix_expr_model::data::parse_csv(&file, kalix_expr_model::data::DateColumn::First)
+    else {
+        panic!("the cell is not a number")
+    };
+    assert_eq!(d.message, "`1\\02` is not a number");
+}

@@ -514,7 +514,10 @@ impl Library {
         if planned.changes.is_empty() {
             return Ok(None);
         }
-        let version = base.version().max(current.version()) + 1;
+        let Some(version) = base.version().max(current.version()).checked_add(1) else {
+            let path = self.shared.store.as_ref().map(Store::file).unwrap_or_default();
+            return Err(LibraryError::FileUnusable { path, reason: "its version number is at the largest there is" });
+        };
         // The next version is read back from its own text, so that it is exactly what any
         // process loading the file will see.
         let text = format::render_file(version, &planned.entries);
