@@ -49,9 +49,10 @@ pub fn check(args: &CheckArgs, library: Option<&Snapshot>, stdout: &mut dyn Writ
             writeln!(stdout, "{text}")
         }
     };
-    if let Err(e) = written {
+    if let Err(e) = written.and_then(|()| stdout.flush()) {
         if e.kind() != io::ErrorKind::BrokenPipe {
             let _ = writeln!(stderr, "error: cannot write the report: {e}");
+            return Exit::Failed;
         }
     }
     if errors > 0 {
@@ -133,7 +134,7 @@ fn run_model(
         let _ = write!(stderr, "{}", render_all(results.warnings()));
     }
     match args.output.as_deref() {
-        None => match results.write_csv(stdout) {
+        None => match results.write_csv(stdout).and_then(|()| stdout.flush()) {
             Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
                 Err(failed(vec![Diagnostic::error(Kind::Output, None, format!("cannot write the results: {e}"))]))
             }

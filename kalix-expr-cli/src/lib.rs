@@ -63,8 +63,8 @@ impl From<Exit> for ExitCode {
 /// Runs `kexpr` with `args` (the program name first, as in [`std::env::args_os`]).
 ///
 /// Reads `stdin` only when the expression (or a `kexpr fn` definition) is given as `-`. Never
-/// panics: every problem becomes a message on `stderr` and an [`Exit`] status. Failures to
-/// write (a closed pipe) are ignored.
+/// panics: every problem becomes a message on `stderr` and an [`Exit`] status. A closed pipe on
+/// `stdout` is ignored; any other failure to write the output fails the command.
 ///
 /// ```
 /// use kalix_expr_cli::{run, Exit};
@@ -106,6 +106,10 @@ where
         }
     };
     let explicit = cli.library.as_deref();
+    // A change waiting for another process's lock says so, as cargo does.
+    kalix_expr::library::on_lock_wait(|dir| {
+        eprintln!("Blocking waiting for the lock on the function library in {}", dir.display());
+    });
     if let Command::Fn(args) = &cli.command {
         return library::command(args, explicit, stdin, stdout, stderr);
     }
@@ -125,14 +129,24 @@ where
         Command::Fn(_) => unreachable!("handled above"),
     };
     match outcome {
-        Ok(text) => {
-            let _ = writeln!(stdout, "{text}");
-            Exit::Ok
-        }
+        Ok(text) => print_result(stdout, stderr, &format!("{text}\n")),
         Err((exit, message)) => {
             let _ = writeln!(stderr, "{message}");
             exit
         }
+    }
+}
+
+/// Writes a command's result to `stdout`. A reader that closed the pipe is its choice, but any
+/// other failure (a full disk, `> /dev/full`) is said on `stderr` and fails the command: a
+/// result that was not written is not a success.
+pub(crate) fn print_result(stdout: &mut dyn Write, stderr: &mut dyn Write, text: &str) -> Exit {
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(stderr, "error: cannot write the output: {e}");
+            Exit::Failed
+        }
+        _ => Exit::Ok,
     }
 }
 

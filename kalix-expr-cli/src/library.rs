@@ -112,10 +112,7 @@ pub(crate) fn command(
         }
     });
     match outcome {
-        Ok(text) => {
-            let _ = write!(stdout, "{text}");
-            Exit::Ok
-        }
+        Ok(text) => crate::print_result(stdout, stderr, &text),
         Err((exit, message)) => {
             let _ = writeln!(stderr, "{message}");
             exit

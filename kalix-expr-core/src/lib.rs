@@ -52,6 +52,7 @@ mod error;
 #[cfg(feature = "interp")]
 mod exec;
 mod expr;
+pub mod files;
 mod functions;
 pub mod host;
 pub mod ir;

@@ -459,20 +459,13 @@ impl Results {
         out.flush()
     }
 
-    /// Writes the CSV to `path` through a temporary file in the same folder that is renamed
-    /// into place only when complete (and removed on failure), so a reader never sees half a
-    /// file and a failed run leaves an older file as it was.
+    /// Writes the CSV to `path` whole or not at all, without clobbering what is not ours
+    /// ([`kalix_expr_core::files::replace_file`]): a symbolic link is followed to its file, a
+    /// FIFO or a device (`/dev/null`) is written directly, and a regular file is replaced by a
+    /// rename from a temporary file beside it, keeping its permissions, so a reader never sees
+    /// half a file and a failed run leaves an older file as it was.
     pub fn write_csv_file(&self, path: &Path) -> io::Result<()> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
-        let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-        let written = std::fs::File::create(&temp).and_then(|mut f| {
-            self.write_csv(&mut f)?;
-            f.sync_all()
-        });
-        written.and_then(|()| std::fs::rename(&temp, path)).inspect_err(|_| {
-            let _ = std::fs::remove_file(&temp);
-        })
+        kalix_expr_core::files::replace_file(path, &mut |f| self.write_csv(f))
     }
 }
 

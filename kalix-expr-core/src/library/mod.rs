@@ -139,4 +139,4 @@ pub use problem::{LibraryError, LoadReport, Problem};
 #[cfg(feature = "library")]
 pub use snapshot::{Revalidation, Snapshot};
 #[cfg(feature = "library")]
-pub use store::{FILE_NAME, MAX_FILE_BYTES};
+pub use store::{lock_timeout, on_lock_wait, set_lock_timeout, DEFAULT_LOCK_TIMEOUT, FILE_NAME, MAX_FILE_BYTES};
