@@ -71,8 +71,8 @@ pub(crate) struct Site {
 /// How many cells a site of `kind` with `window` needs.
 pub(crate) fn cells_needed(kind: Stateful, window: usize) -> usize {
     match kind {
-        // out, sum, head, ring[n]
-        Stateful::MovingSum | Stateful::MovingMean => 3 + window,
+        // out, sum, head, NaNs in the ring, ring[n]
+        Stateful::MovingSum | Stateful::MovingMean => 4 + window,
         // out, head, len, values[n + 1], expiries[n + 1]
         Stateful::MovingMin | Stateful::MovingMax => 3 + 2 * (window + 1),
         // out, accumulator
@@ -95,7 +95,8 @@ impl Site {
                 // One multiplication, not n additions, as Kalix initialises it.
                 c[1].set(d * n as f64);
                 c[2].set(0.0);
-                c[3..].iter().for_each(|x| x.set(d));
+                c[3].set(if d.is_nan() { n as f64 } else { 0.0 });
+                c[4..].iter().for_each(|x| x.set(d));
             }
             Stateful::MovingMin | Stateful::MovingMax => {
                 c[1].set(0.0);
@@ -122,15 +123,21 @@ impl Site {
         let out = match self.kind {
             Stateful::MovingSum | Stateful::MovingMean => {
                 let x = args[0];
-                let ring = &c[3..3 + n];
+                let ring = &c[4..4 + n];
                 let head = c[2].get() as usize;
                 let evicted = ring[head].replace(x);
                 let next = if head + 1 == n { 0 } else { head + 1 };
                 c[2].set(next as f64);
-                // Recompute from +0.0 in ring order whenever the ring wraps or a NaN leaves it;
-                // otherwise add the difference.
-                let sum = if evicted.is_nan() || next == 0 {
+                let nans = c[3].get() + f64::from(u8::from(x.is_nan())) - f64::from(u8::from(evicted.is_nan()));
+                c[3].set(nans);
+                // Recompute from +0.0 in ring order whenever the ring wraps or a NaN leaves it
+                // (Kalix's rule, on which the bits depend); otherwise add the difference. While
+                // a NaN is still in the window the recomputed sum would be NaN, so it is not
+                // recomputed: a window of NaNs costs one step's work, not n.
+                let sum = if next == 0 || (evicted.is_nan() && nans == 0.0) {
                     ring.iter().fold(0.0, |s, v| s + v.get())
+                } else if evicted.is_nan() {
+                    f64::NAN
                 } else {
                     c[1].get() + (x - evicted)
                 };
@@ -220,6 +227,47 @@ mod tests {
     fn moving_sum_starts_prefilled_and_keeps_a_running_sum() {
         assert_eq!(run(Stateful::MovingSum, 3, 1.0, &xs(&[5.0, 6.0, 7.0, 8.0])), vec![7.0, 12.0, 18.0, 21.0]);
         assert_eq!(run(Stateful::MovingMean, 2, 0.0, &xs(&[2.0, 4.0, 6.0])), vec![1.0, 3.0, 5.0]);
+    }
+
+    /// The rule the bits come from, written plainly: a ring and a running sum, recomputed from
+    /// +0.0 in ring order on every wrap and whenever a NaN leaves the ring.
+    fn reference_sum(n: usize, d: f64, xs: &[f64]) -> Vec<f64> {
+        let (mut ring, mut sum, mut head) = (vec![d; n], d * n as f64, 0);
+        xs.iter()
+            .map(|&x| {
+                let evicted = std::mem::replace(&mut ring[head], x);
+                head = (head + 1) % n;
+                sum = if evicted.is_nan() || head == 0 {
+                    ring.iter().fold(0.0, |s, v| s + v)
+                } else {
+                    sum + (x - evicted)
+                };
+                sum
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counting_nans_gives_the_bits_of_recomputing_whenever_a_nan_leaves() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in [1, 2, 3, 5, 8, 13, 40] {
+            for (density, d) in [(0, 0.0), (10, 1.5), (50, f64::NAN), (90, -2.0), (100, 0.0)] {
+                let values: Vec<f64> = (0..3000)
+                    .map(|_| if next() % 100 < density { f64::NAN } else { (next() % 20_000) as f64 / 7.0 - 1000.0 })
+                    .collect();
+                let got = run(Stateful::MovingSum, n, d, &xs(&values));
+                let want = reference_sum(n, d, &values);
+                for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "n {n}, step {t}: {g} vs {w}");
+                }
+            }
+        }
     }
 
     #[test]
