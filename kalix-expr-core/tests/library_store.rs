@@ -261,3 +261,33 @@ fn natives_given_at_open_make_their_callers_load() {
     assert_eq!(lib.snapshot().functions().len(), 1);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_definition_added_to_a_file_with_another_section_after_fn_is_kept() {
+    let dir = temp_dir("section-after-fn");
+    fs::write(
+        dir.join("functions.ini"),
+        "[library]\nformat = 1\nversion = 3\n\n[fn]\nhalf(x) = x / 2\n\n[extra]\nnote = hello\n",
+    )
+    .unwrap();
+    let (library, _) = Library::open(&dir).unwrap();
+    library.add(def("dbl(x)", "x * 2")).unwrap();
+    let (again, _) = Library::open(&dir).unwrap();
+    assert!(again.snapshot().get("dbl").is_some(), "the added definition loads back");
+    assert!(again.snapshot().get("half").is_some());
+    let text = fs::read_to_string(dir.join("functions.ini")).unwrap();
+    assert!(text.find("dbl(x)").unwrap() < text.find("[extra]").unwrap(), "{text}");
+    assert!(text.contains("note = hello"), "the other section is kept: {text}");
+}
+
+#[test]
+fn a_file_in_a_newer_format_is_refused_not_rewritten() {
+    let dir = temp_dir("newer-format");
+    let text = "[library]\nformat = 2\nversion = 3\n\n[fn]\nhalf(x) = x / 2\n";
+    fs::write(dir.join("functions.ini"), text).unwrap();
+    let (library, _) = Library::open(&dir).unwrap();
+    let err = library.add(def("dbl(x)", "x * 2")).unwrap_err();
+    assert!(matches!(err, LibraryError::FileUnusable { .. }), "{err}");
+    assert!(err.to_string().contains("newer format"), "{err}");
+    assert_eq!(fs::read_to_string(dir.join("functions.ini")).unwrap(), text);
+}

@@ -21,6 +21,9 @@ pub(crate) struct Entry {
     pub(crate) line: usize,
     /// What it holds.
     pub(crate) parsed: Parsed,
+    /// It belongs to a section other than `[fn]` (the section's header line included): kept,
+    /// and written after every `[fn]` entry, so that a definition added later lands in `[fn]`.
+    pub(crate) foreign: bool,
 }
 
 // Entries are built once per load and few; boxing the definition would buy nothing.
@@ -47,7 +50,7 @@ impl Entry {
 
     /// A new entry for `def`, in canonical form.
     pub(crate) fn new(def: FnDef) -> Entry {
-        Entry { raw: render_def(&def), line: 0, parsed: Parsed::Def(def) }
+        Entry { raw: render_def(&def), line: 0, parsed: Parsed::Def(def), foreign: false }
     }
 }
 
@@ -56,6 +59,8 @@ impl Entry {
 pub(crate) struct File {
     /// `[library] version`, when present and valid.
     pub(crate) version: Option<u64>,
+    /// `[library] format`, when present and a whole number.
+    pub(crate) format: Option<u64>,
     pub(crate) entries: Vec<Entry>,
     /// Problems outside entries (the header), with their lines.
     pub(crate) problems: Vec<(usize, Error)>,
@@ -99,7 +104,7 @@ impl Building<'_> {
                 Err(error) => Parsed::Broken { name: key_name(self.key), error },
             }
         };
-        Entry { raw, line: self.start, parsed }
+        Entry { raw, line: self.start, parsed, foreign: false }
     }
 }
 
@@ -182,7 +187,7 @@ pub(crate) fn parse_file(bytes: &[u8]) -> File {
             } else {
                 Parsed::Broken { name: None, error: line_error(&raw, "the text is not valid UTF-8") }
             };
-            file.entries.push(Entry { raw, line: pending[0].0, parsed });
+            file.entries.push(Entry { raw, line: pending[0].0, parsed, foreign: section == Section::Unknown });
         }
         pending.clear();
     }
@@ -225,6 +230,7 @@ pub(crate) fn parse_file(bytes: &[u8]) -> File {
                         raw: line.to_string(),
                         line: n,
                         parsed: Parsed::Broken { name: None, error },
+                        foreign: true,
                     });
                     Section::Unknown
                 }
@@ -271,6 +277,7 @@ pub(crate) fn parse_file(bytes: &[u8]) -> File {
                         raw: raw.clone(),
                         line: start,
                         parsed: Parsed::Broken { name, error: line_error(&raw, reason) },
+                        foreign: false,
                     });
                 }
             },
@@ -281,7 +288,12 @@ pub(crate) fn parse_file(bytes: &[u8]) -> File {
                 pending.clear();
                 let raw = raw.join("\n");
                 let error = line_error(&raw, "a line in a section other than `[library]` and `[fn]`");
-                file.entries.push(Entry { raw, line: start, parsed: Parsed::Broken { name: None, error } });
+                file.entries.push(Entry {
+                    raw,
+                    line: start,
+                    parsed: Parsed::Broken { name: None, error },
+                    foreign: true,
+                });
             }
         }
     }
@@ -301,6 +313,7 @@ fn header_line(line: &str, n: usize, file: &mut File) {
             None => file.problems.push((n, line_error(line, "the version is not a whole number"))),
         },
         Some((k, v)) if k.trim().eq_ignore_ascii_case("format") => {
+            file.format = value_of(v);
             if value_of(v) != Some(FORMAT) {
                 file.problems.push((n, line_error(line, "an unknown format (this version reads format 1)")));
             }
@@ -344,7 +357,9 @@ pub(crate) fn render_file(version: u64, entries: &[Entry]) -> String {
          # Edit it with `kexpr fn`, or by hand: the format is described in kalix-expr-core's `library` module.\n\
          [library]\nformat = {FORMAT}\nversion = {version}\n\n[fn]\n"
     );
-    for e in entries {
+    // Sections other than `[fn]` go last, whole, so that nothing written to `[fn]` ends up
+    // under another section's header.
+    for e in entries.iter().filter(|e| !e.foreign).chain(entries.iter().filter(|e| e.foreign)) {
         out.push('\n');
         out.push_str(&e.raw);
         out.push('\n');

@@ -458,6 +458,14 @@ impl Library {
                         })
                     }
                     Contents::Missing => None,
+                    // A newer format is not rewritten as this one: what it holds could be lost.
+                    Contents::Bytes(b) if format::parse_file(&b).format.is_some_and(|f| f > format::FORMAT) => {
+                        return Err(LibraryError::FileUnusable {
+                            path: store.file(),
+                            reason: "it is in a newer format than this version reads (format 1): \
+                                     changes are refused so that nothing in it is lost; update kexpr",
+                        })
+                    }
                     Contents::Bytes(b) => Some(b),
                 };
                 // Usually the file is what this handle last wrote or read: no need to validate it again.
