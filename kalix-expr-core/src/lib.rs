@@ -76,7 +76,7 @@ pub use calendar::{Calendar, Date, DateError, SIM_FIELDS};
 pub use compiled::Compiled;
 pub use error::{render_snippet, Diagnostic, Error, ErrorKind, Help, Place, Snippet};
 pub use expr::Expr;
-pub use host::{FnDef, FnKind, FnRef, Functions, Host, NativeFn, Scope};
+pub use host::{FnDef, FnKind, FnRef, Functions, Host, NativeFn, Scope, SlotIndex};
 pub use ir::{Ir, IrNode, IrStmt};
 pub use options::{DivByZero, DomainErrors, MissingVariable, Options};
 pub use parse::{parse, ParseOptions};

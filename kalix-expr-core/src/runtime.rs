@@ -34,7 +34,7 @@ use crate::exec::temporal::{cells_needed, Site};
 use crate::expr::Expr;
 use crate::host::Functions;
 use crate::host::NativeFn;
-use crate::host::{Host, Scope};
+use crate::host::{Host, Scope, SlotIndex};
 use crate::ir::IrNode;
 use crate::options::Options;
 use crate::sema::resolve_shared;
@@ -201,6 +201,7 @@ impl Model {
             self.series.iter().enumerate().map(|(i, s)| (self.key(&s.name), i)).collect();
 
         let first_sim = self.inputs.len() + self.constants.len();
+        let slots = SlotIndex::new(&names, self.options.case_insensitive);
         // The calendar fields are computed each step only when some expression reads one.
         let mut sim_used = false;
         let mut compiled = Vec::with_capacity(self.series.len());
@@ -216,7 +217,7 @@ impl Model {
                 natives: &self.natives,
             };
             let resolved =
-                resolve_shared(s.expr.ast(), s.expr.shared_source(), &Scope::Bound(&names), &host, &self.options);
+                resolve_shared(s.expr.ast(), s.expr.shared_source(), &Scope::Indexed(&slots), &host, &self.options);
             let ir = match resolved {
                 Ok((ir, _)) => ir,
                 Err(e) => {

@@ -74,7 +74,7 @@ pub(crate) fn resolve_body(
 
 /// The deepest chain of user-function expansions. Protects against a runaway expansion (the
 /// library itself refuses cycles).
-pub(crate) const EXPANSION_LIMIT: usize = 64;
+pub(crate) const EXPANSION_LIMIT: usize = crate::host::Functions::MAX_DEPTH;
 
 /// The most user-function calls one expression may expand, all told. Protects against a
 /// library whose functions each call the next several times (2^depth expansions).
@@ -138,7 +138,10 @@ impl<'a> Resolver<'a> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let n_slots = self.slots.len();
+        let n_slots = match self.scope {
+            Scope::Indexed(ix) => ix.len(),
+            _ => self.slots.len(),
+        };
         Ok((Ir { stmts, result, n_locals: self.n_locals, n_slots, functions: self.functions }, self.slots))
     }
 
@@ -325,6 +328,11 @@ impl<'a> Resolver<'a> {
         if let Some(&s) = self.slot_index.get(&key) {
             return IrNode::Slot(s);
         }
+        if let Scope::Indexed(ix) = self.scope {
+            if let Some(s) = ix.get(&name.text) {
+                return IrNode::Slot(s);
+            }
+        }
         let constant = if self.opts.case_insensitive {
             builtins::constant(&name.text)
         } else {
@@ -338,8 +346,12 @@ impl<'a> Resolver<'a> {
         }
         match self.scope {
             Scope::Free => IrNode::Slot(self.slot_for(&name.text)),
-            Scope::Bound(names) => {
-                let mut candidates: Vec<&str> = names.to_vec();
+            Scope::Bound(_) | Scope::Indexed(_) => {
+                let mut candidates: Vec<&str> = match self.scope {
+                    Scope::Bound(names) => names.to_vec(),
+                    Scope::Indexed(ix) => ix.names().collect(),
+                    Scope::Free => Vec::new(),
+                };
                 let locals: Vec<String> = self.locals.keys().cloned().collect();
                 candidates.extend(locals.iter().map(String::as_str));
                 let help =

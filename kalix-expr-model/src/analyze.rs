@@ -301,6 +301,12 @@ fn user_functions(
         if stub.is_empty() && drop.is_empty() {
             break;
         }
+        // A chain too deep to expand is reported once, at its head; every function whose own
+        // chain is too deep is set aside at once too, or each would be found in turn, one
+        // validation of the whole set each (quadratic in a 2,000-function chain).
+        if errors.iter().any(|e| matches!(e.kind(), ErrorKind::LimitExceeded { .. })) {
+            stub.extend(too_deep(&defs));
+        }
         defs = defs
             .into_iter()
             .enumerate()
@@ -314,6 +320,35 @@ fn user_functions(
             .collect();
     }
     Functions::default()
+}
+
+/// The definitions (by index) whose chain of calls is deeper than expansion allows.
+fn too_deep(defs: &[(Origin, FnDef)]) -> Vec<usize> {
+    let index: HashMap<&str, usize> = defs.iter().enumerate().map(|(k, (_, d))| (d.name(), k)).collect();
+    let calls: Vec<Vec<usize>> =
+        defs.iter().map(|(_, d)| d.calls().iter().filter_map(|c| index.get(c.as_str()).copied()).collect()).collect();
+    // Depth by memoised search; a cycle (reported elsewhere) counts as too deep.
+    let mut depth: Vec<Option<usize>> = vec![None; defs.len()];
+    let mut visiting = vec![false; defs.len()];
+    fn visit(k: usize, calls: &[Vec<usize>], depth: &mut [Option<usize>], visiting: &mut [bool]) -> usize {
+        if let Some(d) = depth[k] {
+            return d;
+        }
+        if visiting[k] {
+            return usize::MAX / 2;
+        }
+        visiting[k] = true;
+        let mut d = 1;
+        for &c in &calls[k] {
+            // Iterative deepening is not needed: a chain is at most the set's size long, and
+            // the stack grows with it only as far as the memo has not reached.
+            d = d.max(1 + stacker::maybe_grow(64 * 1024, 1024 * 1024, || visit(c, calls, depth, visiting)));
+        }
+        visiting[k] = false;
+        depth[k] = Some(d);
+        d
+    }
+    (0..defs.len()).filter(|&k| visit(k, &calls, &mut depth, &mut visiting) > Functions::MAX_DEPTH).collect()
 }
 
 /// The diagnostics of an error in a definition of the set: placed in the model file for one of

@@ -12,6 +12,7 @@
 //! - A repeated key replaces the earlier value but keeps its place; a repeated section replaces
 //!   the whole earlier section (both as Kalix does, and both with a warning).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Kind, Location, SourceFile};
@@ -173,7 +174,15 @@ struct Pending {
 
 /// Reads `file` into a [`Document`]. Problems do not stop the reading: every one is returned.
 pub fn read(file: &Arc<SourceFile>, env: EnvLookup<'_>) -> (Document, Vec<Diagnostic>) {
-    let mut reader = Reader { file, env, doc: Document::default(), diags: Vec::new(), section: None };
+    let mut reader = Reader {
+        file,
+        env,
+        doc: Document::default(),
+        diags: Vec::new(),
+        section: None,
+        section_index: HashMap::new(),
+        key_index: Vec::new(),
+    };
     let text = file.text();
     let mut pending: Option<Pending> = None;
     // A byte-order mark before the first line is skipped, as for data files.
@@ -266,6 +275,10 @@ struct Reader<'a> {
     diags: Vec<Diagnostic>,
     /// The current section, or `None` before the first header or after a malformed one.
     section: Option<Result<usize, ()>>,
+    /// Each section's index by name, so a file of 100,000 sections reads in linear time.
+    section_index: HashMap<String, usize>,
+    /// Each section's keys, with the entry index of each.
+    key_index: Vec<HashMap<String, usize>>,
 }
 
 impl Reader<'_> {
@@ -291,7 +304,7 @@ impl Reader<'_> {
             self.section = Some(Err(()));
             return;
         }
-        if let Some(i) = self.doc.sections.iter().position(|s| s.name == name) {
+        if let Some(&i) = self.section_index.get(name) {
             let (first, _) = self.file.line_col(self.doc.sections[i].name_at.0);
             self.diags.push(
                 Diagnostic::warning(Kind::Ini, self.loc(span.0, span.1), format!("section `[{name}]` appears again"))
@@ -300,10 +313,13 @@ impl Reader<'_> {
                     )),
             );
             self.doc.sections[i].entries.clear();
+            self.key_index[i].clear();
             self.doc.sections[i].name_at = span;
             self.section = Some(Ok(i));
             return;
         }
+        self.section_index.insert(name.to_string(), self.doc.sections.len());
+        self.key_index.push(HashMap::new());
         self.doc.sections.push(Section { name: name.to_string(), name_at: span, entries: Vec::new() });
         self.section = Some(Ok(self.doc.sections.len() - 1));
     }
@@ -333,7 +349,8 @@ impl Reader<'_> {
         }
         let entry = Entry { key, value: has_value.then(Text::default) };
         let entries = &mut self.doc.sections[section].entries;
-        if let Some(i) = entries.iter().position(|e| e.key.as_str() == entry.key.as_str()) {
+        let keys = &mut self.key_index[section];
+        if let Some(&i) = keys.get(entry.key.as_str()) {
             let (first, _) = self.file.line_col(entries[i].key.file_offset(0));
             let what = if has_value { "key" } else { "item" };
             self.diags.push(
@@ -343,6 +360,7 @@ impl Reader<'_> {
             entries[i] = entry;
             return Some((section, i));
         }
+        keys.insert(entry.key.as_str().to_string(), entries.len());
         entries.push(entry);
         Some((section, entries.len() - 1))
     }

@@ -1,6 +1,7 @@
 //! Loading a model file: the sections of the INI document become constants, user functions,
 //! tables, computed series and data files, each problem with its place in the file.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -140,6 +141,8 @@ pub struct ModelFile {
     pub ras_actions: Vec<RasAction>,
     /// Every problem found while loading.
     pub diagnostics: Vec<Diagnostic>,
+    /// Each series' index by lower-case name, so that loading is linear in the model's size.
+    series_index: HashMap<String, usize>,
 }
 
 /// Loads the model file at `path`; `name` is how messages call it. `Err` only when the file
@@ -213,6 +216,7 @@ impl ModelFile {
             references: Vec::new(),
             ras_actions: Vec::new(),
             diagnostics,
+            series_index: HashMap::new(),
         }
     }
 
@@ -637,7 +641,8 @@ impl ModelFile {
     }
 
     fn series(&mut self, name: String, kind: SeriesKind, value: &Text, key_at: Location) {
-        if let Some(first) = self.series.iter().find(|s| s.name.eq_ignore_ascii_case(&name)) {
+        let key = name.to_lowercase();
+        if let Some(first) = self.series_index.get(&key).map(|&i| &self.series[i]) {
             let (line, _) = self.file.line_col(first.value.file_offset(0));
             self.error(key_at, format!("`{name}` is defined twice")).help =
                 Some(format!("first defined on line {line}; names are case-insensitive").into());
@@ -652,6 +657,7 @@ impl ModelFile {
                 None
             }
         };
+        self.series_index.insert(key, self.series.len());
         self.series.push(Series { name, kind, value: value.clone(), expr });
     }
 }

@@ -30,6 +30,10 @@ impl Functions {
     /// The most definitions a set may hold. Protects loading from a runaway file.
     pub const MAX_DEFINITIONS: usize = 10_000;
 
+    /// The deepest chain of user functions calling each other that a call may expand (each
+    /// call is expanded in place). Protects against a runaway expansion.
+    pub const MAX_DEPTH: usize = 64;
+
     /// The definition called as `fn.<name>` (`name` lower-case, without `fn.`).
     pub fn get(&self, name: &str) -> Option<&Arc<FnDef>> {
         self.index.get(name).map(|&i| &self.defs[i])
