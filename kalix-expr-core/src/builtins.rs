@@ -316,6 +316,7 @@ pub(crate) use binary_ops;
 /// back-ends that specialise code per function (the node array, the closures): they expand
 /// this list, so a new one-argument built-in is its table row and its line here (a test checks
 /// that the two agree).
+#[cfg_attr(not(feature = "interp"), allow(unused_macros))] // the back-ends expand it
 macro_rules! unary_builtins {
     ($cb:ident!($($pre:tt)*)) => {
         $cb! {
