@@ -245,6 +245,9 @@ pub struct CheckArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// The most memory, in MB, the state of the model's windows may take (default 256 MiB)
+    #[arg(long, value_name = "MB")]
+    pub state_budget: Option<u64>,
 }
 
 /// Arguments of `kexpr run`.
@@ -269,6 +272,9 @@ pub struct RunArgs {
     /// before or ends after an input's rows
     #[arg(long)]
     pub nan_outside_data: bool,
+    /// The most memory, in MB, the state of the model's windows may take (default 256 MiB)
+    #[arg(long, value_name = "MB")]
+    pub state_budget: Option<u64>,
     /// Write the results to this file instead of stdout (written whole or not at all)
     #[arg(long, short, value_name = "OUT.csv")]
     pub output: Option<PathBuf>,

@@ -11,10 +11,15 @@ use kalix_expr::model::{count, render_all, Analysis, Data, Diagnostic, FunctionL
 use crate::cli::{CheckArgs, Format, RunArgs};
 use crate::Exit;
 
-/// Loads the model, or says why the file cannot be read.
-fn load(path: &Path, stderr: &mut dyn Write) -> Option<ModelFile> {
+/// Loads the model, or says why the file cannot be read; `state_budget` in MB.
+fn load(path: &Path, state_budget: Option<u64>, stderr: &mut dyn Write) -> Option<ModelFile> {
     match ModelFile::load(path) {
-        Ok(m) => Some(m),
+        Ok(mut m) => {
+            if let Some(mb) = state_budget {
+                m.state_budget = usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+            }
+            Some(m)
+        }
         Err(diags) => {
             let _ = write!(stderr, "{}", render_all(&diags));
             None
@@ -30,18 +35,19 @@ fn analyze(m: &ModelFile, library: Option<&Snapshot>) -> Analysis {
 
 /// `kexpr check`: every diagnostic, then a summary line; exit 1 if any is an error.
 pub fn check(args: &CheckArgs, library: Option<&Snapshot>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
-    let Some(m) = load(&args.model, stderr) else { return Exit::Failed };
+    let Some(m) = load(&args.model, args.state_budget, stderr) else { return Exit::Failed };
     let a = analyze(&m, library);
     let (errors, warnings) = a.counts();
     let written = match args.format {
         Format::Human => writeln!(
             stdout,
-            "{}{}: {}, {} ({} checked)",
+            "{}{}: {}, {} ({} checked{})",
             render_all(&a.diagnostics),
             m.file.name(),
             count(errors, "error"),
             count(warnings, "warning"),
             count(a.expressions, "expression"),
+            state_note(a.state_bytes()),
         ),
         Format::Json => {
             let items: Vec<_> = a.diagnostics.iter().map(Diagnostic::to_json).collect();
@@ -59,6 +65,14 @@ pub fn check(args: &CheckArgs, library: Option<&Snapshot>, stdout: &mut dyn Writ
         Exit::Invalid
     } else {
         Exit::Ok
+    }
+}
+
+/// What the state of a model's windows will take, when it is worth saying (1 MB or more).
+fn state_note(bytes: Option<usize>) -> String {
+    match bytes {
+        Some(b) if b >= 1_000_000 => format!("; a run keeps {:.0} MB of window state", b as f64 / 1e6),
+        _ => String::new(),
     }
 }
 
@@ -84,7 +98,7 @@ pub fn run(
     stderr: &mut dyn Write,
     terminal: Terminal,
 ) -> Exit {
-    let Some(m) = load(&args.model, stderr) else { return Exit::Failed };
+    let Some(m) = load(&args.model, args.state_budget, stderr) else { return Exit::Failed };
     match run_model(&m, library, args, stdout, stderr, terminal) {
         Ok(()) => Exit::Ok,
         Err((exit, diags)) => {

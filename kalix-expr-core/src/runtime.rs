@@ -62,6 +62,7 @@ pub struct Model {
     functions: Functions,
     natives: Vec<Arc<NativeFn>>,
     series: Vec<SeriesDef>,
+    state_budget: usize,
 }
 
 /// Every problem a model has, each against its own expression.
@@ -86,6 +87,28 @@ impl fmt::Display for ModelError {
 impl std::error::Error for ModelError {}
 
 impl Model {
+    /// The default [`Model::state_budget`]: 256 MiB, 32 million values of window state, far
+    /// beyond a real model's (a window of 30 years of days is 10,958 values).
+    pub const DEFAULT_STATE_BUDGET: usize = 256 << 20;
+
+    /// Bounds the memory a run's state may take, in bytes: every call site of a stateful
+    /// function (`moving_mean(x, n, d)` keeps `n` values, and a user function calling one has
+    /// a site per call) adds to it. A model over the budget does not compile: its error says
+    /// how much it needs. Protects a host from a few lines that ask for gigabytes.
+    ///
+    /// ```
+    /// use kalix_expr_core::{Calendar, Date, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.series("var.b.m", Expr::parse("moving_mean(data.x, 10000000, 0)")?).input("data.x");
+    /// let err = model.state_budget(1 << 20).compile().unwrap_err();
+    /// assert!(err.to_string().contains("80 MB"), "{err}");
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn state_budget(&mut self, bytes: usize) -> &mut Self {
+        self.state_budget = bytes;
+        self
+    }
+
     /// An empty model on `calendar`, with model-file options (case-insensitive names).
     pub fn new(calendar: Calendar) -> Model {
         Model {
@@ -97,6 +120,7 @@ impl Model {
             functions: Functions::default(),
             natives: Vec::new(),
             series: Vec::new(),
+            state_budget: Model::DEFAULT_STATE_BUDGET,
         }
     }
 
@@ -247,7 +271,7 @@ impl Model {
                 .map(|site| match site {
                     Some((kind, window, default)) => {
                         let site = Site { kind, window, default, offset: state_len };
-                        state_len += cells_needed(kind, window);
+                        state_len = state_len.saturating_add(cells_needed(kind, window));
                         all_sites.push(site);
                         site
                     }
@@ -278,6 +302,18 @@ impl Model {
                     );
                 }
             }
+        }
+        let state_bytes = state_len.saturating_mul(std::mem::size_of::<f64>());
+        if state_bytes > self.state_budget {
+            let src: Arc<str> = Arc::from("");
+            let what = "the state of the model's windows is larger than its budget";
+            let help = format!(
+                "its stateful calls keep {} of values, over the budget of {} (Model::state_budget, \
+                 --state-budget): shorten the windows, or call them from fewer places",
+                megabytes(state_bytes),
+                megabytes(self.state_budget)
+            );
+            errors.push(Error::new(&src, Span::default(), ErrorKind::LimitExceeded { what }, Some(help)));
         }
         if !errors.is_empty() {
             return Err(ModelError { errors });
@@ -406,7 +442,25 @@ impl Outputs {
     }
 }
 
+/// `bytes` in words: `80 MB`, `1.5 GB`, `512 kB`.
+fn megabytes(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", b / 1e3)
+    }
+}
+
 impl Program {
+    /// The bytes a run's state takes (the windows and accumulators of stateful calls), as
+    /// bounded by [`Model::state_budget`]; what `kexpr check` reports.
+    pub fn state_bytes(&self) -> usize {
+        self.state_len * std::mem::size_of::<f64>()
+    }
+
     /// The most values (steps × series) one run may produce: about 2 GB of outputs. A larger
     /// run is an error before anything is allocated, never an abort.
     pub const MAX_RUN_VALUES: usize = 250_000_000;

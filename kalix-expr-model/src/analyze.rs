@@ -74,6 +74,12 @@ pub struct Analysis {
 type Unavailable = HashMap<String, String>;
 
 impl Analysis {
+    /// The bytes a run's state will take (the windows of stateful calls), when the model
+    /// compiles: what `kexpr check` reports, bounded by [`ModelFile::state_budget`].
+    pub fn state_bytes(&self) -> Option<usize> {
+        self.program.as_ref().map(kalix_expr_core::Program::state_bytes)
+    }
+
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
@@ -100,7 +106,7 @@ fn zero() -> Expr {
 /// in file order.
 fn build(m: &ModelFile, a: &Analysis, exprs: &[Expr], calendar: Calendar) -> Model {
     let mut model = Model::new(calendar);
-    model.options(Options::model());
+    model.options(Options::model()).state_budget(m.state_budget);
     for (name, _) in &a.inputs {
         model.input(name.clone());
     }
@@ -219,11 +225,19 @@ fn map_model_errors(
             })),
             None => {
                 for d in e.diagnostics() {
-                    out.push(Diagnostic::error(
-                        Kind::Expression(d.kind().clone()),
-                        Some(Location::new(&m.file, 0, 0)),
-                        format!("{} (in `{}`)", d.kind(), e.source_text()),
-                    ));
+                    // A problem of the model as a whole (its state budget) has no text of its own.
+                    let message = match e.source_text() {
+                        "" => d.kind().to_string(),
+                        text => format!("{} (in `{text}`)", d.kind()),
+                    };
+                    out.push(
+                        Diagnostic::error(
+                            Kind::Expression(d.kind().clone()),
+                            Some(Location::new(&m.file, 0, 0)),
+                            message,
+                        )
+                        .with_help_opt(d.suggestion().cloned()),
+                    );
                 }
             }
         }

@@ -141,6 +141,9 @@ pub struct ModelFile {
     pub ras_actions: Vec<RasAction>,
     /// Every problem found while loading.
     pub diagnostics: Vec<Diagnostic>,
+    /// The most bytes a run's state may take (see `kalix_expr_core::Model::state_budget`);
+    /// [`kalix_expr_core::Model::DEFAULT_STATE_BUDGET`] unless set.
+    pub state_budget: usize,
     /// Each series' index by lower-case name, so that loading is linear in the model's size.
     series_index: HashMap<String, usize>,
 }
@@ -216,6 +219,7 @@ impl ModelFile {
             references: Vec::new(),
             ras_actions: Vec::new(),
             diagnostics,
+            state_budget: kalix_expr_core::Model::DEFAULT_STATE_BUDGET,
             series_index: HashMap::new(),
         }
     }

@@ -94,3 +94,21 @@ fn a_nul_byte_in_a_data_cell_is_shown_escaped() {
     };
     assert_eq!(d.message, "`1\\02` is not a number");
 }
+
+#[test]
+fn windows_past_the_state_budget_are_an_error_that_says_what_they_need() {
+    let text: String = std::iter::once("[var.b]\n".to_string())
+        .chain((0..20).map(|i| format!("m{i} = moving_mean(data.x, 10000000, 0)\n")))
+        .collect();
+    let report = ModelFile::from_text("m.ini", &text).check();
+    assert!(report.has_errors());
+    let d = &report.diagnostics[0];
+    assert!(d.message.contains("larger than its budget"), "{d}");
+    assert!(d.help_text().unwrap().contains("1.6 GB"), "{d}");
+    // A model within the budget says what its windows keep.
+    let mut small = ModelFile::from_text("m.ini", "[var.b]\nm = moving_mean(data.x, 1000000, 0)\n");
+    assert_eq!(small.check().state_bytes(), Some((1_000_000 + 4) * 8));
+    // The budget is the host's to set.
+    small.state_budget = 1 << 20;
+    assert!(small.check().has_errors());
+}
