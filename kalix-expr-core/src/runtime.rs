@@ -29,7 +29,7 @@ use crate::ast::NodeKind;
 use crate::calendar::{Calendar, Date, SIM_FIELDS};
 use crate::error::{Error, ErrorKind};
 use crate::exec::flat::{Arena, Member};
-use crate::exec::interp::{self, Rt, SlotSource, Stepping};
+use crate::exec::interp::{self, InputsAt, Rings, Rt, SlotSource, Stepping};
 use crate::exec::temporal::{cells_needed, Site};
 use crate::expr::Expr;
 use crate::host::Functions;
@@ -232,6 +232,10 @@ impl Model {
         let mut all_sites: Vec<Site> = Vec::new();
         let mut state_len = 0;
         let mut max_locals = 0;
+        // How far back offsets read each input and series, so a run keeps only that much.
+        let mut input_lookback = vec![0usize; self.inputs.len()];
+        let mut series_lookback = vec![0usize; self.series.len()];
+        let mut future_inputs = false;
         for (i, s) in self.series.iter().enumerate() {
             let host = Host {
                 tables: &self.tables,
@@ -257,6 +261,16 @@ impl Model {
             ir.walk(&mut |n| match n {
                 IrNode::Stateful { f, window, default, site, .. } => sites.push((*site, (*f, *window, *default))),
                 IrNode::Slot(slot) if (first_sim..first_series).contains(slot) => sim_used = true,
+                IrNode::Offset { slot, step, .. } => match sources.get(*slot) {
+                    Some(SlotSource::Input(_)) if *step > 0 => future_inputs = true,
+                    Some(SlotSource::Input(i)) => {
+                        input_lookback[*i] = input_lookback[*i].max(step.unsigned_abs() as usize)
+                    }
+                    Some(SlotSource::Computed(k)) => {
+                        series_lookback[*k] = series_lookback[*k].max(step.unsigned_abs() as usize);
+                    }
+                    _ => {}
+                },
                 _ => {}
             });
             // Indexed by site id. Folding can drop a call (`if(0, moving_sum(…), x)`), leaving a
@@ -328,6 +342,9 @@ impl Model {
             state_len,
             sites: all_sites,
             sim_used,
+            input_lookback,
+            series_lookback,
+            future_inputs,
             max_locals,
         })
     }
@@ -382,6 +399,12 @@ pub struct Program {
     sites: Vec<Site>,
     sim_used: bool,
     max_locals: usize,
+    /// Per input and per series: the largest offset into its past that an expression reads.
+    input_lookback: Vec<usize>,
+    series_lookback: Vec<usize>,
+    /// Whether an expression reads an input's future (`x[1, d]`), which only a run over whole
+    /// input columns can give.
+    future_inputs: bool,
 }
 
 impl fmt::Debug for Program {
@@ -541,45 +564,19 @@ impl Program {
             // Nothing to compute: no step is run, however many are asked for.
             return Ok(Outputs { names: Vec::new(), steps, data: Vec::new() });
         }
-        let mut history = vec![f64::NAN; cells];
-        let mut values = vec![0.0; self.n_slots];
-        let first_const = self.inputs.len();
-        values[first_const..first_const + self.constants.len()].copy_from_slice(&self.constants);
-        let first_sim = first_const + self.constants.len();
-        let state: Vec<Cell<f64>> = (0..self.state_len).map(|_| Cell::new(0.0)).collect();
-        for site in &self.sites {
-            site.reset(&state);
-        }
-        let locals: Vec<Cell<f64>> = (0..self.max_locals).map(|_| Cell::new(0.0)).collect();
+        let mut data = vec![f64::NAN; cells];
         let missing: &[f64] = &[];
         let columns: Vec<&[f64]> = (0..self.inputs.len()).map(|i| inputs.get(i).copied().unwrap_or(missing)).collect();
+        let mut run = Run::new(self, *calendar, Some(&columns));
         for t in 0..steps {
             for (i, col) in columns.iter().enumerate() {
-                values[i] = col.get(t).copied().unwrap_or(f64::NAN);
+                run.values[i] = col.get(t).copied().unwrap_or(f64::NAN);
             }
-            if self.sim_used {
-                let fields = calendar.fields(t);
-                values[first_sim..first_sim + fields.len()].copy_from_slice(&fields);
+            run.eval_all()?;
+            for (k, v) in run.series_values().enumerate() {
+                data[k * steps + t] = v;
             }
-            for (k, s) in self.series.iter().enumerate() {
-                let v = match s.flat {
-                    // `values` holds every slot of the model.
-                    Some(m) => self.arena.eval(m, &values),
-                    None => {
-                        let rt = Rt {
-                            step: t,
-                            n_steps: steps,
-                            inputs: &columns,
-                            history: &history,
-                            state: &state,
-                            calendar,
-                        };
-                        s.program.run_step(&values, &locals, &rt).map_err(|f| self.run_error(calendar, s, t, f))?
-                    }
-                };
-                values[s.slot] = v;
-                history[k * steps + t] = v;
-            }
+            run.advance();
             if (t + 1) % Self::PROGRESS_EVERY == 0 {
                 progress(t + 1);
             }
@@ -587,7 +584,64 @@ impl Program {
         if steps % Self::PROGRESS_EVERY != 0 {
             progress(steps);
         }
-        Ok(Outputs { names: self.series.iter().map(|s| s.name.clone()).collect(), steps, data: history })
+        Ok(Outputs { names: self.series.iter().map(|s| s.name.clone()).collect(), steps, data })
+    }
+
+    /// Starts a run that its host steps, one timestep at a time: the simulator's loop. At each
+    /// step the host sets the inputs it computed ([`Run::set_input`], by the index
+    /// [`Program::input_index`] gives once), evaluates the series ([`Run::eval_until`] for a
+    /// group, so it can interleave its own computations, or [`Run::eval_all`]), reads them
+    /// ([`Run::value`]) and moves on ([`Run::next_step`]). Offsets read the inputs' and series'
+    /// past, windows and `*_since` advance once a step, and `sim.*` follows the calendar from
+    /// `start`. A step allocates nothing; the run keeps of each series only as many past values
+    /// as the largest offset that reads it. `Run` is `Send`: independent runs go on threads.
+    ///
+    /// Refused when an expression reads an input's future (`x[1, d]`): only
+    /// [`Program::run`], over whole input columns, can give it.
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.input("node.dam.dsflow");
+    /// model.series("var.b.avg", Expr::parse("moving_mean(node.dam.dsflow, 2, 0)")?);
+    /// model.series("var.b.prev", Expr::parse("node.dam.dsflow[-1, -1] + var.b.avg[-1, 0]")?);
+    /// let program = model.compile().unwrap();
+    /// let dsflow = program.input_index("node.dam.dsflow").unwrap();
+    /// let mut run = program.start(Date::new(2000, 1, 1).unwrap()).unwrap();
+    /// let mut seen = Vec::new();
+    /// for flow in [10.0, 20.0, 30.0] {
+    ///     run.set_input(dsflow, flow); // computed by the simulation during the step
+    ///     run.eval_all().unwrap();
+    ///     seen.push((run.value(0), run.value(1)));
+    ///     run.next_step().unwrap();
+    /// }
+    /// assert_eq!(seen, [(5.0, -1.0), (15.0, 15.0), (25.0, 35.0)]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn start(&self, start: Date) -> Result<Run<'_>, RunError> {
+        let calendar = Calendar { start, ..self.calendar };
+        if self.future_inputs {
+            let what = "an expression reads an input's future (`x[1, d]`), which a stepped run cannot give";
+            let help = "run it over whole input columns with Program::run".to_string();
+            return Err(RunError {
+                step: 0,
+                date: start,
+                series: String::new(),
+                error: Error::from_parts("", Span::default(), ErrorKind::LimitExceeded { what }, Some(help)),
+            });
+        }
+        Ok(Run::new(self, calendar, None))
+    }
+
+    /// The index of input `name` (matched as the model matches names), for [`Run::set_input`].
+    pub fn input_index(&self, name: &str) -> Option<usize> {
+        self.inputs.iter().position(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The index of series `name` in evaluation order, for [`Run::value`] and
+    /// [`Run::eval_until`].
+    pub fn series_index(&self, name: &str) -> Option<usize> {
+        self.series.iter().position(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// A run whose outputs would not fit the bound: an error, before anything is allocated.
@@ -611,5 +665,160 @@ impl Program {
             series: s.name.clone(),
             error: s.program.fault_error(&s.source, f).with_origin(s.name.clone()),
         }
+    }
+}
+
+/// A run stepped by its host, one timestep at a time (see [`Program::start`]).
+pub struct Run<'p> {
+    program: &'p Program,
+    calendar: Calendar,
+    /// The whole input columns, for a run over given inputs (they give the inputs' future).
+    columns: Option<&'p [&'p [f64]]>,
+    step: usize,
+    /// Series evaluated so far in this step, in evaluation order.
+    done: usize,
+    values: Vec<f64>,
+    state: Vec<Cell<f64>>,
+    locals: Vec<Cell<f64>>,
+    history: Rings,
+    input_history: Rings,
+}
+
+impl fmt::Debug for Run<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run").field("step", &self.step).field("date", &self.date()).finish()
+    }
+}
+
+impl<'p> Run<'p> {
+    fn new(program: &'p Program, calendar: Calendar, columns: Option<&'p [&'p [f64]]>) -> Run<'p> {
+        let mut values = vec![0.0; program.n_slots];
+        let first_const = program.inputs.len();
+        values[first_const..first_const + program.constants.len()].copy_from_slice(&program.constants);
+        let state: Vec<Cell<f64>> = (0..program.state_len).map(|_| Cell::new(0.0)).collect();
+        for site in &program.sites {
+            site.reset(&state);
+        }
+        let input_lookback: Vec<usize> =
+            if columns.is_some() { vec![0; program.inputs.len()] } else { program.input_lookback.clone() };
+        let mut run = Run {
+            program,
+            calendar,
+            columns,
+            step: 0,
+            done: 0,
+            values,
+            state,
+            locals: (0..program.max_locals).map(|_| Cell::new(0.0)).collect(),
+            history: Rings::new(&program.series_lookback),
+            input_history: Rings::new(&input_lookback),
+        };
+        run.set_calendar_fields();
+        run
+    }
+
+    fn set_calendar_fields(&mut self) {
+        if self.program.sim_used {
+            let first_sim = self.program.inputs.len() + self.program.constants.len();
+            let fields = self.calendar.fields(self.step);
+            self.values[first_sim..first_sim + fields.len()].copy_from_slice(&fields);
+        }
+    }
+
+    /// The 0-based step.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The date of the step.
+    pub fn date(&self) -> Date {
+        self.calendar.date(self.step)
+    }
+
+    /// Sets input `input` (an index from [`Program::input_index`]) for this step. An input not
+    /// set keeps its value of the step before (NaN before it is first set is not guaranteed:
+    /// it starts at 0). An index past the inputs is ignored.
+    pub fn set_input(&mut self, input: usize, value: f64) {
+        if input < self.program.inputs.len() {
+            self.values[input] = value;
+        }
+    }
+
+    /// Evaluates the series of this step that come before series `end` in evaluation order and
+    /// are not evaluated yet: a group, so the host can compute its own values between groups
+    /// (set the inputs a later group reads, then evaluate it). Each series is evaluated once a
+    /// step, so its windows advance once.
+    pub fn eval_until(&mut self, end: usize) -> Result<(), RunError> {
+        let end = end.min(self.program.series.len());
+        let p = self.program;
+        while self.done < end {
+            let s = &p.series[self.done];
+            let v = match s.flat {
+                // `values` holds every slot of the model.
+                Some(m) => p.arena.eval(m, &self.values),
+                None => {
+                    let inputs = match self.columns {
+                        Some(columns) => InputsAt::Columns(columns),
+                        None => InputsAt::Past(&self.input_history),
+                    };
+                    let rt = Rt {
+                        step: self.step,
+                        inputs,
+                        history: &self.history,
+                        state: &self.state,
+                        calendar: &self.calendar,
+                    };
+                    s.program
+                        .run_step(&self.values, &self.locals, &rt)
+                        .map_err(|f| p.run_error(&self.calendar, s, self.step, f))?
+                }
+            };
+            self.values[s.slot] = v;
+            self.done += 1;
+        }
+        Ok(())
+    }
+
+    /// Evaluates every series of this step not evaluated yet.
+    pub fn eval_all(&mut self) -> Result<(), RunError> {
+        self.eval_until(self.program.series.len())
+    }
+
+    /// The value of series `series` (an index from [`Program::series_index`]) at this step, once
+    /// evaluated (before, its value at the step before); NaN for an index past the series.
+    pub fn value(&self, series: usize) -> f64 {
+        self.program.series.get(series).map_or(f64::NAN, |s| self.values[s.slot])
+    }
+
+    /// Every series' value, in evaluation order.
+    pub fn series_values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.program.series.iter().map(|s| self.values[s.slot])
+    }
+
+    /// Finishes the step (evaluating any series not evaluated yet) and moves to the next one.
+    pub fn next_step(&mut self) -> Result<(), RunError> {
+        self.eval_all()?;
+        self.advance();
+        Ok(())
+    }
+
+    /// Records this step's values as history and moves on (every series is evaluated).
+    fn advance(&mut self) {
+        let p = self.program;
+        for (k, s) in p.series.iter().enumerate() {
+            if self.history.keeps(k) {
+                self.history.set(k, self.step, self.values[s.slot]);
+            }
+        }
+        if self.columns.is_none() {
+            for i in 0..p.inputs.len() {
+                if self.input_history.keeps(i) {
+                    self.input_history.set(i, self.step, self.values[i]);
+                }
+            }
+        }
+        self.step += 1;
+        self.done = 0;
+        self.set_calendar_fields();
     }
 }

@@ -50,17 +50,70 @@ pub(crate) struct Ctx<'a> {
     rt: Option<&'a Rt<'a>>,
 }
 
-/// What a step of a run adds to an evaluation: the step, the whole input and history columns,
-/// the stateful functions' state and the calendar.
+/// What a step of a run adds to an evaluation: the step, the values of other steps (inputs and
+/// computed series), the stateful functions' state and the calendar.
 pub(crate) struct Rt<'a> {
     pub(crate) step: usize,
-    pub(crate) n_steps: usize,
-    /// Input columns, by input index.
-    pub(crate) inputs: &'a [&'a [f64]],
-    /// Computed series' columns, flat: `history[series * n_steps + step]`.
-    pub(crate) history: &'a [f64],
+    /// Inputs at other steps.
+    pub(crate) inputs: InputsAt<'a>,
+    /// Computed series' past values, a ring each, by series index.
+    pub(crate) history: &'a Rings,
     pub(crate) state: &'a [Cell<f64>],
     pub(crate) calendar: &'a Calendar,
+}
+
+/// Where an offset reads an input from.
+#[derive(Clone, Copy)]
+pub(crate) enum InputsAt<'a> {
+    /// The whole columns, past and future (a run over given inputs).
+    Columns(&'a [&'a [f64]]),
+    /// The past only, a ring each (a run stepped by its host, who sets each step's inputs).
+    Past(&'a Rings),
+}
+
+/// One ring of past values per series (or input): as many as the largest offset that reads
+/// it, so a run keeps bounded history however long it goes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rings {
+    data: Vec<f64>,
+    /// Per ring: its first cell in `data` and its length (0: nothing reads its past).
+    layout: Vec<(usize, usize)>,
+}
+
+impl Rings {
+    /// Rings of `lengths` cells.
+    pub(crate) fn new(lengths: &[usize]) -> Rings {
+        let mut layout = Vec::with_capacity(lengths.len());
+        let mut at = 0usize;
+        for &n in lengths {
+            layout.push((at, n));
+            at = at.saturating_add(n);
+        }
+        Rings { data: vec![f64::NAN; at], layout }
+    }
+
+    /// The value of ring `r` at step `t`, if the ring still holds it (`t` at most its length
+    /// before `now`).
+    #[inline]
+    pub(crate) fn get(&self, r: usize, t: usize, now: usize) -> Option<f64> {
+        let &(at, n) = self.layout.get(r)?;
+        (t < now && now - t <= n).then(|| self.data[at + t % n])
+    }
+
+    /// Records the value of ring `r` at step `t`.
+    #[inline]
+    pub(crate) fn set(&mut self, r: usize, t: usize, value: f64) {
+        if let Some(&(at, n)) = self.layout.get(r) {
+            if n > 0 {
+                self.data[at + t % n] = value;
+            }
+        }
+    }
+
+    /// Whether ring `r` keeps any past.
+    pub(crate) fn keeps(&self, r: usize) -> bool {
+        self.layout.get(r).is_some_and(|&(_, n)| n > 0)
+    }
 }
 
 /// Where an offset `x[k, d]` on a slot reads from in a run.
@@ -580,11 +633,22 @@ fn code_inner(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
                 Box::new(move |c| match c.rt {
                     Some(rt) => {
                         let t = rt.step as i64 + step;
-                        let column = rt.inputs[col];
-                        if t >= 0 && (t as usize) < column.len() {
-                            column[t as usize]
-                        } else {
-                            default
+                        match rt.inputs {
+                            InputsAt::Columns(columns) => {
+                                let column = columns[col];
+                                if t >= 0 && (t as usize) < column.len() {
+                                    column[t as usize]
+                                } else {
+                                    default
+                                }
+                            }
+                            InputsAt::Past(rings) => {
+                                if t >= 0 {
+                                    rings.get(col, t as usize, rt.step).unwrap_or(default)
+                                } else {
+                                    default
+                                }
+                            }
                         }
                     }
                     None => default,
@@ -593,15 +657,15 @@ fn code_inner(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
             Some(SlotSource::Computed(series)) => {
                 let (step, default) = (*step, *default);
                 Box::new(move |c| match c.rt {
-                    Some(rt) => {
+                    Some(rt) if step < 0 => {
                         let t = rt.step as i64 + step;
-                        if t >= 0 && (t as usize) < rt.step {
-                            rt.history[series * rt.n_steps + t as usize]
+                        if t >= 0 {
+                            rt.history.get(series, t as usize, rt.step).unwrap_or(default)
                         } else {
                             default
                         }
                     }
-                    None => default,
+                    _ => default,
                 })
             }
         },
