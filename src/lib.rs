@@ -65,6 +65,9 @@ pub use kalix_expr_core::{
 pub use kalix_expr_core::ast;
 /// Every built-in function and operator, with its arity and one line of documentation.
 pub use kalix_expr_core::builtins;
+/// Writing a file whole or not at all, without clobbering what is not ours (symlinks,
+/// FIFOs, devices).
+pub use kalix_expr_core::files;
 /// The managed function library: user functions kept in a directory shared by processes.
 #[cfg(feature = "library")]
 pub use kalix_expr_core::library;

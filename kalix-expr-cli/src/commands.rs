@@ -6,7 +6,9 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use kalix_expr::library::Snapshot;
-use kalix_expr::model::{count, render_all, Analysis, Data, Diagnostic, FunctionLibrary, Kind, ModelFile, RunRange};
+use kalix_expr::model::{
+    count, csv_header, csv_row, render_all, Analysis, Data, Diagnostic, FunctionLibrary, Kind, ModelFile, RunRange,
+};
 
 use crate::cli::{CheckArgs, Format, RunArgs};
 use crate::Exit;
@@ -127,7 +129,7 @@ fn run_model(
     let range = RunRange { start: args.start, steps: args.steps, nan_outside_data: args.nan_outside_data };
     let mut bar = None;
     let show = terminal.progress && !args.quiet;
-    let result = compiled.run_with(&data, range, &mut |done, steps| {
+    let mut progress = |done: usize, steps: usize| {
         if done == 0 && show && steps > kalix_expr::Program::PROGRESS_EVERY {
             let b =
                 indicatif::ProgressBar::with_draw_target(Some(steps as u64), indicatif::ProgressDrawTarget::stderr());
@@ -139,23 +141,76 @@ fn run_model(
         if let Some(b) = &bar {
             b.set_position(done as u64);
         }
-    });
+    };
+    // Rows are written as they are computed: memory stays flat however long the run.
+    let names: Vec<&str> = compiled.series_names().collect();
+    let pipe_closed = std::cell::Cell::new(false);
+    let closed = |e: &io::Error| pipe_closed.set(pipe_closed.get() || e.kind() == io::ErrorKind::BrokenPipe);
+    let mut stream = |out: &mut dyn Write| {
+        let mut out = io::BufWriter::new(out);
+        // The header goes with the first row, so a run refused before it starts writes nothing.
+        let mut started = false;
+        let summary = compiled.run_each(&data, range, &mut progress, &mut |date, row| {
+            if !started {
+                started = true;
+                csv_header(&mut out, names.iter().copied()).inspect_err(closed)?;
+            }
+            csv_row(&mut out, date, row).inspect_err(closed)
+        })?;
+        out.flush()
+            .inspect_err(closed)
+            .map_err(|e| vec![Diagnostic::error(Kind::Output, None, format!("cannot write the results: {e}"))])?;
+        Ok(summary)
+    };
+    let (summary, place) = match args.output.as_deref() {
+        None => match stream(stdout) {
+            Ok(summary) => (summary, "stdout".to_string()),
+            // A reader that closed the pipe has what it wanted.
+            Err(_) if pipe_closed.get() => return Ok(()),
+            Err(d) => return Err(failed(d)),
+        },
+        Some(path) => {
+            let mut outcome = None;
+            let written = kalix_expr::files::replace_file(path, &mut |f| match stream(f) {
+                Ok(summary) => {
+                    outcome = Some(Ok(summary));
+                    Ok(())
+                }
+                Err(d) => {
+                    outcome = Some(Err(d));
+                    Err(io::Error::other("the run failed"))
+                }
+            });
+            match (outcome, written) {
+                (Some(Err(d)), _) => return Err(failed(d)),
+                (_, Err(e)) => {
+                    return Err(failed(vec![Diagnostic::error(
+                        Kind::Output,
+                        None,
+                        format!("cannot write `{}`: {e}", path.display()),
+                    )]))
+                }
+                (Some(Ok(summary)), Ok(())) => (summary, format!("`{}`", path.display())),
+                (None, Ok(())) => return Ok(()),
+            }
+        }
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let results = result.map_err(failed)?;
     if !args.quiet {
-        let _ = write!(stderr, "{}", render_all(results.warnings()));
+        let _ = write!(stderr, "{}", render_all(&summary.warnings));
     }
-    match args.output.as_deref() {
-        None => match results.write_csv(stdout).and_then(|()| stdout.flush()) {
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                Err(failed(vec![Diagnostic::error(Kind::Output, None, format!("cannot write the results: {e}"))]))
-            }
-            _ => Ok(()),
-        },
-        Some(path) => results.write_csv_file(path).map_err(|e| {
-            failed(vec![Diagnostic::error(Kind::Output, None, format!("cannot write `{}`: {e}", path.display()))])
-        }),
+    // On a terminal, a line ends the run; piped, the command stays quiet.
+    if show {
+        let _ = writeln!(
+            stderr,
+            "ran {} of {} series from {} in {:.2} s; results on {place}",
+            count(summary.steps, "step"),
+            summary.series,
+            summary.start,
+            summary.seconds
+        );
     }
+    Ok(())
 }

@@ -126,3 +126,19 @@ fn the_library_file_is_written_through_a_symlink_keeping_its_mode() {
     assert!(std::fs::read_to_string(store.join("real.ini")).unwrap().contains("half(x) = x / 2"));
     assert_eq!(std::fs::metadata(store.join("real.ini")).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+#[test]
+fn a_run_that_fails_midway_leaves_the_old_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.ini");
+    std::fs::write(&model, "[var.b]\nk = { assert(sim.step < 5); sim.step }\n").unwrap();
+    let out = dir.path().join("out.csv");
+    std::fs::write(&out, "old results\n").unwrap();
+    let run = kexpr(&["run", model.to_str().unwrap(), "--steps", "10", "-o", out.to_str().unwrap()], &[]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("at step 5"), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old results\n");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "no temporary file is left: {leftovers:?}");
+}

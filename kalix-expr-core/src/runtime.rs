@@ -565,13 +565,8 @@ impl Program {
             return Ok(Outputs { names: Vec::new(), steps, data: Vec::new() });
         }
         let mut data = vec![f64::NAN; cells];
-        let missing: &[f64] = &[];
-        let columns: Vec<&[f64]> = (0..self.inputs.len()).map(|i| inputs.get(i).copied().unwrap_or(missing)).collect();
-        let mut run = Run::new(self, *calendar, Some(&columns));
+        let mut run = Run::new(self, *calendar, Some(inputs));
         for t in 0..steps {
-            for (i, col) in columns.iter().enumerate() {
-                run.values[i] = col.get(t).copied().unwrap_or(f64::NAN);
-            }
             run.eval_all()?;
             for (k, v) in run.series_values().enumerate() {
                 data[k * steps + t] = v;
@@ -633,6 +628,14 @@ impl Program {
         Ok(Run::new(self, calendar, None))
     }
 
+    /// [`Program::start`] over whole input columns (in [`Program::inputs`] order; NaN past a
+    /// column's end), which also give the inputs' future: the host evaluates and reads each
+    /// step as from `start`, and the inputs come from the columns (what [`Program::run`] and a
+    /// streaming `kexpr run` do).
+    pub fn start_over<'p>(&'p self, start: Date, columns: &[&'p [f64]]) -> Run<'p> {
+        Run::new(self, Calendar { start, ..self.calendar }, Some(columns))
+    }
+
     /// The index of input `name` (matched as the model matches names), for [`Run::set_input`].
     pub fn input_index(&self, name: &str) -> Option<usize> {
         self.inputs.iter().position(|n| n.eq_ignore_ascii_case(name))
@@ -672,8 +675,9 @@ impl Program {
 pub struct Run<'p> {
     program: &'p Program,
     calendar: Calendar,
-    /// The whole input columns, for a run over given inputs (they give the inputs' future).
-    columns: Option<&'p [&'p [f64]]>,
+    /// The whole input columns, one per input, for a run over given inputs (they give the
+    /// inputs' future).
+    columns: Option<Vec<&'p [f64]>>,
     step: usize,
     /// Series evaluated so far in this step, in evaluation order.
     done: usize,
@@ -691,7 +695,10 @@ impl fmt::Debug for Run<'_> {
 }
 
 impl<'p> Run<'p> {
-    fn new(program: &'p Program, calendar: Calendar, columns: Option<&'p [&'p [f64]]>) -> Run<'p> {
+    fn new(program: &'p Program, calendar: Calendar, columns: Option<&[&'p [f64]]>) -> Run<'p> {
+        // One column per input, an empty one for each not given (it reads NaN).
+        let columns = columns
+            .map(|c| (0..program.inputs.len()).map(|i| c.get(i).copied().unwrap_or(&[][..])).collect::<Vec<_>>());
         let mut values = vec![0.0; program.n_slots];
         let first_const = program.inputs.len();
         values[first_const..first_const + program.constants.len()].copy_from_slice(&program.constants);
@@ -713,8 +720,19 @@ impl<'p> Run<'p> {
             history: Rings::new(&program.series_lookback),
             input_history: Rings::new(&input_lookback),
         };
-        run.set_calendar_fields();
+        run.set_step_values();
         run
+    }
+
+    /// The values a step starts with: the calendar's fields, and the inputs of a run over
+    /// whole columns (NaN past a column's end).
+    fn set_step_values(&mut self) {
+        if let Some(columns) = &self.columns {
+            for (i, col) in columns.iter().enumerate() {
+                self.values[i] = col.get(self.step).copied().unwrap_or(f64::NAN);
+            }
+        }
+        self.set_calendar_fields();
     }
 
     fn set_calendar_fields(&mut self) {
@@ -757,7 +775,7 @@ impl<'p> Run<'p> {
                 // `values` holds every slot of the model.
                 Some(m) => p.arena.eval(m, &self.values),
                 None => {
-                    let inputs = match self.columns {
+                    let inputs = match &self.columns {
                         Some(columns) => InputsAt::Columns(columns),
                         None => InputsAt::Past(&self.input_history),
                     };
@@ -819,6 +837,6 @@ impl<'p> Run<'p> {
         }
         self.step += 1;
         self.done = 0;
-        self.set_calendar_fields();
+        self.set_step_values();
     }
 }

@@ -74,7 +74,7 @@ pub use load::{
     MAX_MODEL_BYTES,
 };
 pub use names::{closest, sanitize_name};
-pub use run::{CompiledModel, Data, Results, RunRange, MAX_RUN_VALUES};
+pub use run::{csv_header, csv_row, CompiledModel, Data, Results, RunRange, Summary, MAX_RUN_VALUES};
 
 /// The process environment, for `${NAME}` in model files.
 fn process_env(name: &str) -> Option<String> {

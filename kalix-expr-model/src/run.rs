@@ -381,6 +381,76 @@ impl<'m> CompiledModel<'m> {
         Ok(Results { calendar, outputs, warnings: data.unread(&self.analysis) })
     }
 
+    /// Runs the model over `data` for `range`, handing each step's values (every series, in
+    /// model order) to `each` as soon as they are computed, and keeping nothing else: memory
+    /// stays flat however long the run. Everything that can be refused before the first step
+    /// is (missing inputs, a run outside the data), so `each` is called only for a run that
+    /// starts. `progress(done, steps)` as for
+    /// [`CompiledModel::run_with`]. An error of `each` (a full disk) stops the run.
+    ///
+    /// ```
+    /// use kalix_expr_model::{ModelFile, RunRange};
+    /// let model = ModelFile::from_text("m.ini", "[var.b]\nk = sim.step * 2\n");
+    /// let range = RunRange { steps: Some(3), ..RunRange::default() };
+    /// let mut rows = Vec::new();
+    /// let summary = model.compile()?.run_each(&Default::default(), range, &mut |_, _| {}, &mut |date, values| {
+    ///     rows.push((date.to_string(), values[0]));
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(rows, [("2000-01-01".into(), 0.0), ("2000-01-02".into(), 2.0), ("2000-01-03".into(), 4.0)]);
+    /// assert_eq!((summary.steps, summary.series), (3, 1));
+    /// # Ok::<(), Vec<kalix_expr_model::Diagnostic>>(())
+    /// ```
+    pub fn run_each(
+        &self,
+        data: &Data,
+        range: RunRange,
+        progress: &mut dyn FnMut(usize, usize),
+        each: &mut dyn FnMut(Date, &[f64]) -> io::Result<()>,
+    ) -> Result<Summary, Vec<Diagnostic>> {
+        let started = std::time::Instant::now();
+        let (start, steps) = data.range(self.model, &self.analysis, range)?;
+        // The inputs are aligned to the run in memory; the outputs are not kept.
+        let width = self.analysis.inputs.len();
+        if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
+            return Err(vec![Diagnostic::error(
+                Kind::Run,
+                None,
+                format!("a run of {steps} steps over {width} inputs is too large (more than {MAX_RUN_VALUES} values)"),
+            )]);
+        }
+        let columns = data.columns(&self.analysis, start, steps)?;
+        if !range.nan_outside_data {
+            let outside = data.coverage(&self.analysis, start, steps);
+            if !outside.is_empty() {
+                return Err(outside);
+            }
+        }
+        let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        let mut run = self.program.start_over(start, &inputs);
+        let mut row = Vec::with_capacity(self.model.series.len());
+        progress(0, steps);
+        for t in 0..steps {
+            run.eval_all().map_err(|e| vec![self.run_error(&e)])?;
+            row.clear();
+            row.extend(run.series_values());
+            each(run.date(), &row)
+                .map_err(|e| vec![Diagnostic::error(Kind::Output, None, format!("cannot write the results: {e}"))])?;
+            run.next_step().map_err(|e| vec![self.run_error(&e)])?;
+            if (t + 1) % Program::PROGRESS_EVERY == 0 {
+                progress(t + 1, steps);
+            }
+        }
+        progress(steps, steps);
+        let warnings = data.unread(&self.analysis);
+        Ok(Summary { steps, series: row.len(), start, seconds: started.elapsed().as_secs_f64(), warnings })
+    }
+
+    /// The names of the series, in model order (the columns of [`CompiledModel::run_each`]).
+    pub fn series_names(&self) -> impl Iterator<Item = &str> {
+        self.program.series_names()
+    }
+
     /// A run error placed in the model file, with the step and date.
     fn run_error(&self, e: &RunError) -> Diagnostic {
         let m = self.model;
@@ -397,6 +467,21 @@ impl<'m> CompiledModel<'m> {
         let (_, warnings) = self.analysis.counts();
         (warnings > 0).then(|| format!("the model has {}", count(warnings, "warning")))
     }
+}
+
+/// What a streamed run did ([`CompiledModel::run_each`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Steps run.
+    pub steps: usize,
+    /// Series computed at each step.
+    pub series: usize,
+    /// The date of the first step.
+    pub start: Date,
+    /// Wall-clock seconds the run took.
+    pub seconds: f64,
+    /// What the run noticed without stopping (see [`Results::warnings`]).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// The series of a run, one column each in model order, with the run's dates.
@@ -443,18 +528,13 @@ impl Results {
     /// in the shortest text that reads back to the same `f64` ([`format_value`]).
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut out = BufWriter::new(out);
-        out.write_all(b"date")?;
-        for name in self.names() {
-            write!(out, ",{}", csv_cell(name))?;
-        }
-        out.write_all(b"\n")?;
+        csv_header(&mut out, self.names().iter().map(String::as_str))?;
         let columns: Vec<&[f64]> = (0..self.names().len()).map(|i| self.column_at(i)).collect();
+        let mut row = Vec::with_capacity(columns.len());
         for t in 0..self.steps() {
-            write!(out, "{}", self.date(t))?;
-            for column in &columns {
-                write!(out, ",{}", format_value(column[t]))?;
-            }
-            out.write_all(b"\n")?;
+            row.clear();
+            row.extend(columns.iter().map(|c| c[t]));
+            csv_row(&mut out, self.date(t), &row)?;
         }
         out.flush()
     }
@@ -467,6 +547,24 @@ impl Results {
     pub fn write_csv_file(&self, path: &Path) -> io::Result<()> {
         kalix_expr_core::files::replace_file(path, &mut |f| self.write_csv(f))
     }
+}
+
+/// The CSV header of `names`: `date`, then one column per series.
+pub fn csv_header<'a>(out: &mut dyn Write, names: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
+    out.write_all(b"date")?;
+    for name in names {
+        write!(out, ",{}", csv_cell(name))?;
+    }
+    out.write_all(b"\n")
+}
+
+/// One CSV row: the date, then each value in the shortest text that reads back to it.
+pub fn csv_row(out: &mut dyn Write, date: Date, values: &[f64]) -> io::Result<()> {
+    write!(out, "{date}")?;
+    for v in values {
+        write!(out, ",{}", format_value(*v))?;
+    }
+    out.write_all(b"\n")
 }
 
 /// A CSV cell: quoted when it holds a comma, a quote or a line break.
