@@ -332,6 +332,7 @@ impl Model {
         if !errors.is_empty() {
             return Err(ModelError { errors });
         }
+        let plan = compiled.iter().map(|s| (s.slot as u32, s.flat)).collect();
         Ok(Program {
             calendar: self.calendar,
             inputs: self.inputs.clone(),
@@ -342,6 +343,13 @@ impl Model {
             state_len,
             sites: all_sites,
             sim_used,
+            plan,
+            kept: series_lookback
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(|(k, _)| (k, first_series + k))
+                .collect(),
             input_lookback,
             series_lookback,
             future_inputs,
@@ -405,6 +413,11 @@ pub struct Program {
     /// Whether an expression reads an input's future (`x[1, d]`), which only a run over whole
     /// input columns can give.
     future_inputs: bool,
+    /// Per series, in evaluation order, what a step reads: its slot and, for a series in the
+    /// arena, where (a compact array, so a step walks 8 bytes a series, not the whole series).
+    plan: Vec<(u32, Option<Member>)>,
+    /// The series whose past some offset reads: their index and slot.
+    kept: Vec<(usize, usize)>,
 }
 
 impl fmt::Debug for Program {
@@ -770,11 +783,12 @@ impl<'p> Run<'p> {
         let end = end.min(self.program.series.len());
         let p = self.program;
         while self.done < end {
-            let s = &p.series[self.done];
-            let v = match s.flat {
-                // `values` holds every slot of the model.
-                Some(m) => p.arena.eval(m, &self.values),
+            let (slot, flat) = p.plan[self.done];
+            let v = match flat {
+                // `values` holds every slot of the model, so the arena reads in bounds.
+                Some(m) => p.arena.eval_in_pass(m, &self.values),
                 None => {
+                    let s = &p.series[self.done];
                     let inputs = match &self.columns {
                         Some(columns) => InputsAt::Columns(columns),
                         None => InputsAt::Past(&self.input_history),
@@ -791,7 +805,7 @@ impl<'p> Run<'p> {
                         .map_err(|f| p.run_error(&self.calendar, s, self.step, f))?
                 }
             };
-            self.values[s.slot] = v;
+            self.values[slot as usize] = v;
             self.done += 1;
         }
         Ok(())
@@ -823,10 +837,8 @@ impl<'p> Run<'p> {
     /// Records this step's values as history and moves on (every series is evaluated).
     fn advance(&mut self) {
         let p = self.program;
-        for (k, s) in p.series.iter().enumerate() {
-            if self.history.keeps(k) {
-                self.history.set(k, self.step, self.values[s.slot]);
-            }
+        for &(k, slot) in &p.kept {
+            self.history.set(k, self.step, self.values[slot]);
         }
         if self.columns.is_none() {
             for i in 0..p.inputs.len() {
