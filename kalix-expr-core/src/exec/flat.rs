@@ -564,21 +564,32 @@ impl Builder {
             },
             IrNode::Call { f, args, .. } => match (f.imp, args.as_slice()) {
                 (Imp::F1(_), [a]) => unary_named(self, f.name, at, a)?,
-                (Imp::F2(_), [a, b]) => match f.name {
-                    "pow" => self.binary::<Pow>(at, a, b)?,
-                    "atan2" => self.binary::<Atan2>(at, a, b)?,
-                    _ => return None,
-                },
+                (Imp::F2(_), [a, b]) => {
+                    macro_rules! arms {
+                        ($($t:ident = $f:ident),*) => {
+                            match f.rust {
+                                $(stringify!($f) => self.binary::<$t>(at, a, b)?,)*
+                                _ => return None,
+                            }
+                        };
+                    }
+                    builtins::binary_builtins!(arms!())
+                }
                 (Imp::F3(_), [a, b, c]) if f.name == "clamp" => {
                     let (a, b, c) = (self.node(a)?, self.node(b)?, self.node(c)?);
                     self.set(at, clamp, a, b, c, 0.0);
                 }
-                (Imp::Fold(_), _) => match f.name {
-                    "min" => self.fold::<Min2>(at, args)?,
-                    "max" => self.fold::<Max2>(at, args)?,
-                    "sum" => self.fold::<Add>(at, args)?,
-                    _ => return None,
-                },
+                (Imp::Fold(_), _) => {
+                    macro_rules! arms {
+                        ($($t:ident = $f:ident),*) => {
+                            match f.rust {
+                                $(stringify!($f) => self.fold::<$t>(at, args)?,)*
+                                _ => return None,
+                            }
+                        };
+                    }
+                    builtins::binary_builtins!(arms!())
+                }
                 (Imp::Mean, _) => {
                     let sum = self.reserve()?;
                     self.fold::<Add>(sum, args)?;

@@ -831,21 +831,33 @@ fn call(f: &'static builtins::Builtin, args: &[IrNode], span: Span, o: Opts<'_>)
     }
     match f.imp {
         Imp::F1(g) => call1(f.name, g, &args[0], o),
-        Imp::F2(g) => match f.name {
-            "pow" => bin(builtins::pow, &args[0], &args[1], o),
-            "atan2" => bin(builtins::atan2, &args[0], &args[1], o),
-            _ => bin(g, &args[0], &args[1], o),
-        },
+        // The function the table names, called inline (the list of `builtins`).
+        Imp::F2(g) => {
+            macro_rules! arms {
+                ($($t:ident = $f:ident),*) => {
+                    match f.rust {
+                        $(stringify!($f) => bin(builtins::$f, &args[0], &args[1], o),)*
+                        _ => bin(g, &args[0], &args[1], o),
+                    }
+                };
+            }
+            builtins::binary_builtins!(arms!())
+        }
         Imp::F3(g) => {
             let (a, b, d) = (code(&args[0], o)?, code(&args[1], o)?, code(&args[2], o)?);
             Ok(Box::new(move |c| g(a(c), b(c), d(c))))
         }
-        Imp::Fold(g) => match f.name {
-            "min" => fold(builtins::min2, args, o),
-            "max" => fold(builtins::max2, args, o),
-            "sum" => fold(builtins::add, args, o),
-            _ => fold(g, args, o),
-        },
+        Imp::Fold(g) => {
+            macro_rules! arms {
+                ($($t:ident = $f:ident),*) => {
+                    match f.rust {
+                        $(stringify!($f) => fold(builtins::$f, args, o),)*
+                        _ => fold(g, args, o),
+                    }
+                };
+            }
+            builtins::binary_builtins!(arms!())
+        }
         Imp::Mean => {
             let n = args.len() as f64;
             let sum = fold(builtins::add, args, o)?;
