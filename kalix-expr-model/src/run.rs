@@ -355,22 +355,9 @@ impl<'m> CompiledModel<'m> {
         range: RunRange,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Results, Vec<Diagnostic>> {
-        let (start, steps) = data.range(self.model, &self.analysis, range)?;
+        // The outputs are kept, beside the inputs.
         let width = self.analysis.inputs.len() + self.model.series.len();
-        if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
-            return Err(vec![Diagnostic::error(
-                Kind::Run,
-                None,
-                format!("a run of {steps} steps over {width} series is too large (more than {MAX_RUN_VALUES} values)"),
-            )]);
-        }
-        let columns = data.columns(&self.analysis, start, steps)?;
-        if !range.nan_outside_data {
-            let outside = data.coverage(&self.analysis, start, steps);
-            if !outside.is_empty() {
-                return Err(outside);
-            }
-        }
+        let (start, steps, columns) = self.prepare(data, range, width, "series")?;
         let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
         let calendar = Calendar::daily(start);
         progress(0, steps);
@@ -409,23 +396,8 @@ impl<'m> CompiledModel<'m> {
         each: &mut dyn FnMut(Date, &[f64]) -> io::Result<()>,
     ) -> Result<Summary, Vec<Diagnostic>> {
         let started = std::time::Instant::now();
-        let (start, steps) = data.range(self.model, &self.analysis, range)?;
         // The inputs are aligned to the run in memory; the outputs are not kept.
-        let width = self.analysis.inputs.len();
-        if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
-            return Err(vec![Diagnostic::error(
-                Kind::Run,
-                None,
-                format!("a run of {steps} steps over {width} inputs is too large (more than {MAX_RUN_VALUES} values)"),
-            )]);
-        }
-        let columns = data.columns(&self.analysis, start, steps)?;
-        if !range.nan_outside_data {
-            let outside = data.coverage(&self.analysis, start, steps);
-            if !outside.is_empty() {
-                return Err(outside);
-            }
-        }
+        let (start, steps, columns) = self.prepare(data, range, self.analysis.inputs.len(), "inputs")?;
         let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
         let mut run = self.program.start_over(start, &inputs);
         let mut row = Vec::with_capacity(self.model.series.len());
@@ -451,6 +423,34 @@ impl<'m> CompiledModel<'m> {
         self.program.series_names()
     }
 
+    /// What every run checks before its first step: its range, its size in memory (`width`
+    /// values a step, of `what`), every input's column, and that the data covers the run. The
+    /// first date, the steps, and the input columns aligned to the run.
+    fn prepare(
+        &self,
+        data: &Data,
+        range: RunRange,
+        width: usize,
+        what: &str,
+    ) -> Result<Prepared, Vec<Diagnostic>> {
+        let (start, steps) = data.range(self.model, &self.analysis, range)?;
+        if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
+            return Err(vec![Diagnostic::error(
+                Kind::Run,
+                None,
+                format!("a run of {steps} steps over {width} {what} is too large (more than {MAX_RUN_VALUES} values)"),
+            )]);
+        }
+        let columns = data.columns(&self.analysis, start, steps)?;
+        if !range.nan_outside_data {
+            let outside = data.coverage(&self.analysis, start, steps);
+            if !outside.is_empty() {
+                return Err(outside);
+            }
+        }
+        Ok((start, steps, columns))
+    }
+
     /// A run error placed in the model file, with the step and date.
     fn run_error(&self, e: &RunError) -> Diagnostic {
         let m = self.model;
@@ -468,6 +468,10 @@ impl<'m> CompiledModel<'m> {
         (warnings > 0).then(|| format!("the model has {}", count(warnings, "warning")))
     }
 }
+
+/// A run checked before its first step: its first date, its steps, and the input columns
+/// aligned to it.
+type Prepared = (Date, usize, Vec<Vec<f64>>);
 
 /// What a streamed run did ([`CompiledModel::run_each`]).
 #[derive(Debug, Clone, PartialEq)]
