@@ -5,11 +5,13 @@
 use crate::builtins;
 
 /// Whether `c` may start a name in an expression: a letter (Unicode alphabetic) or `_`.
+#[inline]
 pub fn is_name_start(c: char) -> bool {
     c.is_alphabetic() || c == '_'
 }
 
 /// Whether `c` may continue a name in an expression: a letter, a digit, `_` or `.`.
+#[inline]
 pub fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '.'
 }
