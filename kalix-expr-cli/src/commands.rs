@@ -121,11 +121,16 @@ fn run_model(
     terminal: Terminal,
 ) -> Result<(), Failure> {
     let library = library.map(FunctionLibrary::from_snapshot);
-    let compiled = m.compile_with(library.as_ref()).map_err(|errors| (Exit::Invalid, errors))?;
+    // The data first, each file read once: the check takes the `[data]` headers from it.
+    let data = Data::read_all(m, &args.data).map_err(failed)?;
+    let compiled = m.compile_with_data(library.as_ref(), &data).map_err(|errors| {
+        // Errors only in the data files' content are bad input data (exit 2), not a bad model.
+        let exit = if errors.iter().all(|d| d.kind == Kind::Data) { Exit::Failed } else { Exit::Invalid };
+        (exit, errors)
+    })?;
     if let Some(summary) = compiled.warning_summary().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "note: {summary}: see them with `kexpr check {}`", m.file.name());
     }
-    let data = Data::read(m, &args.data).map_err(failed)?;
     let range = RunRange { start: args.start, steps: args.steps, nan_outside_data: args.nan_outside_data };
     let mut bar = None;
     let show = terminal.progress && !args.quiet;

@@ -16,6 +16,7 @@ use crate::diag::{Diagnostic, Kind, Location};
 use crate::ini::Text;
 use crate::load::ModelFile;
 use crate::names::closest;
+use crate::run::Data;
 use kalix_expr_core::Help;
 
 /// Namespaces whose names the model itself defines (or that are functions): an unknown name in
@@ -152,6 +153,12 @@ pub fn analyze(m: &ModelFile) -> Analysis {
 /// assert!(!analyze_with(&m, Some(&library)).has_errors());
 /// ```
 pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysis {
+    analyze_full(m, library, None)
+}
+
+/// [`analyze_with`], taking the `[data]` files' headers from `data` (already read for a run)
+/// instead of reading them again.
+pub(crate) fn analyze_full(m: &ModelFile, library: Option<&FunctionLibrary>, data: Option<&Data>) -> Analysis {
     let mut diags = m.diagnostics.clone();
     let mut unavailable = Unavailable::new();
     let functions = user_functions(m, library, &mut unavailable, &mut diags);
@@ -170,7 +177,7 @@ pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysi
     read_ahead_in_bodies(m, &a.functions, &mut diags);
     unused(m, &mut diags);
     trailing_dots(m, &mut diags);
-    data_files(m, &a, &mut diags);
+    data_files(m, &a, data, &mut diags);
     crate::diag::sort_and_dedup(&mut diags);
     a.diagnostics = diags;
     a
@@ -804,11 +811,16 @@ fn trailing_dots(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
 
 /// Warnings about `[data]` files: missing ones, and `data.*` names that match no file or
 /// column (a run can still supply them with `--data`).
-fn data_files(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
+fn data_files(m: &ModelFile, a: &Analysis, read: Option<&Data>, diags: &mut Vec<Diagnostic>) {
     // Sanitised source name → its columns, when the file could be read (None: it could not).
     let mut sources: HashMap<String, Option<data::Header>> = HashMap::new();
-    for f in &m.data {
-        let header = match data::read_header(&f.path, &f.written, DateColumn::First) {
+    for (i, f) in m.data.iter().enumerate() {
+        // A run has read the files already; a check reads only their header lines.
+        let outcome = match read.and_then(|d| d.model_file(i)) {
+            Some(outcome) => outcome,
+            None => data::read_header(&f.path, &f.written, DateColumn::First),
+        };
+        let header = match outcome {
             Ok(h) => Some(h),
             Err(data::DataError::Io(e)) => {
                 let message = if e.kind() == std::io::ErrorKind::NotFound {

@@ -125,4 +125,25 @@ impl ModelFile {
         let (analysis, program) = analyze_with(self, library).into_program()?;
         Ok(CompiledModel::new(self, analysis, program))
     }
+
+    /// [`ModelFile::compile_with`] for a run over `data` ([`Data::read_all`]): the check takes
+    /// the `[data]` files' headers from it, so a run reads each data file once, and a file
+    /// that could not be read is reported as the check reports it.
+    ///
+    /// ```
+    /// use kalix_expr_model::{Data, ModelFile};
+    /// let model = ModelFile::from_text("m.ini", "[data]\nnowhere.csv\n[var.b]\nk = 1\n");
+    /// let data = Data::read_all(&model, &[])?;
+    /// let compiled = model.compile_with_data(None, &data)?;
+    /// assert!(compiled.warnings()[0].message.contains("not found"));
+    /// # Ok::<(), Vec<kalix_expr_model::Diagnostic>>(())
+    /// ```
+    pub fn compile_with_data(
+        &self,
+        library: Option<&FunctionLibrary>,
+        data: &Data,
+    ) -> Result<CompiledModel<'_>, Vec<Diagnostic>> {
+        let (analysis, program) = analyze::analyze_full(self, library, Some(data)).into_program()?;
+        Ok(CompiledModel::new(self, analysis, program))
+    }
 }

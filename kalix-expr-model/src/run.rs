@@ -60,6 +60,18 @@ pub struct Data {
     columns: HashMap<String, (usize, usize)>,
     /// The columns given outside the model's `[data]` section → their file (each only once).
     given: HashMap<String, usize>,
+    /// What reading each `[data]` file of the model gave: its index in `files`, or why not
+    /// (empty when the data was not read for a model).
+    model_files: Vec<Result<usize, ModelFileProblem>>,
+}
+
+/// Why a `[data]` file of the model gave no columns.
+#[derive(Debug, Clone)]
+enum ModelFileProblem {
+    /// It cannot be read (its I/O error's kind and text).
+    Io(std::io::ErrorKind, String),
+    /// Its content is wrong.
+    Content(Box<Diagnostic>),
 }
 
 impl Data {
@@ -67,13 +79,34 @@ impl Data {
     /// check) and the `extra` files, whose columns take precedence. A file whose content is
     /// wrong, or an extra file that cannot be read, is an error placed in that file.
     pub fn read(model: &ModelFile, extra: &[PathBuf]) -> Result<Data, Vec<Diagnostic>> {
+        let d = Data::read_all(model, extra)?;
+        match d.model_files.iter().find_map(|o| match o {
+            Err(ModelFileProblem::Content(e)) => Some(e),
+            _ => None,
+        }) {
+            Some(e) => Err(vec![(**e).clone()]),
+            None => Ok(d),
+        }
+    }
+
+    /// [`Data::read`] for [`ModelFile::compile_with_data`]: what went wrong with each `[data]`
+    /// file is kept for the check to report (which then reads no file again), so each data
+    /// file of a run is read once. `Err` only for the extra files.
+    pub fn read_all(model: &ModelFile, extra: &[PathBuf]) -> Result<Data, Vec<Diagnostic>> {
         let mut d = Data::default();
         for f in &model.data {
             let csv = match data::read_csv(&f.path, &f.written, DateColumn::First) {
                 Ok(csv) => csv,
-                Err(DataError::Io(_)) => continue,
-                Err(DataError::Content(e)) => return Err(vec![*e]),
+                Err(DataError::Io(e)) => {
+                    d.model_files.push(Err(ModelFileProblem::Io(e.kind(), e.to_string())));
+                    continue;
+                }
+                Err(DataError::Content(e)) => {
+                    d.model_files.push(Err(ModelFileProblem::Content(e)));
+                    continue;
+                }
             };
+            d.model_files.push(Ok(d.files.len()));
             let i = d.files.len();
             for prefix in data::source_names(f) {
                 for (c, header) in csv.headers.iter().enumerate() {
@@ -147,6 +180,16 @@ impl Data {
         let mut names: Vec<&str> = self.columns.keys().map(String::as_str).collect();
         names.sort_unstable();
         names
+    }
+
+    /// What reading the model's `i`-th `[data]` file gave, as a header, when this data was
+    /// read for the model.
+    pub(crate) fn model_file(&self, i: usize) -> Option<Result<data::Header, DataError>> {
+        Some(match self.model_files.get(i)? {
+            Ok(f) => Ok(data::Header { names: self.files[*f].csv.headers.clone() }),
+            Err(ModelFileProblem::Io(kind, text)) => Err(DataError::Io(std::io::Error::new(*kind, text.clone()))),
+            Err(ModelFileProblem::Content(d)) => Err(DataError::Content(d.clone())),
+        })
     }
 
     /// The files that give an input the model reads.
@@ -426,13 +469,7 @@ impl<'m> CompiledModel<'m> {
     /// What every run checks before its first step: its range, its size in memory (`width`
     /// values a step, of `what`), every input's column, and that the data covers the run. The
     /// first date, the steps, and the input columns aligned to the run.
-    fn prepare(
-        &self,
-        data: &Data,
-        range: RunRange,
-        width: usize,
-        what: &str,
-    ) -> Result<Prepared, Vec<Diagnostic>> {
+    fn prepare(&self, data: &Data, range: RunRange, width: usize, what: &str) -> Result<Prepared, Vec<Diagnostic>> {
         let (start, steps) = data.range(self.model, &self.analysis, range)?;
         if steps.saturating_mul(width.max(1)) > MAX_RUN_VALUES {
             return Err(vec![Diagnostic::error(
