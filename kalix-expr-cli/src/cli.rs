@@ -98,6 +98,13 @@ Every change is checked against the whole library first and made all or
 nothing: a refused change leaves the file exactly as it was, and says why.
 Changes from several processes at once are serialised, and none is lost.")]
     Fn(FnArgs),
+    /// List the built-in functions (and the library's), with signatures and descriptions
+    #[command(long_about = "\
+List the built-in functions, with their signatures and one line each, from the
+same table the engine evaluates with; and the function library's, when there is
+one (--library DIR or KALIX_FUNCTIONS). With NAME, that function alone, or the
+closest names when it is unknown.")]
+    Functions(FunctionsArgs),
 }
 
 /// Arguments of `kexpr fn`.
@@ -281,6 +288,17 @@ pub struct RunArgs {
     /// No progress bar and no note about warnings
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Arguments of `kexpr functions`.
+#[derive(Debug, Args)]
+pub struct FunctionsArgs {
+    /// One function to show (`max`, `moving_mean`, `fn.half`)
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Output format: `human` (a table) or `json` (an array of {name, signature, kind, description})
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 /// Arguments of `kexpr parse`.

@@ -126,6 +126,7 @@ where
         Command::Eval(args) => eval(&args.expr, &args.vars, snapshot, stdin),
         Command::Check(args) => return commands::check(args, snapshot, stdout, stderr),
         Command::Run(args) => return commands::run(args, snapshot, stdout, stderr, terminal),
+        Command::Functions(args) => functions(args, snapshot),
         Command::Fn(_) => unreachable!("handled above"),
     };
     match outcome {
@@ -135,6 +136,66 @@ where
             exit
         }
     }
+}
+
+/// One function as `kexpr functions` lists it.
+#[derive(serde::Serialize)]
+struct Listed {
+    name: String,
+    signature: String,
+    kind: &'static str,
+    description: String,
+}
+
+/// `kexpr functions [NAME]`: the built-ins from the one table, then the library's functions.
+fn functions(args: &cli::FunctionsArgs, library: Option<&Snapshot>) -> Outcome {
+    let mut all: Vec<Listed> = kalix_expr::builtins::BUILTINS
+        .iter()
+        .map(|b| {
+            let signature = b.signature();
+            // The doc line may start with the call itself; it is shown once.
+            let description =
+                b.doc.strip_prefix(signature.as_str()).map_or(b.doc, |d| d.trim_start_matches(':').trim());
+            Listed {
+                name: b.name.to_string(),
+                signature,
+                kind: if b.pure { "built-in" } else { "built-in, stateful or calendar" },
+                description: description.to_string(),
+            }
+        })
+        .collect();
+    if let Some(snap) = library {
+        all.extend(snap.functions().iter().map(|d| Listed {
+            name: format!("fn.{}", d.name()),
+            signature: format!("fn.{}({})", d.name(), d.params().join(", ")),
+            kind: "user (library)",
+            description: d.description().unwrap_or("").to_string(),
+        }));
+    }
+    if let Some(name) = &args.name {
+        let wanted = name.to_lowercase();
+        match all.iter().position(|l| l.name == wanted) {
+            Some(i) => all = vec![all.swap_remove(i)],
+            None => {
+                let close = kalix_expr::suggest::closest(&wanted, all.iter().map(|l| l.name.as_str()));
+                let synonyms = kalix_expr::builtins::SYNONYMS.iter().find(|(s, _)| *s == wanted).map(|(_, to)| *to);
+                let options: Vec<&str> = synonyms.map_or(close, <[&str]>::to_vec);
+                let help = kalix_expr::suggest::did_you_mean(&options)
+                    .map_or_else(|| "`kexpr functions` lists them all".to_string(), |h| h.text().to_string());
+                return Err((Exit::Invalid, format!("error: no function `{name}`\nhelp: {help}")));
+            }
+        }
+    }
+    Ok(match args.format {
+        cli::Format::Json => serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".into()),
+        cli::Format::Human => {
+            let width = all.iter().map(|l| l.signature.chars().count()).max().unwrap_or(0);
+            all.iter()
+                .map(|l| format!("{:width$}  {}", l.signature, l.description).trim_end().to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    })
 }
 
 /// Writes a command's result to `stdout`. A reader that closed the pipe is its choice, but any

@@ -93,6 +93,30 @@ fn parse_keeps_dotted_names_and_offsets() {
 }
 
 #[test]
+fn functions_lists_every_builtin_of_the_table_and_nothing_else() {
+    let run = kexpr(&["functions", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = listed.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let table: Vec<&str> = kalix_expr::builtins::BUILTINS.iter().map(|b| b.name).collect();
+    assert_eq!(names, table);
+    let run = kexpr(&["functions", "clamp"]);
+    assert_eq!(run.stdout, "clamp(x, lo, hi)  = min(max(x, lo), hi)\n");
+    let run = kexpr(&["functions", "moving_avg"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (1, "error: no function `moving_avg`\nhelp: did you mean `moving_mean`?\n")
+    );
+}
+
+#[test]
+fn a_common_misnaming_of_a_window_gets_a_hint() {
+    let run = kexpr(&["parse", "moving_avg(x, 3, 0)"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("did you mean `moving_mean`?"), "{}", run.stderr);
+}
+
+#[test]
 fn parse_accepts_this_as_in_a_model() {
     // Real node expressions (`this.` is the node being defined) and a `[var.*]` key's own past.
     assert_parses("max(0, this.usflow - 21)", "max(0, (this.usflow - 21))");

@@ -118,6 +118,33 @@ pub struct Builtin {
 }
 
 impl Builtin {
+    /// How the function is called: from its doc line when that starts with the call
+    /// (`clamp(x, lo, hi)`), else from its arity (`abs(x)`, `max(a, b, …)`).
+    ///
+    /// ```
+    /// use kalix_expr_core::builtins::lookup;
+    /// assert_eq!(lookup("clamp").unwrap().signature(), "clamp(x, lo, hi)");
+    /// assert_eq!(lookup("sqrt").unwrap().signature(), "sqrt(x)");
+    /// assert_eq!(lookup("max").unwrap().signature(), "max(a, b, …)");
+    /// ```
+    pub fn signature(&self) -> String {
+        if let Some(rest) = self.doc.strip_prefix(self.name).filter(|r| r.starts_with('(')) {
+            if let Some(close) = rest.find(')') {
+                return format!("{}{}", self.name, &rest[..=close]);
+            }
+        }
+        let args = match self.arity {
+            Arity::Exact(0) => String::new(),
+            Arity::Exact(1) => "x".into(),
+            Arity::Exact(2) => "a, b".into(),
+            Arity::Exact(n) => (0..n).map(|i| format!("a{}", i + 1)).collect::<Vec<_>>().join(", "),
+            Arity::AtLeast(1) => "a, …".into(),
+            Arity::AtLeast(_) => "a, b, …".into(),
+            Arity::OddAtLeast(_) => "x, x1, y1, x2, y2, …".into(),
+        };
+        format!("{}({args})", self.name)
+    }
+
     /// The value of a pure built-in for `args` (as many as its arity accepts): what constant
     /// folding computes. NaN for a stateful or calendar function, which has no value outside a
     /// run.
@@ -292,6 +319,12 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("total", &["sum"]),
     ("interpolate", &["interp"]),
     ("lerp", &["interp"]),
+    ("moving_avg", &["moving_mean"]),
+    ("moving_average", &["moving_mean"]),
+    ("rolling_mean", &["moving_mean"]),
+    ("rolling_sum", &["moving_sum"]),
+    ("rolling_min", &["moving_min"]),
+    ("rolling_max", &["moving_max"]),
 ];
 
 // ---- operators (LANGUAGE.md §3) ----
