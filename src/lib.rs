@@ -1,6 +1,6 @@
 //! kalix-expr: the expression engine of the Kalix hydrological modelling platform.
 //!
-//! You get two ways to run the same language (LANGUAGE.md), with the same results bit for bit:
+//! You get two ways to run the same language (docs/language.md), with the same results bit for bit:
 //!
 //! - at run time, for expressions read from model files: [`Expr::parse`] once,
 //!   [`Expr::compile`] once, then [`Compiled::eval`] at every step (or, for thousands of

@@ -46,7 +46,7 @@ macro_rules! interpreter_cases {
     }};
 }
 
-/// The interpreter gives what LANGUAGE.md says, for every case of the table that fixes a value.
+/// The interpreter gives what docs/language.md says, for every case of the table that fixes a value.
 #[test]
 fn the_interpreter_follows_the_language_reference() {
     let cases = cases!(interpreter_cases);
@@ -75,7 +75,7 @@ macro_rules! runtime_step_cases {
     }};
 }
 
-/// The stepping runtime steps the stateful functions as LANGUAGE.md §8 says, for every step the
+/// The stepping runtime steps the stateful functions as docs/language.md says, for every step the
 /// table fixes, and its step 0 is the interpreter's single evaluation.
 #[test]
 fn the_runtime_steps_stateful_functions_as_the_language_reference_says() {

@@ -1,7 +1,7 @@
 //! The benchmark expressions hand-written in Rust: the baseline every engine is measured against.
 //!
 //! Each function performs the same operations in the same order as the expression, so that it
-//! gives the same bits as LANGUAGE.md says the expression must: `+` and `*` chains fold left,
+//! gives the same bits as docs/language.md says the expression must: `+` and `*` chains fold left,
 //! `max(a, b, c)` is `a.max(b).max(c)`, `pow(x, y)` and `x^y` are `x.powf(y)`, `clamp(x, lo, hi)`
 //! is `x.max(lo).min(hi)`, `if(c, a, b)` takes `a` when `c` holds, and `pi` is
 //! [`std::f64::consts::PI`]. No rewrite that could change a bit (such as `x^23` into

@@ -364,7 +364,7 @@ pub const KNOWN_MISMATCHES: &[Known] = &[
         set: Set::ExprTk,
         index: 15,
         why: "fasteval's `max` and `min` return NaN for a NaN argument (here `sqrt` of a negative number); \
-              ours ignore NaN (LANGUAGE.md §4)",
+              ours ignore NaN (docs/language.md)",
     },
 ];
 

@@ -1,7 +1,7 @@
 //! Spelling an expression of ours in a peer's syntax.
 //!
 //! Only spelling changes, never meaning: dotted names become `sim_step`, `pow(a, b)` becomes
-//! `(a)^(b)` (LANGUAGE.md defines `pow` as `^`), `clamp(x, lo, hi)` becomes
+//! `(a)^(b)` (docs/language.md defines `pow` as `^`), `clamp(x, lo, hi)` becomes
 //! `min(max(x, lo), hi)` (its definition), and `max`/`min` become a left fold of infix binary
 //! operators for exmex, whose `max` is one (ours is a left fold too). Where a peer has no built-in for a
 //! function, the expression is unsupported for that peer, with one exception recorded as a note:

@@ -1,4 +1,4 @@
-//! Every built-in function and operator, defined once (LANGUAGE.md §3–§4).
+//! Every built-in function and operator, defined once (docs/language.md).
 //!
 //! The interpreter and the closures that `kexpr!` generates both call these functions, so the two
 //! cannot drift apart. Each is a plain `fn` on `f64`, `#[inline]` so that generated code compiles
@@ -69,13 +69,13 @@ pub enum Imp {
     Slice(fn(&[f64]) -> f64),
     /// `if(c, a, b)`: evaluates only the branch taken.
     If,
-    /// A function with per-call-site state (LANGUAGE.md §8), run by the stepping runtime.
+    /// A function with per-call-site state (docs/language.md), run by the stepping runtime.
     Stateful(Stateful),
     /// A function of the simulation calendar (`month_at`, `days_in_month_at`).
     Calendar,
 }
 
-/// The stateful functions of LANGUAGE.md §8.
+/// The stateful functions of docs/language.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stateful {
     /// `moving_sum(x, n, default)`
@@ -327,7 +327,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("rolling_max", &["moving_max"]),
 ];
 
-// ---- operators (LANGUAGE.md §3) ----
+// ---- operators (docs/language.md) ----
 
 /// The one table of what each binary operator computes: `Variant = function`, the function of
 /// this module. Every back-end expands it (`binary_ops!(my_macro!(args;))` calls
@@ -535,7 +535,7 @@ pub fn ge(a: f64, b: f64) -> f64 {
     bool_to_f64(a >= b)
 }
 
-// ---- functions (LANGUAGE.md §4) ----
+// ---- functions (docs/language.md) ----
 
 /// `abs(x)`
 #[inline]
@@ -699,7 +699,7 @@ pub fn interp(args: &[f64]) -> f64 {
     }
 }
 
-/// Clamped linear interpolation of `x` through `points = [x1, y1, x2, y2, …]` (LANGUAGE.md §7):
+/// Clamped linear interpolation of `x` through `points = [x1, y1, x2, y2, …]` (docs/language.md):
 /// below the first x gives the first y, above the last x the last y, NaN gives NaN, and between
 /// two points `y0 + (x − x0) * (y1 − y0) / (x1 − x0)`, evaluated in that order.
 ///

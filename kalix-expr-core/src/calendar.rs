@@ -1,5 +1,5 @@
 //! The simulation calendar: proleptic Gregorian dates from a start date and a fixed timestep,
-//! in UTC, with no time zones or leap seconds (LANGUAGE.md §8, `sim.*`).
+//! in UTC, with no time zones or leap seconds (docs/language.md, `sim.*`).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Building a validated set of user functions (LANGUAGE.md §9): signature rules, reserved
+//! Building a validated set of user functions (docs/language.md): signature rules, reserved
 //! names, duplicates, every body's calls and arity, and recursion cycles (named in full). It
 //! resolves each body, so it sits above the resolver; the set itself ([`Functions`]) is in
 //! [`crate::host`], below it, where the resolver reads it.

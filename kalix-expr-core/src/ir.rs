@@ -116,7 +116,7 @@ pub enum IrNode {
         /// The function's name, for the error where no calendar exists.
         span: Span,
     },
-    /// A lookup table `table.t(x)` or `table.t(col, row)` (LANGUAGE.md §7).
+    /// A lookup table `table.t(x)` or `table.t(col, row)` (docs/language.md).
     Table {
         /// The table.
         table: Arc<Table>,
@@ -144,7 +144,7 @@ pub enum IrNode {
         /// The call.
         span: Span,
     },
-    /// A stateful function (LANGUAGE.md §8) with its own state.
+    /// A stateful function (docs/language.md) with its own state.
     Stateful {
         /// Which function.
         f: Stateful,

@@ -1,4 +1,4 @@
-//! Compile and evaluation options (LANGUAGE.md §10). Defaults come first in each enum.
+//! Compile and evaluation options (docs/language.md). Defaults come first in each enum.
 
 use crate::parse::ParseOptions;
 

@@ -1,4 +1,4 @@
-//! Text to [`Ast`]: the grammar of LANGUAGE.md §1, §2, §5 and §6, built on nom.
+//! Text to [`Ast`]: the grammar of docs/language.md, §2, §5 and §6, built on nom.
 //!
 //! This is the only module that imports nom. Grammar methods are named after their rule (`expr`,
 //! `power`, `unary`, `primary`, `group`, `call`, `offset`, `number`, `ident`); the binary levels
@@ -896,7 +896,7 @@ fn binary_op(i: &str) -> Option<(BinaryOp, usize)> {
     Some((op, 1))
 }
 
-/// Binding strength of the binary operators below power (LANGUAGE.md §2), higher binds tighter.
+/// Binding strength of the binary operators below power (docs/language.md), higher binds tighter.
 fn level(op: BinaryOp) -> u8 {
     use BinaryOp::*;
     match op {

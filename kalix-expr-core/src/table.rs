@@ -1,4 +1,4 @@
-//! Lookup tables (LANGUAGE.md §7): 1D `table.t(x)` and 2D `table.t(col, row)`.
+//! Lookup tables (docs/language.md): 1D `table.t(x)` and 2D `table.t(col, row)`.
 
 use std::fmt;
 

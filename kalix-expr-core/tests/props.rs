@@ -130,7 +130,7 @@ fn check_spans(src: &str) {
 // ---- the interpreter against a plain reference walker ----
 
 /// Evaluates the operator and function subset that `arith()` generates, one node at a time,
-/// written as plainly as possible from LANGUAGE.md §3–§4.
+/// written as plainly as possible from docs/language.md.
 fn reference(n: &Node, x: f64, y: f64) -> f64 {
     let truth = |v: f64| v != 0.0;
     let b = |c: bool| if c { 1.0 } else { 0.0 };

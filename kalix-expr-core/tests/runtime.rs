@@ -1,4 +1,4 @@
-//! The stepping runtime (LANGUAGE.md §5–§9): offsets, calendar, blocks and asserts, tables,
+//! The stepping runtime (docs/language.md): offsets, calendar, blocks and asserts, tables,
 //! stateful functions and user functions, run over several steps.
 
 use kalix_expr_core::{Calendar, Date, ErrorKind, Expr, FnDef, Functions, Model, Table};

@@ -92,7 +92,7 @@ use crate::input::Input;
 ///
 /// # Stateful functions: each call is one step
 ///
-/// The stateful functions keep state from one step of a run to the next (LANGUAGE.md §8), so a
+/// The stateful functions keep state from one step of a run to the next (docs/language.md), so a
 /// closure that calls them owns that state, one state machine per call site, created with the
 /// closure. The rule:
 ///

@@ -1,4 +1,4 @@
-//! The INI dialect of Kalix model files (LANGUAGE.md §11), read the way the Kalix engine reads
+//! The INI dialect of Kalix model files (docs/language.md), read the way the Kalix engine reads
 //! it, keeping the position of every piece so problems can be shown in the file.
 //!
 //! - `[section]` headers; `key = value` split at the **first** `=`; a line without `=` is a

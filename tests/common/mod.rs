@@ -1,4 +1,4 @@
-//! The one case table of the language (LANGUAGE.md §1–§6, §8 first steps), and the table of
+//! The one case table of the language (docs/language.md, §8 first steps), and the table of
 //! stateful functions stepped through time ([`step_cases!`], in `steps.rs`).
 //!
 //! [`cases!`] hands every case to a macro of the caller's choosing, so the same table feeds the
@@ -11,7 +11,7 @@
 //!
 //! The parameters are the names in slot order: the interpreter compiles against them and
 //! `kexpr!(|param, data.param, …| "expression")` takes them in that order. Each row gives one
-//! input per parameter and, where LANGUAGE.md fixes the value, the expected result (rows without
+//! input per parameter and, where docs/language.md fixes the value, the expected result (rows without
 //! one only check that the two engines agree, e.g. for libm functions whose last bit the
 //! reference does not fix). Results are compared bit for bit: NaN equals any NaN, and `-0.0` is
 //! not `0.0`.

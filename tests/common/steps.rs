@@ -1,4 +1,4 @@
-//! The case table of the stateful functions stepped through time (LANGUAGE.md §8).
+//! The case table of the stateful functions stepped through time (docs/language.md).
 //!
 //! [`step_cases!`] hands every case to a macro of the caller's choosing, as [`cases!`] does. A
 //! case is
@@ -9,7 +9,7 @@
 //!
 //! Each row is one step of one run, in order: the stepping runtime runs the expression as a
 //! `var.*` series over the `data.*` input series the rows make, and a `kexpr!` closure is called
-//! once per row. Rows give an expected value where it is worked out by hand from LANGUAGE.md §8;
+//! once per row. Rows give an expected value where it is worked out by hand from docs/language.md;
 //! rows without one only check that the engines agree. Every case holds a stateful call (so its
 //! closure steps), and no offset (which a stepping closure rejects).
 //!

@@ -1,4 +1,4 @@
-//! The state machines of the stateful functions (LANGUAGE.md §8), reproducing Kalix's
+//! The state machines of the stateful functions (docs/language.md), reproducing Kalix's
 //! arithmetic bit for bit.
 //!
 //! Each call site owns a run of `Cell<f64>`s in the run's state (cells hold indices too, exact

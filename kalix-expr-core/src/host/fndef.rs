@@ -1,4 +1,4 @@
-//! One user function (LANGUAGE.md §9): `name(a, b) = body`, called as `fn.name(…)`.
+//! One user function (docs/language.md): `name(a, b) = body`, called as `fn.name(…)`.
 
 use std::sync::Arc;
 

@@ -36,7 +36,7 @@
 //!
 //! # Rules
 //!
-//! Names follow LANGUAGE.md §9: `[a-z][a-z0-9_]*`, no built-in, stateful, calendar or reserved
+//! Names follow docs/language.md: `[a-z][a-z0-9_]*`, no built-in, stateful, calendar or reserved
 //! name, one definition per name (a user function and a native may not share one either).
 //! A body may call built-ins, natives, and other user functions (no recursion, even unused).
 //!
@@ -53,7 +53,7 @@
 //! `~/.local/share/kalix/functions` on Linux); [`Library::resolve_dir`] gives an explicit
 //! option precedence. It holds:
 //!
-//! - `functions.ini`, the library, in the `[fn]` syntax of model files (LANGUAGE.md §11):
+//! - `functions.ini`, the library, in the `[fn]` syntax of model files (docs/language.md):
 //!
 //!   ```text
 //!   # Kalix function library: user functions, called in expressions as `fn.<name>(…)`.
