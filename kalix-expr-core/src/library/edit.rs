@@ -12,7 +12,7 @@ use crate::library::{LibraryError, Problem, Snapshot};
 use crate::span::Span;
 use crate::suggest;
 
-/// One change to one function, within a [`Commit`].
+/// One change to one function, within a [`Commit`](crate::library::Commit).
 ///
 /// ```
 /// use kalix_expr_core::library::{Change, Library};
