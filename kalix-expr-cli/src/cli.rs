@@ -246,9 +246,13 @@ pub enum Format {
 /// Arguments of `kexpr check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The model file (`.ini`)
+    /// The model file (`.ini`), or `-` to read it from stdin (an editor's unsaved buffer)
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
+    /// With `-`: the file the text stands for, which names it in messages and is where its
+    /// relative `[data]` paths are found
+    #[arg(long, value_name = "FILE")]
+    pub path: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,

@@ -2,7 +2,7 @@
 //! the model library's (`kalix_expr::model`); this file turns arguments into its calls and its
 //! answers into output.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use kalix_expr::library::Snapshot;
@@ -35,9 +35,43 @@ fn analyze(m: &ModelFile, library: Option<&Snapshot>) -> Analysis {
     m.check_with(library.as_ref())
 }
 
+/// The model text from stdin, named by `--path` (whose folder holds its relative `[data]`
+/// files), for `kexpr check -`.
+fn load_stdin(args: &CheckArgs, stdin: &mut dyn io::Read, stderr: &mut dyn Write) -> Option<ModelFile> {
+    let mut bytes = Vec::new();
+    if let Err(e) = (&mut *stdin).take(kalix_expr::model::MAX_MODEL_BYTES + 1).read_to_end(&mut bytes) {
+        let _ = writeln!(stderr, "error: cannot read stdin: {e}");
+        return None;
+    }
+    if bytes.len() as u64 > kalix_expr::model::MAX_MODEL_BYTES {
+        let _ = writeln!(stderr, "error: the model on stdin is larger than the limit of 16 MiB");
+        return None;
+    }
+    let name = args.path.as_ref().map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string());
+    let dir = args.path.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
+    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    let text = String::from_utf8_lossy(&bytes);
+    let mut m = kalix_expr::model::load_text(&name, &text, dir, &env);
+    if let Some(mb) = args.state_budget {
+        m.state_budget = usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    }
+    Some(m)
+}
+
 /// `kexpr check`: every diagnostic, then a summary line; exit 1 if any is an error.
-pub fn check(args: &CheckArgs, library: Option<&Snapshot>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
-    let Some(m) = load(&args.model, args.state_budget, stderr) else { return Exit::Failed };
+pub fn check(
+    args: &CheckArgs,
+    library: Option<&Snapshot>,
+    stdin: &mut dyn io::Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Exit {
+    let loaded = if args.model.as_os_str() == "-" {
+        load_stdin(args, stdin, stderr)
+    } else {
+        load(&args.model, args.state_budget, stderr)
+    };
+    let Some(m) = loaded else { return Exit::Failed };
     let a = analyze(&m, library);
     let (errors, warnings) = a.counts();
     let written = match args.format {

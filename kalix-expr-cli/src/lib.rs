@@ -124,7 +124,7 @@ where
     let outcome = match &cli.command {
         Command::Parse(args) => parse(&args.expr, snapshot, stdin),
         Command::Eval(args) => eval(&args.expr, &args.vars, snapshot, stdin),
-        Command::Check(args) => return commands::check(args, snapshot, stdout, stderr),
+        Command::Check(args) => return commands::check(args, snapshot, stdin, stdout, stderr),
         Command::Run(args) => return commands::run(args, snapshot, stdout, stderr, terminal),
         Command::Functions(args) => functions(args, snapshot),
         Command::Fn(_) => unreachable!("handled above"),

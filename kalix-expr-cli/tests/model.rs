@@ -444,6 +444,28 @@ fn start_and_steps_select_from_dated_inputs() {
 }
 
 #[test]
+fn check_reads_a_model_from_stdin_named_by_path() {
+    let dir = TempDir::new().unwrap();
+    write(&dir, "rain.csv", "date,mm\n2000-01-01,1\n");
+    let path = dir.path().join("draft.ini");
+    let text = "[data]\nrain.csv\n[var.b]\nx = data.rain_csv.by_name.mm + sim.stpe\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kexpr"))
+        .args(["check", "-", "--path", path.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // Named by --path, and its `[data]` file found beside it (no "not found" warning).
+    assert!(stdout.contains(&format!(" --> {}:4:32", path.display())), "{stdout}");
+    assert!(stdout.ends_with(": 1 error, 0 warnings (1 expression checked)\n"), "{stdout}");
+}
+
+#[test]
 fn the_default_run_is_the_period_every_input_covers() {
     let dir = TempDir::new().unwrap();
     let model = write(&dir, "m.ini", "[var.b]\ny = data.x + data.z\n");
