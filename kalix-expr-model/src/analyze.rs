@@ -16,7 +16,6 @@ use crate::diag::{Diagnostic, Kind, Location};
 use crate::ini::Text;
 use crate::load::ModelFile;
 use crate::names::closest;
-use crate::run::Data;
 use kalix_expr_core::Help;
 
 /// Namespaces whose names the model itself defines (or that are functions): an unknown name in
@@ -156,9 +155,13 @@ pub fn analyze_with(m: &ModelFile, library: Option<&FunctionLibrary>) -> Analysi
     analyze_full(m, library, None)
 }
 
-/// [`analyze_with`], taking the `[data]` files' headers from `data` (already read for a run)
-/// instead of reading them again.
-pub(crate) fn analyze_full(m: &ModelFile, library: Option<&FunctionLibrary>, data: Option<&Data>) -> Analysis {
+/// What reading each `[data]` file of a model gave (its header, or why not), in the order of
+/// the model's `[data]` lines; `None` for a file not read.
+pub(crate) type DataHeaders = Vec<Option<Result<data::Header, data::DataError>>>;
+
+/// [`analyze_with`], taking the `[data]` files' headers from `headers` (read for a run) instead
+/// of reading them again.
+pub(crate) fn analyze_full(m: &ModelFile, library: Option<&FunctionLibrary>, headers: Option<DataHeaders>) -> Analysis {
     let mut diags = m.diagnostics.clone();
     let mut unavailable = Unavailable::new();
     let functions = user_functions(m, library, &mut unavailable, &mut diags);
@@ -177,7 +180,7 @@ pub(crate) fn analyze_full(m: &ModelFile, library: Option<&FunctionLibrary>, dat
     read_ahead_in_bodies(m, &a.functions, &mut diags);
     unused(m, &mut diags);
     trailing_dots(m, &mut diags);
-    data_files(m, &a, data, &mut diags);
+    data_files(m, &a, headers, &mut diags);
     crate::diag::sort_and_dedup(&mut diags);
     a.diagnostics = diags;
     a
@@ -209,12 +212,6 @@ fn place(
         .collect()
 }
 
-/// Whether a diagnostic was found while expanding a user function's body at a call site (the
-/// core points it at the call and says so in the help).
-fn inside_body(d: &kalix_expr_core::Diagnostic) -> bool {
-    d.inside().is_some()
-}
-
 /// Maps the errors of `Model::compile` to their series by the series name each error gives as
 /// its origin.
 fn map_model_errors(
@@ -228,7 +225,7 @@ fn map_model_errors(
         match e.origin().and_then(|name| by_name.get(name)) {
             // An unknown name inside a body is reported once, in the body (see `check_bodies`).
             Some(&i) => out.extend(place(m, unavailable, e, &m.series[i].value, |d| {
-                !(inside_body(d) && matches!(d.kind(), ErrorKind::VariableUnknown { .. }))
+                !(d.inside().is_some() && matches!(d.kind(), ErrorKind::VariableUnknown { .. }))
             })),
             None => {
                 for d in e.diagnostics() {
@@ -598,7 +595,7 @@ fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
         let body = def.body();
         if let Err(e) = resolve_with(body.ast(), body.source(), &Scope::Bound(&names), &host, &Options::model()) {
             let found = place(m, &a.unavailable, &e, &f.body, |d| {
-                matches!(d.kind(), ErrorKind::VariableUnknown { .. }) && !inside_body(d)
+                matches!(d.kind(), ErrorKind::VariableUnknown { .. }) && d.inside().is_none()
             });
             let is_called = called.contains(def.name());
             diags.extend(found.into_iter().map(|d| if is_called { d } else { uncalled(d, def.name()) }));
@@ -811,12 +808,12 @@ fn trailing_dots(m: &ModelFile, diags: &mut Vec<Diagnostic>) {
 
 /// Warnings about `[data]` files: missing ones, and `data.*` names that match no file or
 /// column (a run can still supply them with `--data`).
-fn data_files(m: &ModelFile, a: &Analysis, read: Option<&Data>, diags: &mut Vec<Diagnostic>) {
+fn data_files(m: &ModelFile, a: &Analysis, mut read: Option<DataHeaders>, diags: &mut Vec<Diagnostic>) {
     // Sanitised source name → its columns, when the file could be read (None: it could not).
     let mut sources: HashMap<String, Option<data::Header>> = HashMap::new();
     for (i, f) in m.data.iter().enumerate() {
         // A run has read the files already; a check reads only their header lines.
-        let outcome = match read.and_then(|d| d.model_file(i)) {
+        let outcome = match read.as_mut().and_then(|h| h.get_mut(i)).and_then(Option::take) {
             Some(outcome) => outcome,
             None => data::read_header(&f.path, &f.written, DateColumn::First),
         };

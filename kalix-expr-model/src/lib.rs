@@ -143,7 +143,8 @@ impl ModelFile {
         library: Option<&FunctionLibrary>,
         data: &Data,
     ) -> Result<CompiledModel<'_>, Vec<Diagnostic>> {
-        let (analysis, program) = analyze::analyze_full(self, library, Some(data)).into_program()?;
+        let headers: Vec<_> = (0..self.data.len()).map(|i| data.model_file(i)).collect();
+        let (analysis, program) = analyze::analyze_full(self, library, Some(headers)).into_program()?;
         Ok(CompiledModel::new(self, analysis, program))
     }
 }
