@@ -43,13 +43,33 @@ fn every_expression_example_gives_its_value() {
 
 #[test]
 fn every_model_example_checks_without_errors() {
+    // The CSV examples, each named by its first line (`# storage.csv`), sit beside the models.
+    let dir = tempfile::tempdir().unwrap();
+    for lines in blocks(&doc(), "csv") {
+        let name = lines[0].trim().strip_prefix("# ").unwrap_or_else(|| panic!("a csv example starts `# name.csv`"));
+        std::fs::write(dir.path().join(name), lines.join("\n") + "\n").unwrap();
+    }
     let models = blocks(&doc(), "ini");
     assert!(models.len() >= 4);
     for lines in models {
         let text = lines.join("\n") + "\n";
-        let report = ModelFile::from_text("example.ini", &text).check();
+        let path = dir.path().join("example.ini");
+        std::fs::write(&path, &text).unwrap();
+        let report = ModelFile::load(&path).unwrap().check();
         assert!(!report.has_errors(), "{text}\n{:?}", report.diagnostics);
     }
+}
+
+#[test]
+fn the_table_file_example_loads_as_a_table() {
+    let csv = blocks(&doc(), "csv").into_iter().next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("storage.csv"), csv.join("\n")).unwrap();
+    std::fs::write(dir.path().join("m.ini"), "[table.storage]\nfile = storage.csv\n[var.d]\nv = table.storage(2.25)\n")
+        .unwrap();
+    let model = ModelFile::load(dir.path().join("m.ini")).unwrap();
+    assert!(!model.check().has_errors());
+    assert_eq!(model.tables[0].table.lookup1(2.25), 300.0);
 }
 
 #[test]

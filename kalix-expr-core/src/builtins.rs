@@ -86,6 +86,14 @@ pub enum Stateful {
     MovingMin,
     /// `moving_max(x, n, default)`
     MovingMax,
+    /// `moving_median(x, n, default)`
+    MovingMedian,
+    /// `moving_std(x, n, default)`: population standard deviation
+    MovingStd,
+    /// `moving_percentile(x, n, p, default)`
+    MovingPercentile,
+    /// `moving_count(cond, n, default)`
+    MovingCount,
     /// `sum_since(x, reset)`
     SumSince,
     /// `min_since(x, reset)`
@@ -96,6 +104,23 @@ pub enum Stateful {
     CountSince,
     /// `steps_since(reset)`
     StepsSince,
+}
+
+impl Stateful {
+    /// Whether the function keeps a window of the last `n` values (`moving_*`), whose length and
+    /// pre-fill are literals, rather than an accumulator (`*_since`).
+    ///
+    /// ```
+    /// use kalix_expr_core::builtins::Stateful;
+    /// assert!(Stateful::MovingMedian.is_window());
+    /// assert!(!Stateful::SumSince.is_window());
+    /// ```
+    pub fn is_window(self) -> bool {
+        !matches!(
+            self,
+            Stateful::SumSince | Stateful::MinSince | Stateful::MaxSince | Stateful::CountSince | Stateful::StepsSince
+        )
+    }
 }
 
 /// A built-in function: its name, arity, implementation and one line of documentation.
@@ -239,9 +264,13 @@ table! {
     "min", AtLeast(2), Fold(min2), true, "smallest argument, ignoring NaN";
     "min_since", Exact(2), Stateful(Stateful::MinSince), false, "min_since(x, reset): smallest x since the last reset";
     "month_at", Exact(1), Calendar, false, "month_at(n): month of the date round(n) days from today";
+    "moving_count", Exact(3), Stateful(Stateful::MovingCount), false, "moving_count(cond, n, default): how many of the last n values are non-zero (NaN counts)";
     "moving_max", Exact(3), Stateful(Stateful::MovingMax), false, "moving_max(x, n, default): largest of the last n values";
     "moving_mean", Exact(3), Stateful(Stateful::MovingMean), false, "moving_mean(x, n, default): mean of the last n values";
+    "moving_median", Exact(3), Stateful(Stateful::MovingMedian), false, "moving_median(x, n, default): median of the last n values; NaN while a NaN is among them";
     "moving_min", Exact(3), Stateful(Stateful::MovingMin), false, "moving_min(x, n, default): smallest of the last n values";
+    "moving_percentile", Exact(4), Stateful(Stateful::MovingPercentile), false, "moving_percentile(x, n, p, default): p-th percentile (0-100) of the last n values, linear between order statistics; NaN while a NaN is among them";
+    "moving_std", Exact(3), Stateful(Stateful::MovingStd), false, "moving_std(x, n, default): population standard deviation of the last n values; NaN while a NaN or infinity is among them";
     "moving_sum", Exact(3), Stateful(Stateful::MovingSum), false, "moving_sum(x, n, default): sum of the last n values";
     "pow", Exact(2), F2(pow), true, "pow(x, y) = x ^ y";
     "round", Exact(1), F1(round), true, "nearest integer, halves away from zero";
@@ -262,11 +291,24 @@ table! {
 /// assert!(lookup("log").is_none());
 /// ```
 pub fn lookup(name: &str) -> Option<&'static Builtin> {
-    if name.len() > 16 {
+    // A long name (a 1 MB identifier) is no built-in: no need to compare it with each.
+    if name.len() > LONGEST_NAME {
         return None;
     }
     BUILTINS.iter().find(|b| b.name.eq_ignore_ascii_case(name))
 }
+
+/// The length of the longest built-in's name.
+const LONGEST_NAME: usize = {
+    let (mut i, mut longest) = (0, 0);
+    while i < BUILTINS.len() {
+        if BUILTINS[i].name.len() > longest {
+            longest = BUILTINS[i].name.len();
+        }
+        i += 1;
+    }
+    longest
+};
 
 /// The built-in constants (`pi`, `e`); a variable bound under the same name wins.
 ///
@@ -325,6 +367,13 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("rolling_sum", &["moving_sum"]),
     ("rolling_min", &["moving_min"]),
     ("rolling_max", &["moving_max"]),
+    ("rolling_median", &["moving_median"]),
+    ("rolling_std", &["moving_std"]),
+    ("moving_stdev", &["moving_std"]),
+    ("moving_sd", &["moving_std"]),
+    ("rolling_percentile", &["moving_percentile"]),
+    ("moving_quantile", &["moving_percentile"]),
+    ("rolling_count", &["moving_count"]),
 ];
 
 // ---- operators (docs/language.md) ----

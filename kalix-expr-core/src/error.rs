@@ -286,6 +286,34 @@ pub enum ErrorKind {
         /// The valid keys, comma-separated.
         keys: String,
     },
+    /// `table.levels(7)` on a table with `interpolation = exact` and no key 7: an exact lookup
+    /// whose key matches none of its axis' keys.
+    #[error("`table.{table}` has no {axis} with key {key} (nearest keys: {nearest})")]
+    TableKeyMissing {
+        /// The table.
+        table: String,
+        /// `"row"` or `"column"`.
+        axis: &'static str,
+        /// The key looked up.
+        key: f64,
+        /// The keys nearest it, comma-separated.
+        nearest: String,
+    },
+    /// `table.curve(500)` on a table with `extrapolation = error` whose keys end at 100: a key
+    /// outside the keys.
+    #[error("`table.{table}` is looked up at {key}, outside its {axis} keys ({first} to {last})")]
+    TableOutOfRange {
+        /// The table.
+        table: String,
+        /// `"row"` or `"column"`.
+        axis: &'static str,
+        /// The key looked up.
+        key: f64,
+        /// The first key.
+        first: f64,
+        /// The last key.
+        last: f64,
+    },
     /// Two series, inputs or constants with one name.
     #[error("`{name}` is defined more than once")]
     SeriesDuplicate {

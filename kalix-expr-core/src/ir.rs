@@ -154,6 +154,8 @@ pub enum IrNode {
         window: usize,
         /// Window pre-fill of the moving functions (0 otherwise).
         default: f64,
+        /// The literal parameter: `p` of `moving_percentile` (NaN otherwise).
+        param: f64,
         /// The call site's index among the expression's stateful calls.
         site: usize,
     },

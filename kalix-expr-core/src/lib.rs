@@ -81,7 +81,7 @@ pub use ir::{Ir, IrNode, IrStmt};
 pub use options::{DivByZero, DomainErrors, MissingVariable, Options};
 pub use parse::{parse, ParseOptions};
 #[cfg(feature = "interp")]
-pub use runtime::{Model, ModelError, Outputs, Program, Run, RunError};
+pub use runtime::{Model, ModelError, Outputs, OutsideLookups, Program, Run, RunError};
 pub use sema::resolve;
 #[cfg(feature = "interp")]
 pub use set::ExprSet;

@@ -39,7 +39,7 @@ use crate::ir::IrNode;
 use crate::options::Options;
 use crate::sema::resolve_shared;
 use crate::span::Span;
-use crate::table::Table;
+use crate::table::{Extrapolation, Table};
 
 /// A computed series: its name, expression and the node `this.` refers to.
 #[derive(Debug, Clone)]
@@ -259,7 +259,9 @@ impl Model {
             }
             let mut sites = Vec::new();
             ir.walk(&mut |n| match n {
-                IrNode::Stateful { f, window, default, site, .. } => sites.push((*site, (*f, *window, *default))),
+                IrNode::Stateful { f, window, default, param, site, .. } => {
+                    sites.push((*site, (*f, *window, *default, *param)))
+                }
                 IrNode::Slot(slot) if (first_sim..first_series).contains(slot) => sim_used = true,
                 IrNode::Offset { slot, step, .. } => match sources.get(*slot) {
                     Some(SlotSource::Input(_)) if *step > 0 => future_inputs = true,
@@ -276,23 +278,29 @@ impl Model {
             // Indexed by site id. Folding can drop a call (`if(0, moving_sum(…), x)`), leaving a
             // gap: such ids get an empty placeholder that nothing reads.
             let n_ids = sites.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
-            let mut by_id: Vec<Option<(crate::builtins::Stateful, usize, f64)>> = vec![None; n_ids];
+            let mut by_id: Vec<Option<(crate::builtins::Stateful, usize, f64, f64)>> = vec![None; n_ids];
             for (id, site) in sites {
                 by_id[id] = Some(site);
             }
             let sites: Vec<Site> = by_id
                 .into_iter()
                 .map(|site| match site {
-                    Some((kind, window, default)) => {
-                        let site = Site { kind, window, default, offset: state_len };
+                    Some((kind, window, default, param)) => {
+                        let site = Site { kind, window, default, param, offset: state_len };
                         state_len = state_len.saturating_add(cells_needed(kind, window));
                         all_sites.push(site);
                         site
                     }
-                    None => Site { kind: crate::builtins::Stateful::StepsSince, window: 0, default: 0.0, offset: 0 },
+                    None => Site {
+                        kind: crate::builtins::Stateful::StepsSince,
+                        window: 0,
+                        default: 0.0,
+                        param: f64::NAN,
+                        offset: 0,
+                    },
                 })
                 .collect();
-            let stepping = Stepping { sources: &sources, sites: &sites };
+            let stepping = Stepping { sources: &sources, sites: &sites, tables: &self.tables };
             match interp::Program::compile_stepping(&ir, &self.options, &stepping) {
                 Ok(mut program) => {
                     max_locals = max_locals.max(program.n_locals);
@@ -354,6 +362,7 @@ impl Model {
             series_lookback,
             future_inputs,
             max_locals,
+            tables: self.tables.clone(),
         })
     }
 
@@ -418,6 +427,8 @@ pub struct Program {
     plan: Vec<(u32, Option<Member>)>,
     /// The series whose past some offset reads: their index and slot.
     kept: Vec<(usize, usize)>,
+    /// The model's tables, for the report of lookups outside their keys.
+    tables: Vec<Arc<Table>>,
 }
 
 impl fmt::Debug for Program {
@@ -457,6 +468,38 @@ pub struct Outputs {
     names: Vec<String>,
     steps: usize,
     data: Vec<f64>,
+    outside: Vec<OutsideLookups>,
+}
+
+/// How often a run looked up a table (one that reports them, [`Table::reports_outside`])
+/// outside its keys, clamping or extrapolating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutsideLookups {
+    /// The table's name.
+    pub table: String,
+    /// What the lookups gave.
+    pub extrapolation: Extrapolation,
+    /// How many lookups.
+    pub count: u64,
+    /// The step of the first.
+    pub first_step: usize,
+    /// Its date.
+    pub first_date: Date,
+}
+
+impl fmt::Display for OutsideLookups {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.extrapolation {
+            Extrapolation::Linear => "extrapolated",
+            _ => "clamped",
+        };
+        let s = if self.count == 1 { "" } else { "s" };
+        write!(
+            f,
+            "`table.{}`: {} lookup{s} outside its keys {what}, the first on {}",
+            self.table, self.count, self.first_date
+        )
+    }
 }
 
 impl Outputs {
@@ -475,6 +518,10 @@ impl Outputs {
     /// The column of the series named `name` (matched case-insensitively).
     pub fn column(&self, name: &str) -> Option<&[f64]> {
         self.names.iter().position(|n| n.eq_ignore_ascii_case(name)).map(|i| self.column_at(i))
+    }
+    /// The lookups outside a reporting table's keys, one entry per table that had any.
+    pub fn outside_lookups(&self) -> &[OutsideLookups] {
+        &self.outside
     }
 }
 
@@ -575,7 +622,7 @@ impl Program {
         };
         if n_series == 0 {
             // Nothing to compute: no step is run, however many are asked for.
-            return Ok(Outputs { names: Vec::new(), steps, data: Vec::new() });
+            return Ok(Outputs { names: Vec::new(), steps, data: Vec::new(), outside: Vec::new() });
         }
         let mut data = vec![f64::NAN; cells];
         let mut run = Run::new(self, *calendar, Some(inputs));
@@ -592,7 +639,8 @@ impl Program {
         if steps % Self::PROGRESS_EVERY != 0 {
             progress(steps);
         }
-        Ok(Outputs { names: self.series.iter().map(|s| s.name.clone()).collect(), steps, data })
+        let outside = run.outside_lookups();
+        Ok(Outputs { names: self.series.iter().map(|s| s.name.clone()).collect(), steps, data, outside })
     }
 
     /// Starts a run that its host steps, one timestep at a time: the simulator's loop. At each
@@ -699,6 +747,8 @@ pub struct Run<'p> {
     locals: Vec<Cell<f64>>,
     history: Rings,
     input_history: Rings,
+    /// Per model table: lookups outside its keys and the first step of one.
+    outside: Vec<Cell<(u64, usize)>>,
 }
 
 impl fmt::Debug for Run<'_> {
@@ -732,6 +782,7 @@ impl<'p> Run<'p> {
             locals: (0..program.max_locals).map(|_| Cell::new(0.0)).collect(),
             history: Rings::new(&program.series_lookback),
             input_history: Rings::new(&input_lookback),
+            outside: program.tables.iter().map(|_| Cell::new((0, 0))).collect(),
         };
         run.set_step_values();
         run
@@ -799,6 +850,7 @@ impl<'p> Run<'p> {
                         history: &self.history,
                         state: &self.state,
                         calendar: &self.calendar,
+                        outside: &self.outside,
                     };
                     s.program
                         .run_step(&self.values, &self.locals, &rt)
@@ -820,6 +872,27 @@ impl<'p> Run<'p> {
     /// evaluated (before, its value at the step before); NaN for an index past the series.
     pub fn value(&self, series: usize) -> f64 {
         self.program.series.get(series).map_or(f64::NAN, |s| self.values[s.slot])
+    }
+
+    /// The lookups so far outside the keys of the tables that report them
+    /// ([`Table::reports_outside`]), one entry per table that had any: what a host reports at
+    /// the end of a run.
+    pub fn outside_lookups(&self) -> Vec<OutsideLookups> {
+        self.program
+            .tables
+            .iter()
+            .zip(&self.outside)
+            .filter_map(|(t, cell)| {
+                let (count, first) = cell.get();
+                (count > 0).then(|| OutsideLookups {
+                    table: t.name().to_string(),
+                    extrapolation: t.extrapolation(),
+                    count,
+                    first_step: first,
+                    first_date: self.calendar.date(first),
+                })
+            })
+            .collect()
     }
 
     /// Every series' value, in evaluation order.

@@ -630,11 +630,12 @@ impl<'a> Resolver<'a> {
         }
         self.called(FnRef::table(&table));
         let args: Vec<IrNode> = args.iter().map(|a| self.node(a)).collect();
-        match args.as_slice() {
-            [IrNode::Const(x)] => IrNode::Const(table.lookup1(*x)),
-            [IrNode::Const(c), IrNode::Const(r)] if table.lookup2(*c, *r).is_some() => {
-                IrNode::Const(table.lookup2(*c, *r).unwrap_or(f64::NAN))
-            }
+        // Constant keys fold, except a lookup that misses (an error at run time) or falls
+        // outside the keys of a table that counts those.
+        let keys: Option<Vec<f64>> =
+            args.iter().map(|a| if let IrNode::Const(k) = a { Some(*k) } else { None }).collect();
+        match keys.map(|k| table.lookup(&k)) {
+            Some(Ok(found)) if !(found.outside && table.reports_outside()) => IrNode::Const(found.value),
             _ => IrNode::Table { table, args, span },
         }
     }
@@ -642,11 +643,9 @@ impl<'a> Resolver<'a> {
     fn stateful(&mut self, f: &'static Builtin, kind: Stateful, args: &[Node]) -> IrNode {
         let site = self.sites;
         self.sites += 1;
-        let moving =
-            matches!(kind, Stateful::MovingSum | Stateful::MovingMean | Stateful::MovingMin | Stateful::MovingMax);
-        if !moving {
+        if !kind.is_window() {
             let args = args.iter().map(|a| self.node(a)).collect();
-            return IrNode::Stateful { f: kind, args, window: 0, default: 0.0, site };
+            return IrNode::Stateful { f: kind, args, window: 0, default: 0.0, param: f64::NAN, site };
         }
         let x = self.node(&args[0]);
         let literal = |n: &Node| match n.kind {
@@ -667,18 +666,38 @@ impl<'a> Resolver<'a> {
                 )
             }
         };
-        let Some(default) = literal(&args[2]) else {
+        // `moving_percentile(x, n, p, default)`: the percentile is a literal too, so that the
+        // window's two heaps are sized once.
+        let mut param = f64::NAN;
+        if kind == Stateful::MovingPercentile {
+            match literal(&args[2]) {
+                Some(p) if (0.0..=100.0).contains(&p) => param = p,
+                _ => {
+                    return self.error(
+                        args[2].span,
+                        ErrorKind::ArgumentNotLiteral {
+                            name: f.name.into(),
+                            index: 3,
+                            expected: "a number literal from 0 to 100 (the percentile)",
+                        },
+                        Some("write the percentile as a number such as `90` (50 is the median)".into()),
+                    )
+                }
+            }
+        }
+        let last = args.len() - 1;
+        let Some(default) = literal(&args[last]) else {
             return self.error(
-                args[2].span,
+                args[last].span,
                 ErrorKind::ArgumentNotLiteral {
                     name: f.name.into(),
-                    index: 3,
+                    index: last + 1,
                     expected: "a number literal (the window's pre-fill)",
                 },
                 Some("write a number such as `0` or `-1`".into()),
             );
         };
-        IrNode::Stateful { f: kind, args: vec![x], window, default, site }
+        IrNode::Stateful { f: kind, args: vec![x], window, default, param, site }
     }
 }
 
@@ -806,5 +825,25 @@ mod tests {
         let e = ir("moving_sum(x, 0, 0)", &["x"]).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::ArgumentNotLiteral { index: 2, .. }));
         assert!(ir("moving_sum(x, 3, -1)", &["x"]).is_ok());
+    }
+
+    #[test]
+    fn a_percentile_is_a_literal_from_0_to_100_and_its_default_comes_last() {
+        for (src, index) in [
+            ("moving_percentile(x, 30, 101, 0)", 3),
+            ("moving_percentile(x, 30, -1, 0)", 3),
+            ("moving_percentile(x, 30, x, 0)", 3),
+            ("moving_percentile(x, 30, 50, x)", 4),
+            ("moving_median(x, 2.5, 0)", 2),
+            ("moving_count(x, 3, x)", 3),
+        ] {
+            let e = ir(src, &["x"]).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::ArgumentNotLiteral { index: i, .. } if *i == index), "{src}: {e}");
+        }
+        let e = ir("moving_percentile(x, 30, 101, 0)", &["x"]).unwrap_err();
+        assert!(e.to_string().contains("from 0 to 100"), "{e}");
+        for src in ["moving_percentile(x, 30, 0, 0)", "moving_percentile(x, 30, 100, -1)", "moving_std(x, 1, 0)"] {
+            assert!(ir(src, &["x"]).is_ok(), "{src}");
+        }
     }
 }

@@ -145,6 +145,10 @@ fn stateful_names(f: Stateful) -> (&'static str, &'static str) {
         Stateful::MovingMean => ("MovingMean", "moving_mean"),
         Stateful::MovingMin => ("MovingMin", "moving_min"),
         Stateful::MovingMax => ("MovingMax", "moving_max"),
+        Stateful::MovingMedian => ("MovingMedian", "moving_median"),
+        Stateful::MovingStd => ("MovingStd", "moving_std"),
+        Stateful::MovingPercentile => ("MovingPercentile", "moving_percentile"),
+        Stateful::MovingCount => ("MovingCount", "moving_count"),
         Stateful::SumSince => ("SumSince", "sum_since"),
         Stateful::MinSince => ("MinSince", "min_since"),
         Stateful::MaxSince => ("MaxSince", "max_since"),
@@ -189,8 +193,8 @@ struct Gen<'a> {
     params: Vec<Ident>,
     /// Errors found while generating (calendar functions), with their place in the source.
     errors: Vec<(String, kalix_expr_core::Span)>,
-    /// The stateful call sites met, by site index: kind, window and pre-fill.
-    sites: BTreeMap<usize, (Stateful, usize, f64)>,
+    /// The stateful call sites met, by site index: kind, window, pre-fill and parameter.
+    sites: BTreeMap<usize, (Stateful, usize, f64, f64)>,
 }
 
 impl Gen<'_> {
@@ -219,9 +223,14 @@ impl Gen<'_> {
                 }
             };
         }
-        let states = self.sites.iter().map(|(&site, &(f, window, default))| {
+        let states = self.sites.iter().map(|(&site, &(f, window, default, param))| {
             let (s, kind, default) = (state(site, f), kind_path(f), constant(default));
-            quote!(let mut #s = ::kalix_expr::__private::SiteState::new(#kind, #window, #default);)
+            if f == Stateful::MovingPercentile {
+                let param = constant(param);
+                quote!(let mut #s = ::kalix_expr::__private::SiteState::with_param(#kind, #window, #default, #param);)
+            } else {
+                quote!(let mut #s = ::kalix_expr::__private::SiteState::new(#kind, #window, #default);)
+            }
         });
         quote! {
             {
@@ -248,8 +257,8 @@ impl Gen<'_> {
         // which would make a long chain of operators quadratic).
         let children: Vec<TokenStream> = n.children().into_iter().map(|c| self.advance(c)).collect();
         match n {
-            IrNode::Stateful { f, args, window, default, site } => {
-                self.sites.insert(*site, (*f, *window, *default));
+            IrNode::Stateful { f, args, window, default, param, site } => {
+                self.sites.insert(*site, (*f, *window, *default, *param));
                 let mut arg = |i: usize| args.get(i).map_or_else(|| constant(f64::NAN), |a| self.node(a));
                 let (a0, a1) = (arg(0), arg(1));
                 let s = state(*site, *f);
@@ -697,6 +706,9 @@ mod tests {
             let mut list = vec!["x"; args];
             if matches!(f.imp, Imp::Stateful(_)) && args == 3 {
                 list = vec!["x", "3", "0"];
+            }
+            if matches!(f.imp, Imp::Stateful(_)) && args == 4 {
+                list = vec!["x", "3", "50", "0"];
             }
             let src = format!("{:?}", format!("{}({})", f.name, list.join(", ")));
             assert!(expand_str(&src).is_ok(), "{src}");

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kalix_expr_core::table::{Extrapolation, Interpolation};
 use kalix_expr_core::{Date, Expr, FnDef, Help, Table, TableError};
 
 use crate::diag::{expression_error, Diagnostic, Kind, Location, SourceFile};
@@ -201,6 +202,15 @@ pub fn load_text(name: &str, text: &str, dir: &Path, env: EnvLookup<'_>) -> Mode
     m
 }
 
+/// A table's cells, each with its place, the place of them all, and the cells per row.
+type TableCells = (Vec<(String, Location)>, Location, usize);
+
+/// The keys of a `[table.<name>]` section.
+const TABLE_KEYS: [&str; 6] = ["values", "file", "n_cols", "interpolation", "column_interpolation", "extrapolation"];
+
+/// The largest table file read: ten million cells of a few bytes each.
+pub const MAX_TABLE_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// The section kinds Kalix knows, for suggesting a fix for an unknown section.
 const PLAIN_SECTIONS: &[&str] = &["kalix", "data", "inputs", "const", "fn", "outputs"];
 const DOTTED_SECTIONS: &[&str] = &["node", "var", "table", "acc", "ras"];
@@ -263,7 +273,7 @@ impl ModelFile {
                 },
                 Some(("node", node)) => self.node(section, node, header),
                 Some(("var", block)) => self.var(section, block, header),
-                Some(("table", table)) => self.table(section, table, header),
+                Some(("table", table)) => self.table(section, table, header, dir),
                 Some(("acc", _)) => self.references(section),
                 Some(("ras", _)) => {
                     self.references(section);
@@ -470,7 +480,7 @@ impl ModelFile {
         }
     }
 
-    fn table(&mut self, section: &Section, name: &str, header: Location) {
+    fn table(&mut self, section: &Section, name: &str, header: Location, dir: &Path) {
         if !is_segment(name) {
             self.error(header, format!("`{name}` is not a valid table name")).help =
                 Some("a table is `[table.<name>]`, the name letters, digits and `_`".into());
@@ -482,52 +492,106 @@ impl ModelFile {
             return;
         }
         let mut values: Option<&Text> = None;
-        let mut n_cols = 2;
+        let mut file: Option<&Text> = None;
+        let mut n_cols: Option<usize> = None;
         let mut n_cols_at = header.clone();
+        let mut rows_mode = (Interpolation::Linear, None);
+        let mut cols_mode = (Interpolation::Exact, None);
+        let mut outside = (Extrapolation::Clamp, None);
         for e in &section.entries {
             let key = e.key.as_str().to_lowercase();
-            let Some(value) = self.value_of(e, "`values = …` or `n_cols = …`") else { continue };
+            let Some(value) = self.value_of(e, "`key = value`") else { continue };
             match key.as_str() {
                 "values" => values = Some(value),
+                "file" => file = Some(value),
                 "n_cols" => {
                     n_cols_at = value.whole(&self.file);
                     match value.as_str().parse::<usize>() {
-                        Ok(n) => n_cols = n,
+                        Ok(n) => n_cols = Some(n),
                         Err(_) => {
                             self.error(n_cols_at.clone(), format!("`{}` is not a column count", value.as_str())).help =
                                 Some("`n_cols` is a whole number, 2 for a 1D table".into());
-                            n_cols = 0;
+                            n_cols = Some(0);
                         }
+                    }
+                }
+                "interpolation" | "column_interpolation" => {
+                    let words = ["linear", "step", "exact"];
+                    if let Some(mode) = self.table_word(value, &key, &words, Interpolation::parse) {
+                        let at = Some(value.whole(&self.file));
+                        if key == "interpolation" {
+                            rows_mode = (mode, at);
+                        } else {
+                            cols_mode = (mode, at);
+                        }
+                    }
+                }
+                "extrapolation" => {
+                    let words = ["clamp", "linear", "error"];
+                    if let Some(mode) = self.table_word(value, &key, &words, Extrapolation::parse) {
+                        outside = (mode, Some(value.whole(&self.file)));
                     }
                 }
                 _ => {
                     let at = e.key.whole(&self.file);
-                    self.warning(at, format!("unknown table key `{}`", e.key.as_str())).help =
-                        Some("a table has `values` and `n_cols`".into());
+                    let close = closest(&key, TABLE_KEYS.iter().copied());
+                    let help = match close {
+                        Some(k) => format!("did you mean `{k}`?"),
+                        None => format!("a table has {}", TABLE_KEYS.map(|k| format!("`{k}`")).join(", ")),
+                    };
+                    self.warning(at, format!("unknown table key `{}`", e.key.as_str())).help = Some(help.into());
                 }
             }
         }
+        let n_cols_given = n_cols.is_some();
+        let n_cols = n_cols.unwrap_or(2);
         let stand_in = |n_cols: usize| {
             let cells: &[&str] = if n_cols == 2 { &["0", "0", "1", "0"] } else { &["x", "1", "2", "0", "0", "0"] };
             Table::from_cells(name, cells, if n_cols == 2 { 2 } else { 3 })
         };
-        let table = match values {
-            None => {
-                self.error(header.clone(), format!("table `table.{name}` has no `values`")).help =
-                    Some("add `values = x1, y1, x2, y2, …`".into());
-                stand_in(n_cols)
+        let cells = match (values, file) {
+            (Some(_), Some(file)) => {
+                self.error(file.whole(&self.file), format!("`table.{name}` has both `values` and `file`")).help =
+                    Some("a table's cells come from one of them: remove the other".into());
+                None
             }
-            Some(_) if n_cols == 0 => stand_in(2),
-            Some(values) => {
+            (None, None) => {
+                self.error(header.clone(), format!("table `table.{name}` has no `values`")).help =
+                    Some("add `values = x1, y1, x2, y2, …`, or `file = table.csv`".into());
+                None
+            }
+            _ if n_cols == 0 => None,
+            (Some(values), None) => {
+                let file = self.file.clone();
                 let cells = split_cells(values.as_str());
-                let texts: Vec<&str> = cells.iter().map(|&(a, b)| &values.as_str()[a..b]).collect();
+                let cells =
+                    cells.iter().map(|&(a, b)| (values.as_str()[a..b].to_string(), values.location(&file, a, b)));
+                Some((cells.collect::<Vec<_>>(), values.whole(&file), n_cols))
+            }
+            (None, Some(path)) => match self.table_file(name, path, dir) {
+                Some((cells, whole, file_cols)) => {
+                    if n_cols_given && n_cols != file_cols {
+                        self.error(
+                            n_cols_at.clone(),
+                            format!("`n_cols = {n_cols}`, but the rows of `{}` have {file_cols} cells", path.as_str()),
+                        )
+                        .help = Some("a table file's rows give its width: remove `n_cols`, or correct it".into());
+                        None
+                    } else {
+                        Some((cells, whole, file_cols))
+                    }
+                }
+                None => None,
+            },
+        };
+        let table = match cells {
+            None => stand_in(if n_cols > 2 { 3 } else { 2 }),
+            Some((cells, whole, n_cols)) => {
+                let texts: Vec<&str> = cells.iter().map(|(t, _)| t.as_str()).collect();
                 match Table::from_cells(name, &texts, n_cols) {
                     Ok(t) => Ok(t),
                     Err(err) => {
-                        let file = self.file.clone();
-                        let whole = values.whole(&file);
-                        let cell_at =
-                            |i: usize| cells.get(i).map_or(whole.clone(), |&(a, b)| values.location(&file, a, b));
+                        let cell_at = |i: usize| cells.get(i).map_or(whole.clone(), |(_, at)| at.clone());
                         let at = match &err {
                             TableError::CellInvalid { index, .. } => cell_at(index - 1),
                             TableError::KeysUnordered { .. } => match unordered_key(&texts, n_cols) {
@@ -551,9 +615,124 @@ impl ModelFile {
                 }
             }
         };
-        if let Ok(table) = table {
-            self.tables.push(TableDef { name: name.to_string(), at: header, table });
+        let Ok(table) = table else { return };
+        if let (1, Some(at)) = (table.arity(), &cols_mode.1) {
+            self.warning(at.clone(), format!("`table.{name}` is a 1D table: `column_interpolation` has no effect"))
+                .help = Some("`column_interpolation` chooses how a 2D table's column key looks up".into());
         }
+        if let (Extrapolation::Linear, Some(at)) = (outside.0, &outside.1) {
+            if rows_mode.0 != Interpolation::Linear && cols_mode.0 != Interpolation::Linear {
+                self.warning(at.clone(), format!("`table.{name}` has no linear axis to extrapolate: lookups outside its keys hold the end values")).help =
+                    Some("`extrapolation = linear` extends the end segments of a `linear` axis; use `clamp` to say what happens".into());
+            }
+        }
+        let table =
+            table.with_interpolation(rows_mode.0, cols_mode.0).with_extrapolation(outside.0, outside.1.is_some());
+        self.tables.push(TableDef { name: name.to_string(), at: header, table });
+    }
+
+    /// A table option's value: one of `words`, else an error with the nearest word.
+    fn table_word<T>(&mut self, value: &Text, key: &str, words: &[&str], parse: fn(&str) -> Option<T>) -> Option<T> {
+        let parsed = parse(value.as_str());
+        if parsed.is_none() {
+            let at = value.whole(&self.file);
+            let list = words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
+            let help = match closest(value.as_str(), words.iter().copied()) {
+                Some(w) => format!("did you mean `{w}`? `{key}` is one of {list}"),
+                None => format!("`{key}` is one of {list}"),
+            };
+            self.error(at, format!("unknown {key} `{}`", value.as_str())).help = Some(help.into());
+        }
+        parsed
+    }
+
+    /// The cells of a table file (`file = levels.csv`, relative to the model's folder), each with
+    /// its place in that file, the whole file's place, and the cells per row. Problems are
+    /// reported at the file's line and column.
+    fn table_file(&mut self, name: &str, path: &Text, dir: &Path) -> Option<TableCells> {
+        let written = path.as_str().trim();
+        let resolved = resolve_path(written, dir);
+        let at = path.whole(&self.file);
+        let mut bytes = Vec::new();
+        let read = std::fs::File::open(&resolved)
+            .and_then(|f| f.take(MAX_TABLE_FILE_BYTES + 1).read_to_end(&mut bytes).map(|_| ()));
+        if let Err(e) = read {
+            let what =
+                if e.kind() == std::io::ErrorKind::NotFound { "does not exist".to_string() } else { e.to_string() };
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Kind::File,
+                    Some(at),
+                    format!("the file of `table.{name}` {what}: {}", resolved.display()),
+                )
+                .with_help("a table's `file` is relative to the model file's folder"),
+            );
+            return None;
+        }
+        if bytes.len() as u64 > MAX_TABLE_FILE_BYTES {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Kind::File,
+                    Some(at),
+                    format!("the file of `table.{name}` is larger than {} MiB", MAX_TABLE_FILE_BYTES >> 20),
+                )
+                .with_help("is this the table's file? a table holds at most ten million cells"),
+            );
+            return None;
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Kind::File,
+                    Some(at),
+                    format!("the file of `table.{name}` is not UTF-8 text: {}", resolved.display()),
+                )
+                .with_help("save the table as a CSV text file"),
+            );
+            return None;
+        };
+        let csv = Arc::new(SourceFile::new(written, text.as_str()));
+        let whole = Location::new(&csv, 0, text.len());
+        let mut cells = Vec::new();
+        let mut width: Option<(usize, usize)> = None;
+        let mut start = 0;
+        for (line_no, line) in text.split('\n').enumerate() {
+            let line_start = start;
+            start += line.len() + 1;
+            let content = line.trim_end_matches('\r');
+            if content.trim().is_empty() || content.trim_start().starts_with('#') {
+                continue;
+            }
+            let row = split_cells(content);
+            match width {
+                None => width = Some((row.len(), line_no + 1)),
+                Some((w, first)) if w != row.len() => {
+                    let loc = Location::new(&csv, line_start, line_start + content.len());
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            Kind::Definition,
+                            Some(loc),
+                            format!("in `table.{name}`: this row has {} cells, but row {first} has {w}", row.len()),
+                        )
+                        .with_help("every row of a table file has the same number of cells"),
+                    );
+                    return None;
+                }
+                _ => {}
+            }
+            for (a, b) in row {
+                let cell = content[a..b].trim_matches('"').to_string();
+                cells.push((cell, Location::new(&csv, line_start + a, line_start + b)));
+            }
+        }
+        let Some((width, _)) = width else {
+            self.diagnostics.push(
+                Diagnostic::error(Kind::Definition, Some(at), format!("the file of `table.{name}` has no rows"))
+                    .with_help("a 1D table file has rows `x, y`; a 2D one a header row of column keys, then rows of a row key and values"),
+            );
+            return None;
+        };
+        Some((cells, whole, width))
     }
 
     fn var(&mut self, section: &Section, block: &str, header: Location) {

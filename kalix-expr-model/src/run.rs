@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use kalix_expr_core::{Calendar, Date, Outputs, Program, RunError};
+use kalix_expr_core::table::Axis;
+use kalix_expr_core::{Calendar, Date, Outputs, OutsideLookups, Program, RunError};
 
 use crate::analyze::Analysis;
 use crate::data::{self, Csv, DataError, DateColumn};
@@ -408,7 +409,9 @@ impl<'m> CompiledModel<'m> {
             .program
             .run_on(&calendar, &inputs, steps, &mut |done| progress(done, steps))
             .map_err(|e| vec![self.run_error(&e)])?;
-        Ok(Results { calendar, outputs, warnings: data.unread(&self.analysis) })
+        let mut warnings = data.unread(&self.analysis);
+        warnings.extend(self.outside_warnings(outputs.outside_lookups()));
+        Ok(Results { calendar, outputs, warnings })
     }
 
     /// Runs the model over `data` for `range`, handing each step's values (every series, in
@@ -457,8 +460,25 @@ impl<'m> CompiledModel<'m> {
             }
         }
         progress(steps, steps);
-        let warnings = data.unread(&self.analysis);
+        let mut warnings = data.unread(&self.analysis);
+        warnings.extend(self.outside_warnings(&run.outside_lookups()));
         Ok(Summary { steps, series: row.len(), start, seconds: started.elapsed().as_secs_f64(), warnings })
+    }
+
+    /// A warning for each table that a run looked up outside its keys (tables that state
+    /// `extrapolation`), at the table's section.
+    fn outside_warnings(&self, outside: &[OutsideLookups]) -> Vec<Diagnostic> {
+        outside
+            .iter()
+            .map(|o| {
+                let def = self.model.tables.iter().find(|t| t.name.eq_ignore_ascii_case(&o.table));
+                let keys = def
+                    .map(|t| t.table.key_range(Axis::Row))
+                    .map_or(String::new(), |(a, b)| format!("its row keys run from {a} to {b}; "));
+                Diagnostic::warning(Kind::Run, def.map(|t| t.at.clone()), o.to_string())
+                    .with_help(format!("{keys}`extrapolation = error` stops the run at the first such lookup instead"))
+            })
+            .collect()
     }
 
     /// The names of the series, in model order (the columns of [`CompiledModel::run_each`]).

@@ -52,6 +52,28 @@ macro_rules! step_cases {
             "moving_max(data.x, 4, -1e400)" [data.x] { [5.0] => 5.0; [NAN] => 5.0; [3.0] => 5.0; [2.0] => 5.0; [1.0] => 3.0; [NAN] => 3.0; [NAN] => 2.0 }
             "moving_max(data.x, 3, 0)" [data.x] { [-1.0] => 0.0; [-2.0] => 0.0; [-3.0] => -1.0; [-4.0] => -2.0; [INF] => INF }
 
+            // ---- window statistics: NaN while a NaN is in the window, numpy's median and percentile ----
+            "moving_median(data.x, 3, 0)" [data.x] {
+                [5.0] => 0.0; [6.0] => 5.0; [1.0] => 5.0; [2.0] => 2.0; [NAN] => NAN; [3.0] => NAN; [4.0] => NAN; [5.0] => 4.0
+            }
+            "moving_median(data.x, 4, 1)" [data.x] { [2.0] => 1.0; [3.0] => 1.5; [5.0] => 2.5; [7.0] => 4.0; [-INF] => 4.0; [-0.0]; [0.0] }
+            "moving_median(data.x, 1, 9)" [data.x] { [5.0] => 5.0; [NAN] => NAN; [-0.0] => -0.0 }
+            "moving_percentile(data.x, 5, 25, 0)" [data.x] { [4.0] => 0.0; [3.0] => 0.0; [2.0] => 0.0; [1.0] => 1.0; [5.0] => 2.0 }
+            "moving_percentile(data.x, 3, 100, 0)" [data.x] { [-1.0] => 0.0; [5.0] => 5.0; [NAN] => NAN; [2.0] => NAN; [1.0] => NAN; [0.0] => 2.0 }
+            "moving_percentile(data.x, 2, 50, 0)" [data.x] { [4.0] => 2.0; [7.0] => 5.5; [INF] => NAN; [1.0] => NAN; [2.0] => 1.5 }
+            "moving_percentile(data.x, 5, 90, 0)" [data.x] { [10.0]; [20.0]; [0.3]; [-7.0]; [0.1]; [1e300]; [NAN]; [2.0] }
+            "moving_percentile(data.x, 4, 0, -1)" [data.x] { [3.0] => -1.0; [2.0] => -1.0; [1.0] => -1.0; [4.0] => 1.0; [5.0] => 1.0 }
+            "moving_std(data.x, 2, 0)" [data.x] {
+                [2.0] => 1.0; [4.0] => 1.0; [NAN] => NAN; [4.0] => NAN; [4.0] => 0.0; [INF] => NAN; [1.0] => NAN; [3.0] => 1.0
+            }
+            "moving_std(data.x, 3, 0.1)" [data.x] { [0.7]; [0.2]; [0.4]; [0.3]; [1.1]; [2.2]; [3.3]; [-0.1]; [0.0] }
+            "moving_std(data.x, 1, 0)" [data.x] { [5.0] => 0.0; [NAN] => NAN; [-3.0] => 0.0 }
+            "moving_count(data.c, 3, 0)" [data.c] { [1.0] => 1.0; [0.0] => 1.0; [NAN] => 2.0; [-0.0] => 1.0; [0.0] => 1.0; [0.0] => 0.0 }
+            "moving_count(data.x > 1, 2, 1)" [data.x] { [0.0] => 1.0; [5.0] => 1.0; [7.0] => 2.0; [NAN] => 1.0 }
+            "if(data.c, moving_median(data.x, 3, 0), moving_std(data.x, 2, 0))" [data.c, data.x] {
+                [1.0, 3.0] => 0.0; [0.0, 5.0] => 1.0; [1.0, 4.0] => 4.0; [0.0, 4.0] => 0.0; [1.0, 1.0] => 4.0
+            }
+
             // ---- the *_since family: reset-then-accumulate, a NaN reset fires ----
             "sum_since(data.x, data.r)" [data.x, data.r] {
                 [1.0, 0.0] => 1.0; [2.0, 0.0] => 3.0; [3.0, 1.0] => 3.0; [4.0, 0.0] => 7.0; [5.0, NAN] => 5.0;

@@ -21,11 +21,11 @@ use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp, Stateful};
 use crate::calendar::{days_in_month, Calendar};
 use crate::exec::flat::{Arena, Flat, Member};
-use crate::exec::temporal::Site;
+use crate::exec::temporal::{self, Site};
 use crate::ir::{Ir, IrNode, IrStmt};
 use crate::options::{DivByZero, DomainErrors, Options};
 use crate::span::Span;
-use crate::table::Table;
+use crate::table::{Axis, Interpolation, Miss, Table};
 
 /// Why an [`Ir`] cannot become a [`Program`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,6 +60,18 @@ pub(crate) struct Rt<'a> {
     pub(crate) history: &'a Rings,
     pub(crate) state: &'a [Cell<f64>],
     pub(crate) calendar: &'a Calendar,
+    /// Per model table: lookups outside its keys so far and the first step of one.
+    pub(crate) outside: &'a [Cell<(u64, usize)>],
+}
+
+impl Rt<'_> {
+    /// Counts a lookup of model table `table` outside its keys.
+    fn note_outside(&self, table: usize) {
+        if let Some(cell) = self.outside.get(table) {
+            let (count, first) = cell.get();
+            cell.set((count + 1, if count == 0 { self.step } else { first }));
+        }
+    }
 }
 
 /// Where an offset reads an input from.
@@ -133,6 +145,8 @@ pub(crate) struct Stepping<'a> {
     pub(crate) sources: &'a [SlotSource],
     /// Per stateful call site of this expression (its `site` index).
     pub(crate) sites: &'a [Site],
+    /// The model's tables: a reporting table's index here is its counter in [`Rt::outside`].
+    pub(crate) tables: &'a [Arc<Table>],
 }
 
 /// Tables and assert texts met while compiling, for errors reported after a run fails.
@@ -155,8 +169,8 @@ pub(crate) enum FaultKind {
     Domain(&'static str, f64),
     /// The condition's value and the assert's index in [`Program::assert_context`].
     Assert(f64, usize),
-    /// The table's index in [`Program::table`] and the key that matched no column.
-    TableKey(usize, f64),
+    /// The table's index in [`Program::table`] and why its lookup has no value.
+    Table(usize, Miss),
 }
 
 type Code = Box<dyn Fn(&Ctx<'_>) -> f64 + Send + Sync>;
@@ -375,18 +389,44 @@ impl Program {
                 },
                 value,
             },
-            FaultKind::TableKey(id, key) => {
+            FaultKind::Table(id, miss) => {
                 let t = self.table(id);
-                ErrorKind::TableKeyUnknown {
-                    table: t.map(|t| t.name().to_string()).unwrap_or_default(),
-                    key,
-                    keys: t
-                        .map(|t| t.column_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default(),
+                let table = t.map(|t| t.name().to_string()).unwrap_or_default();
+                let join = |keys: &[f64]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
+                match miss {
+                    // Kalix's own error: a 2D column key matched exactly and missing.
+                    Miss::NoKey { axis: Axis::Column, key }
+                        if t.is_some_and(|t| t.interpolation().1 == Interpolation::Exact) =>
+                    {
+                        ErrorKind::TableKeyUnknown {
+                            table,
+                            key,
+                            keys: t.map(|t| join(t.column_keys())).unwrap_or_default(),
+                        }
+                    }
+                    Miss::NoKey { axis, key } => ErrorKind::TableKeyMissing {
+                        table,
+                        axis: axis.as_str(),
+                        key,
+                        nearest: t.map(|t| join(&t.nearest_keys(axis, key))).unwrap_or_default(),
+                    },
+                    Miss::OutOfRange { axis, key } => {
+                        let (first, last) = t.map_or((f64::NAN, f64::NAN), |t| t.key_range(axis));
+                        ErrorKind::TableOutOfRange { table, axis: axis.as_str(), key, first, last }
+                    }
                 }
             }
         };
-        crate::error::Error::new(source, f.span, kind, None)
+        let help = match &kind {
+            ErrorKind::TableOutOfRange { .. } => {
+                Some("the table says `extrapolation = error`; `clamp` holds the end values, `linear` extends the end segments".into())
+            }
+            ErrorKind::TableKeyMissing { .. } => {
+                Some("the table says its keys match exactly; `step` takes the next-lower key, `linear` interpolates".into())
+            }
+            _ => None,
+        };
+        crate::error::Error::new(source, f.span, kind, help)
     }
 
     /// The text a failed assert shows when it is not its source at its span.
@@ -686,8 +726,8 @@ fn code_inner(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
         IrNode::Binary { op, lhs, rhs, span } => binary(*op, lhs, rhs, *span, o)?,
         IrNode::Call { f, args, span } => call(f, args, *span, o)?,
         IrNode::Native { f, args, .. } => native(f, args, o)?,
-        IrNode::Stateful { f, args, window, default, site } => match o.stepping {
-            None => first_step(*f, args, *window, *default, o)?,
+        IrNode::Stateful { f, args, window, default, param, site } => match o.stepping {
+            None => first_step(*f, args, *window, *default, *param, o)?,
             Some(s) => {
                 let site = s.sites[*site];
                 // The advance pass has already moved this call site to this step.
@@ -712,6 +752,39 @@ fn code_inner(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
                 None => f64::NAN,
             })
         }
+        IrNode::Table { table, args, span } if !table.is_kalix() => {
+            // A table with a chosen interpolation or extrapolation: the general lookup, which
+            // can miss (an exact key, `extrapolation = error`) and counts lookups outside the
+            // keys when the table reports them.
+            let t = table.clone();
+            let (span, id) = (*span, o.table_id(table));
+            let note = match o.stepping {
+                Some(s) if t.reports_outside() => s.tables.iter().position(|x| Arc::ptr_eq(x, table)),
+                _ => None,
+            };
+            let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;
+            if codes.is_empty() || codes.len() > 2 {
+                return Err(Unsupported::Limit("a table takes one or two arguments"));
+            }
+            Box::new(move |c| {
+                let mut keys = [0.0; 2];
+                for (k, a) in keys.iter_mut().zip(&codes) {
+                    *k = a(c);
+                }
+                match t.lookup(&keys[..codes.len()]) {
+                    Ok(found) => {
+                        if let (true, Some(k), Some(rt)) = (found.outside, note, c.rt) {
+                            rt.note_outside(k);
+                        }
+                        found.value
+                    }
+                    Err(miss) => {
+                        c.fault.set(Some(Fault { span, kind: FaultKind::Table(id, miss) }));
+                        f64::NAN
+                    }
+                }
+            })
+        }
         IrNode::Table { table, args, span } => {
             let t = table.clone();
             match args.as_slice() {
@@ -726,7 +799,8 @@ fn code_inner(n: &IrNode, o: Opts<'_>) -> Result<Code, Unsupported> {
                         match t.lookup2(key, row(c)) {
                             Some(v) => v,
                             None => {
-                                c.fault.set(Some(Fault { span, kind: FaultKind::TableKey(id, key) }));
+                                let miss = Miss::NoKey { axis: Axis::Column, key };
+                                c.fault.set(Some(Fault { span, kind: FaultKind::Table(id, miss) }));
                                 f64::NAN
                             }
                         }
@@ -990,7 +1064,7 @@ fn advance(n: &IrNode, o: Opts<'_>) -> Result<Option<Code>, Unsupported> {
 /// Whether a subtree can record a fault under default options: a 2D table lookup or an inlined
 /// body (which may assert).
 fn may_fault(n: &IrNode) -> bool {
-    matches!(n, IrNode::Table { args, .. } if args.len() == 2)
+    matches!(n, IrNode::Table { table, args, .. } if args.len() == 2 || !table.is_kalix())
         || matches!(n, IrNode::Inline { .. })
         || n.children().into_iter().any(may_fault)
 }
@@ -1003,7 +1077,14 @@ fn has_sites(n: &IrNode) -> bool {
 /// A stateful function evaluated as on the first step of a fresh run (a single evaluation has
 /// no past), with Kalix's exact initial state: windows pre-filled with the default and a running
 /// sum of `default * n`; `*_since` accumulators at 0 (sum, count), -1 (steps) or NaN (min, max).
-fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts<'_>) -> Result<Code, Unsupported> {
+fn first_step(
+    f: Stateful,
+    args: &[IrNode],
+    window: usize,
+    default: f64,
+    param: f64,
+    o: Opts<'_>,
+) -> Result<Code, Unsupported> {
     let n = window as f64;
     let d = default;
     let codes: Vec<Code> = args.iter().map(|a| code(a, o)).collect::<Result<_, _>>()?;
@@ -1081,6 +1162,10 @@ fn first_step(f: Stateful, args: &[IrNode], window: usize, default: f64, o: Opts
                 let _ = reset(c);
                 0.0
             })
+        }
+        Stateful::MovingMedian | Stateful::MovingPercentile | Stateful::MovingStd | Stateful::MovingCount => {
+            let x = next();
+            Box::new(move |c| temporal::first_output(f, window, d, param, x(c)).unwrap_or(f64::NAN))
         }
     })
 }
