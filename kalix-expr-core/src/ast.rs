@@ -196,6 +196,29 @@ impl BinaryOp {
 }
 
 impl Ast {
+    /// The locals a block assigns, lower-case, in order of assignment (each once); none for a
+    /// plain expression.
+    ///
+    /// ```
+    /// let e = kalix_expr_core::Expr::parse("{ a = 1; B = a; a = B * 2; a }")?;
+    /// assert_eq!(e.ast().locals(), vec!["a", "b"]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn locals(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Ast::Block(b) = self {
+            for s in &b.stmts {
+                if let Stmt::Assign { name, .. } = s {
+                    let lower = name.text.to_lowercase();
+                    if !out.contains(&lower) {
+                        out.push(lower);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Every node of the tree in source order (pre-order), statements first.
     pub fn nodes(&self) -> Vec<&Node> {
         let mut out = Vec::new();

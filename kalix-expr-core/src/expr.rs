@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::ast::{Ast, NodeKind, Stmt};
+use crate::ast::{Ast, NodeKind};
 use crate::error::Error;
 use crate::parse::{parse_shared, ParseOptions};
 
@@ -93,17 +93,7 @@ impl Expr {
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
     pub fn variables(&self) -> Vec<&str> {
-        let locals: Vec<String> = match &self.ast {
-            Ast::Block(b) => b
-                .stmts
-                .iter()
-                .filter_map(|s| match s {
-                    Stmt::Assign { name, .. } => Some(name.text.to_lowercase()),
-                    Stmt::Assert { .. } => None,
-                })
-                .collect(),
-            Ast::Expr(_) => Vec::new(),
-        };
+        let locals = self.ast.locals();
         let mut out: Vec<&str> = Vec::new();
         for n in self.ast.nodes() {
             let name = match &n.kind {

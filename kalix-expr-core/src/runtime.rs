@@ -47,6 +47,8 @@ struct SeriesDef {
     name: String,
     expr: Expr,
     node: Option<String>,
+    /// The series a bare `this` means (a `[var.*]` key's own; none in a node's properties).
+    this: Option<String>,
 }
 
 /// A model to compile: input series, constants, tables, user functions, and computed series in
@@ -171,8 +173,30 @@ impl Model {
 
     /// Adds a computed series (`var.<block>.<key>`); a bare `this` in it is the series itself.
     pub fn series(&mut self, name: impl Into<String>, expr: Expr) -> &mut Self {
-        self.series.push(SeriesDef { name: name.into(), expr, node: None });
+        let name = name.into();
+        self.series.push(SeriesDef { this: Some(name.clone()), name, expr, node: None });
         self
+    }
+
+    /// Adds a probe: series `name` evaluating `expr` as if it were written in series `of`
+    /// (added before it), so that `this` and `this.x` mean what they mean there. A tool that
+    /// explains a series' value computes each part of it as a probe; nothing else reads one.
+    /// Returns `false` (adding nothing) when there is no series `of`.
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.series("var.b.k", Expr::parse("this[-1, 0] + 1")?);
+    /// assert!(model.probe("var.why.k0", Expr::parse("this[-1, 0]")?, "var.b.k"));
+    /// let out = model.compile().unwrap().run(&[], 3).unwrap();
+    /// assert_eq!(out.column_at(1), [0.0, 1.0, 2.0]);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn probe(&mut self, name: impl Into<String>, expr: Expr, of: &str) -> bool {
+        let Some(of) = self.series.iter().find(|s| s.name.eq_ignore_ascii_case(of)) else { return false };
+        let (node, this) = (of.node.clone(), of.this.clone());
+        self.series.push(SeriesDef { name: name.into(), expr, node, this });
+        true
     }
 
     /// Adds a node property `node.<node>.<property>`; `this.x` in it is `node.<node>.x`.
@@ -181,6 +205,7 @@ impl Model {
             name: format!("node.{node}.{property}"),
             expr,
             node: Some(format!("node.{node}")),
+            this: None,
         });
         self
     }
@@ -241,7 +266,7 @@ impl Model {
                 tables: &self.tables,
                 functions: Some(&self.functions),
                 this_node: s.node.as_deref(),
-                this_series: if s.node.is_none() { Some(&s.name) } else { None },
+                this_series: s.this.as_deref(),
                 natives: &self.natives,
             };
             let resolved =
@@ -372,7 +397,7 @@ impl Model {
             let NodeKind::Var(name) = &n.kind else { continue };
             let lower = name.text.to_lowercase();
             let text = if lower == "this" {
-                s.name.clone()
+                s.this.clone().unwrap_or_default()
             } else if let (Some(rest), Some(node)) = (lower.strip_prefix("this."), &s.node) {
                 format!("{node}.{rest}")
             } else {
@@ -832,33 +857,68 @@ impl<'p> Run<'p> {
     /// step, so its windows advance once.
     pub fn eval_until(&mut self, end: usize) -> Result<(), RunError> {
         let end = end.min(self.program.series.len());
-        let p = self.program;
         while self.done < end {
-            let (slot, flat) = p.plan[self.done];
-            let v = match flat {
-                // `values` holds every slot of the model, so the arena reads in bounds.
-                Some(m) => p.arena.eval_in_pass(m, &self.values),
-                None => {
-                    let s = &p.series[self.done];
-                    let inputs = match &self.columns {
-                        Some(columns) => InputsAt::Columns(columns),
-                        None => InputsAt::Past(&self.input_history),
-                    };
-                    let rt = Rt {
-                        step: self.step,
-                        inputs,
-                        history: &self.history,
-                        state: &self.state,
-                        calendar: &self.calendar,
-                        outside: &self.outside,
-                    };
-                    s.program
-                        .run_step(&self.values, &self.locals, &rt)
-                        .map_err(|f| p.run_error(&self.calendar, s, self.step, f))?
-                }
-            };
-            self.values[slot as usize] = v;
-            self.done += 1;
+            self.eval_next()?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates the next series of the step in evaluation order.
+    #[inline(always)]
+    fn eval_next(&mut self) -> Result<(), RunError> {
+        let p = self.program;
+        let (slot, flat) = p.plan[self.done];
+        let v = match flat {
+            // `values` holds every slot of the model, so the arena reads in bounds.
+            Some(m) => p.arena.eval_in_pass(m, &self.values),
+            None => {
+                let s = &p.series[self.done];
+                let inputs = match &self.columns {
+                    Some(columns) => InputsAt::Columns(columns),
+                    None => InputsAt::Past(&self.input_history),
+                };
+                let rt = Rt {
+                    step: self.step,
+                    inputs,
+                    history: &self.history,
+                    state: &self.state,
+                    calendar: &self.calendar,
+                    outside: &self.outside,
+                };
+                s.program
+                    .run_step(&self.values, &self.locals, &rt)
+                    .map_err(|f| p.run_error(&self.calendar, s, self.step, f))?
+            }
+        };
+        self.values[slot as usize] = v;
+        self.done += 1;
+        Ok(())
+    }
+
+    /// [`Run::eval_all`], adding the nanoseconds each series took to `nanos` (one per series,
+    /// in evaluation order; a shorter slice times the first ones only): a profile of the
+    /// model. Only a profiling host pays for the clock; [`Run::eval_all`] reads none.
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.series("var.b.k", Expr::parse("sim.step * 2")?);
+    /// let program = model.compile().unwrap();
+    /// let mut run = program.start(Date::new(2000, 1, 1).unwrap()).unwrap();
+    /// let mut nanos = vec![0u64; 1];
+    /// run.eval_all_profiled(&mut nanos).unwrap();
+    /// assert_eq!(run.value(0), 0.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn eval_all_profiled(&mut self, nanos: &mut [u64]) -> Result<(), RunError> {
+        let end = self.program.series.len();
+        while self.done < end {
+            let i = self.done;
+            let started = std::time::Instant::now();
+            self.eval_next()?;
+            if let Some(n) = nanos.get_mut(i) {
+                *n += started.elapsed().as_nanos() as u64;
+            }
         }
         Ok(())
     }

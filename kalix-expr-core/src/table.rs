@@ -450,6 +450,65 @@ impl Table {
         keys[i.saturating_sub(1)..(i + 1).min(keys.len())].iter().copied().filter(|k| *k != key).collect()
     }
 
+    /// Which rows (and columns) a lookup of `args` read, in words: what `kexpr why` shows.
+    ///
+    /// ```
+    /// use kalix_expr_core::Table;
+    /// let t = Table::from_cells("t", &["0", "0", "10", "100", "20", "0"], 2)?;
+    /// assert_eq!(t.describe_lookup(&[12.0]), "between row 10 → 100 and row 20 → 0");
+    /// assert_eq!(t.describe_lookup(&[25.0]), "past the last row, 20 → 0 (clamped)");
+    /// # Ok::<(), kalix_expr_core::TableError>(())
+    /// ```
+    pub fn describe_lookup(&self, args: &[f64]) -> String {
+        let n = self.rows.len();
+        let row = |c: usize, x: f64| -> String {
+            let ys = &self.values[c * n..(c + 1) * n];
+            let at = |i: usize| format!("row {} → {}", self.rows[i], ys[i]);
+            let how = match self.outside {
+                Extrapolation::Linear if self.row_mode == Interpolation::Linear => "extrapolated",
+                Extrapolation::Error => "an error",
+                _ => "clamped",
+            };
+            match position(&self.rows, x, self.row_mode, self.outside, Axis::Row) {
+                Err(_) if self.row_mode == Interpolation::Exact => format!("no row with key {x}"),
+                Err(_) => format!("outside the rows ({} to {}): an error", self.rows[0], self.rows[n - 1]),
+                Ok(Position::Nan) => "NaN key: NaN".to_string(),
+                Ok(Position::At(i)) if self.row_mode == Interpolation::Step && self.rows[i] != x => {
+                    format!("{} (the next-lower key)", at(i))
+                }
+                Ok(Position::At(i)) => at(i),
+                Ok(Position::Held(i)) => {
+                    let side = if i == 0 { "before the first row" } else { "past the last row" };
+                    format!("{side}, {} → {} ({how})", self.rows[i], ys[i])
+                }
+                Ok(Position::Between(i, false)) => format!("between {} and {}", at(i), at(i + 1)),
+                Ok(Position::Between(i, true)) => {
+                    format!("outside the rows, along {} and {} ({how})", at(i), at(i + 1))
+                }
+            }
+        };
+        match *args {
+            [x] => row(0, x),
+            [col, x] if !self.cols.is_empty() => match self.cols.iter().position(|k| *k == col) {
+                Some(c) => format!("column {col}: {}", row(c, x)),
+                None => match position(&self.cols, col, self.col_mode, self.outside, Axis::Column) {
+                    Ok(Position::At(c)) => format!("column {} (the next-lower key): {}", self.cols[c], row(c, x)),
+                    Ok(Position::Held(c)) => format!("column {} (the nearest end): {}", self.cols[c], row(c, x)),
+                    Ok(Position::Between(c, _)) => format!(
+                        "between column {}: {}; and column {}: {}",
+                        self.cols[c],
+                        row(c, x),
+                        self.cols[c + 1],
+                        row(c + 1, x)
+                    ),
+                    Ok(Position::Nan) => "NaN column key: NaN".to_string(),
+                    Err(_) => format!("no column with key {col}"),
+                },
+            },
+            _ => String::new(),
+        }
+    }
+
     /// The first and last key of `axis`.
     pub fn key_range(&self, axis: Axis) -> (f64, f64) {
         let keys = match axis {

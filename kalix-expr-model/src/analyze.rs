@@ -94,7 +94,7 @@ impl Analysis {
 
 /// The expression of every series, with a stand-in `0` for those that do not parse (their
 /// errors are reported), so that references to them resolve.
-fn series_exprs(m: &ModelFile) -> Vec<Expr> {
+pub(crate) fn series_exprs(m: &ModelFile) -> Vec<Expr> {
     m.series.iter().map(|s| s.expr.clone().unwrap_or_else(zero)).collect()
 }
 
@@ -105,6 +105,17 @@ fn zero() -> Expr {
 /// Builds the core [`Model`] on `calendar`: inputs, constants, tables, functions, then the series
 /// in file order.
 fn build(m: &ModelFile, a: &Analysis, exprs: &[Expr], calendar: Calendar) -> Model {
+    build_probed(m, a, exprs, calendar, &HashMap::new())
+}
+
+/// [`build`], with probes ([`Model::probe`]) after the series they belong to, by series index.
+pub(crate) fn build_probed(
+    m: &ModelFile,
+    a: &Analysis,
+    exprs: &[Expr],
+    calendar: Calendar,
+    probes: &HashMap<usize, Vec<(String, Expr)>>,
+) -> Model {
     let mut model = Model::new(calendar);
     model.options(Options::model()).state_budget(m.state_budget);
     for (name, _) in &a.inputs {
@@ -117,11 +128,14 @@ fn build(m: &ModelFile, a: &Analysis, exprs: &[Expr], calendar: Calendar) -> Mod
         model.table(t.table.clone());
     }
     model.functions(a.functions.clone());
-    for (s, expr) in m.series.iter().zip(exprs) {
+    for (i, (s, expr)) in m.series.iter().zip(exprs).enumerate() {
         match &s.kind {
             crate::load::SeriesKind::Var => model.series(s.name.clone(), expr.clone()),
             crate::load::SeriesKind::Node { node, property } => model.node_series(node, property, expr.clone()),
         };
+        for (name, probe) in probes.get(&i).into_iter().flatten() {
+            model.probe(name.clone(), probe.clone(), &s.name);
+        }
     }
     model
 }
