@@ -84,6 +84,29 @@ starts at --start, or the model's `[kalix] start`, or 2000-01-01, and runs
 --steps steps (or to `[kalix] end`). Steps are daily. A column of a --data file
 that no expression reads is a warning.")]
     Run(RunArgs),
+    /// Explain a series' value at a date: every part of its expression with its value
+    #[command(long_about = "\
+Explain a series' value at a date: every part of its expression with its value.
+
+Runs the model up to that date (with the inputs and range of `kexpr run`) and
+prints the series' expression as a tree: each sub-expression with its value at
+that step, each input with where it came from (a data file's column, a constant,
+another series, the calendar), the date an offset read, the rows a table lookup
+read, a window's contents, and which branch each `if` took. --depth N explains
+the series it reads too, N levels down. --format json gives the same as data.")]
+    Why(WhyArgs),
+    /// Print the dependency graph of a model's expressions (DOT), or draw it as SVG
+    #[command(long_about = "\
+Print the dependency graph of a model's expressions in Graphviz's DOT language,
+or draw it as an SVG file (--svg FILE; no Graphviz needed).
+
+Each series, input, constant, table, user function and calendar field is a
+vertex; an edge goes from what is read to the series (or function) reading it.
+A read of another step (`x[-1, 0]`) is dashed and labelled with its offset;
+feedback loops (series reading each other through offsets) are orange; a read of
+a series before it is computed in the step is red (`kexpr check` reports it).
+--format json gives the vertices and edges as data.")]
+    Graph(GraphArgs),
     /// Add, change, remove, list and show the functions of the function library
     #[command(long_about = "\
 Add, change, remove, list and show the functions of the function library.
@@ -267,6 +290,70 @@ pub struct RunArgs {
     /// The model file (`.ini`)
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
+    /// The inputs and the range of the run.
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// The most memory, in MB, the state of the model's windows may take (default 256 MiB)
+    #[arg(long, value_name = "MB")]
+    pub state_budget: Option<u64>,
+    /// Write the results to this file instead of stdout (written whole or not at all)
+    #[arg(long, short, value_name = "OUT.csv")]
+    pub output: Option<PathBuf>,
+    /// No progress bar and no note about warnings
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// After the run, print to stderr the time each series took (total, per step, share of
+    /// the run), slowest first, and the time spent loading, checking and reading data
+    #[arg(long)]
+    pub profile: bool,
+    /// Draw a line chart of the series over the run's dates into this SVG file
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// The series --plot draws, comma-separated (default: the first six)
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',', requires = "plot")]
+    pub series: Vec<String>,
+}
+
+/// Arguments of `kexpr why`.
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The model file (`.ini`)
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The series to explain (`var.dam.release`, `node.dam.demand`)
+    #[arg(value_name = "SERIES")]
+    pub series: String,
+    /// The date to explain
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub at: Date,
+    /// Explain the series it reads too, this many levels down
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub depth: usize,
+    /// The inputs and range, as for `kexpr run`.
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Arguments of `kexpr graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The model file (`.ini`)
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Draw the graph into this SVG file instead of printing DOT
+    #[arg(long, value_name = "FILE.svg")]
+    pub svg: Option<PathBuf>,
+    /// Output format of what is printed: `human` (DOT) or `json` (vertices and edges)
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// The inputs and range of a run (`kexpr run`, `kexpr why`).
+#[derive(Debug, Args)]
+pub struct InputArgs {
     /// A CSV file of input series, one column per series, headed by its name; may be given
     /// more than once
     #[arg(long, value_name = "FILE.csv")]
@@ -283,15 +370,6 @@ pub struct RunArgs {
     /// before or ends after an input's rows
     #[arg(long)]
     pub nan_outside_data: bool,
-    /// The most memory, in MB, the state of the model's windows may take (default 256 MiB)
-    #[arg(long, value_name = "MB")]
-    pub state_budget: Option<u64>,
-    /// Write the results to this file instead of stdout (written whole or not at all)
-    #[arg(long, short, value_name = "OUT.csv")]
-    pub output: Option<PathBuf>,
-    /// No progress bar and no note about warnings
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 /// Arguments of `kexpr functions`.

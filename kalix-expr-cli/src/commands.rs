@@ -7,14 +7,14 @@ use std::path::Path;
 
 use kalix_expr::library::Snapshot;
 use kalix_expr::model::{
-    count, csv_header, csv_row, render_all, Analysis, Data, Diagnostic, FunctionLibrary, Kind, ModelFile, RunRange,
+    count, csv_header, csv_row, render_all, Analysis, Data, Diagnostic, FunctionLibrary, Kind, ModelFile,
 };
 
 use crate::cli::{CheckArgs, Format, RunArgs};
 use crate::Exit;
 
 /// Loads the model, or says why the file cannot be read; `state_budget` in MB.
-fn load(path: &Path, state_budget: Option<u64>, stderr: &mut dyn Write) -> Option<ModelFile> {
+pub(crate) fn load(path: &Path, state_budget: Option<u64>, stderr: &mut dyn Write) -> Option<ModelFile> {
     match ModelFile::load(path) {
         Ok(mut m) => {
             if let Some(mb) = state_budget {
@@ -134,8 +134,10 @@ pub fn run(
     stderr: &mut dyn Write,
     terminal: Terminal,
 ) -> Exit {
+    let loading = std::time::Instant::now();
     let Some(m) = load(&args.model, args.state_budget, stderr) else { return Exit::Failed };
-    match run_model(&m, library, args, stdout, stderr, terminal) {
+    let loaded = loading.elapsed().as_secs_f64();
+    match run_model(&m, library, args, stdout, stderr, terminal, loaded) {
         Ok(()) => Exit::Ok,
         Err((exit, diags)) => {
             // The list ends with its count, as `kexpr check`'s does.
@@ -146,6 +148,7 @@ pub fn run(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_model(
     m: &ModelFile,
     library: Option<&Snapshot>,
@@ -153,19 +156,30 @@ fn run_model(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
     terminal: Terminal,
+    loaded: f64,
 ) -> Result<(), Failure> {
     let library = library.map(FunctionLibrary::from_snapshot);
     // The data first, each file read once: the check takes the `[data]` headers from it.
-    let data = Data::read_all(m, &args.data).map_err(failed)?;
+    let reading = std::time::Instant::now();
+    let data = Data::read_all(m, &args.inputs.data).map_err(failed)?;
+    let read = reading.elapsed().as_secs_f64();
+    let compiling = std::time::Instant::now();
     let compiled = m.compile_with_data(library.as_ref(), &data).map_err(|errors| {
         // Errors only in the data files' content are bad input data (exit 2), not a bad model.
         let exit = if errors.iter().all(|d| d.kind == Kind::Data) { Exit::Failed } else { Exit::Invalid };
         (exit, errors)
     })?;
+    let compiled_in = compiling.elapsed().as_secs_f64();
+    let names: Vec<&str> = compiled.series_names().collect();
+    let mut chart = match &args.plot {
+        Some(_) => Some(crate::plot::Chart::choose(&names, &args.series).map_err(failed)?),
+        None => None,
+    };
+    let mut nanos = vec![0u64; if args.profile { names.len() } else { 0 }];
     if let Some(summary) = compiled.warning_summary().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "note: {summary}: see them with `kexpr check {}`", m.file.name());
     }
-    let range = RunRange { start: args.start, steps: args.steps, nan_outside_data: args.nan_outside_data };
+    let range = args.inputs.range();
     let mut bar = None;
     let show = terminal.progress && !args.quiet;
     let mut progress = |done: usize, steps: usize| {
@@ -182,20 +196,27 @@ fn run_model(
         }
     };
     // Rows are written as they are computed: memory stays flat however long the run.
-    let names: Vec<&str> = compiled.series_names().collect();
     let pipe_closed = std::cell::Cell::new(false);
     let closed = |e: &io::Error| pipe_closed.set(pipe_closed.get() || e.kind() == io::ErrorKind::BrokenPipe);
     let mut stream = |out: &mut dyn Write| {
         let mut out = io::BufWriter::new(out);
         // The header goes with the first row, so a run refused before it starts writes nothing.
         let mut started = false;
-        let summary = compiled.run_each(&data, range, &mut progress, &mut |date, row| {
+        let mut each = |date, row: &[f64]| {
             if !started {
                 started = true;
                 csv_header(&mut out, names.iter().copied()).inspect_err(closed)?;
             }
+            if let Some(chart) = chart.as_mut() {
+                chart.push(date, row);
+            }
             csv_row(&mut out, date, row).inspect_err(closed)
-        })?;
+        };
+        let summary = if args.profile {
+            compiled.run_each_profiled(&data, range, &mut progress, &mut each, &mut nanos)?
+        } else {
+            compiled.run_each(&data, range, &mut progress, &mut each)?
+        };
         out.flush()
             .inspect_err(closed)
             .map_err(|e| vec![Diagnostic::error(Kind::Output, None, format!("cannot write the results: {e}"))])?;
@@ -239,6 +260,20 @@ fn run_model(
     }
     if !args.quiet {
         let _ = write!(stderr, "{}", render_all(&summary.warnings));
+    }
+    if let (Some(chart), Some(path)) = (&chart, &args.plot) {
+        let title = m.file.name().to_string();
+        let written = chart
+            .draw(&title)
+            .and_then(|svg| kalix_expr::files::replace_file(path, &mut |f| f.write_all(svg.as_bytes())));
+        if let Err(e) = written {
+            let message = format!("cannot write the plot `{}`: {e}", path.display());
+            return Err(failed(vec![Diagnostic::error(Kind::Output, None, message)]));
+        }
+    }
+    if args.profile {
+        let phases = crate::profile::Phases { load: loaded, read, compile: compiled_in, run: summary.seconds };
+        let _ = write!(stderr, "{}", crate::profile::table(&names, &nanos, summary.steps, &phases));
     }
     // On a terminal, a line ends the run; piped, the command stays quiet.
     if show {

@@ -35,7 +35,10 @@ use kalix_expr::{ErrorKind, Expr, Options};
 
 pub mod cli;
 mod commands;
+mod inspect;
 mod library;
+mod plot;
+mod profile;
 
 pub use cli::{Binding, Cli, Command};
 pub use commands::Terminal;
@@ -126,6 +129,8 @@ where
         Command::Eval(args) => eval(&args.expr, &args.vars, snapshot, stdin),
         Command::Check(args) => return commands::check(args, snapshot, stdin, stdout, stderr),
         Command::Run(args) => return commands::run(args, snapshot, stdout, stderr, terminal),
+        Command::Why(args) => return inspect::why(args, snapshot, stdout, stderr),
+        Command::Graph(args) => return inspect::graph(args, stdout, stderr),
         Command::Functions(args) => functions(args, snapshot),
         Command::Fn(_) => unreachable!("handled above"),
     };

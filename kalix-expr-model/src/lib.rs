@@ -56,7 +56,9 @@
 mod analyze;
 pub mod data;
 mod diag;
+mod explain;
 mod format;
+mod graph;
 pub mod ini;
 mod load;
 pub(crate) mod names;
@@ -67,7 +69,9 @@ use std::path::Path;
 
 pub use analyze::{analyze, analyze_with, Analysis, FunctionLibrary};
 pub use diag::{count, render_all, sort_and_dedup, Diagnostic, JsonDiagnostic, Kind, Location, Severity, SourceFile};
+pub use explain::{Explanation, Trace, What, MAX_WINDOW_SHOWN};
 pub use format::format_value;
+pub use graph::{Edge, Graph, Vertex, VertexKind};
 pub use kalix_expr_core::Help;
 pub use load::{
     load_path, load_text, parse_date, Constant, DataFile, Function, ModelFile, RasAction, Series, SeriesKind, TableDef,
