@@ -175,7 +175,8 @@ fn run_model(
         Some(_) => Some(crate::plot::Chart::choose(&names, &args.series).map_err(failed)?),
         None => None,
     };
-    let mut nanos = vec![0u64; if args.profile { names.len() } else { 0 }];
+    // One per series, and one for the clock's own cost.
+    let mut nanos = vec![0u64; if args.profile { names.len() + 1 } else { 0 }];
     if let Some(summary) = compiled.warning_summary().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "note: {summary}: see them with `kexpr check {}`", m.file.name());
     }

@@ -454,7 +454,8 @@ impl<'m> CompiledModel<'m> {
     }
 
     /// [`CompiledModel::run_each`], adding to `nanos` (one per series, in model order) the time
-    /// each series' evaluation took over the run: a profile. Timing costs a clock read per
+    /// each series' evaluation took over the run: a profile. One more element gets the clock's
+    /// own cost over the run (see `Run::eval_all_profiled`). Timing costs a clock read per
     /// series and step, which only a profiled run pays.
     ///
     /// ```
