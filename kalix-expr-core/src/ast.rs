@@ -221,8 +221,9 @@ impl Ast {
 
     /// Every node of the tree in source order (pre-order), statements first.
     pub fn nodes(&self) -> Vec<&Node> {
-        let mut out = Vec::new();
-        let mut stack: Vec<&Node> = Vec::new();
+        // Sized for a typical expression, so most calls allocate once each.
+        let mut out = Vec::with_capacity(32);
+        let mut stack: Vec<&Node> = Vec::with_capacity(16);
         let roots: Vec<&Node> = match self {
             Ast::Expr(n) => vec![n],
             Ast::Block(b) => b

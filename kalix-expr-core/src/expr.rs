@@ -22,7 +22,7 @@ use crate::parse::{parse_shared, ParseOptions};
 #[derive(Clone)]
 pub struct Expr {
     pub(crate) source: Arc<str>,
-    pub(crate) ast: Ast,
+    pub(crate) ast: Arc<Ast>,
     description: Option<String>,
 }
 
@@ -48,7 +48,7 @@ impl Expr {
     pub fn parse_with(source: &str, opts: &ParseOptions) -> Result<Expr, Error> {
         let source: Arc<str> = Arc::from(source);
         let ast = parse_shared(&source, opts)?;
-        Ok(Expr { source, ast, description: None })
+        Ok(Expr { source, ast: Arc::new(ast), description: None })
     }
 
     /// The source text.

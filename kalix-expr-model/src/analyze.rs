@@ -178,9 +178,15 @@ pub(crate) type DataHeaders = Vec<Option<Result<data::Header, data::DataError>>>
 pub(crate) fn analyze_full(m: &ModelFile, library: Option<&FunctionLibrary>, headers: Option<DataHeaders>) -> Analysis {
     let mut diags = m.diagnostics.clone();
     let mut unavailable = Unavailable::new();
-    let functions = user_functions(m, library, &mut unavailable, &mut diags);
+    let called = functions_kalix_expands(m);
+    let functions = user_functions(m, library, &called, &mut unavailable, &mut diags);
     let exprs = series_exprs(m);
-    let inputs = collect_inputs(m, &functions, &exprs);
+    // The functions each series calls, directly or not, found once for the passes below.
+    let calls: Vec<Vec<String>> = exprs
+        .iter()
+        .map(|e| called_functions(e, &functions).into_iter().map(|d| d.name().to_string()).collect())
+        .collect();
+    let inputs = collect_inputs(m, &functions, &exprs, &calls);
     let expressions = m.series.len() + m.functions.len() + m.ras_actions.len();
     let mut a = Analysis { diagnostics: Vec::new(), inputs, expressions, functions, unavailable, program: None };
     // The calendar is only the default: each run gives its own (`Program::run_on`).
@@ -189,9 +195,9 @@ pub(crate) fn analyze_full(m: &ModelFile, library: Option<&FunctionLibrary>, hea
         Ok(program) => a.program = Some(program),
         Err(e) => map_model_errors(m, &a.unavailable, &e.errors, &mut diags),
     }
-    check_bodies(m, &a, &mut diags);
+    check_bodies(m, &a, &called, &mut diags);
     check_ras_actions(m, &a, &mut diags);
-    read_ahead_in_bodies(m, &a.functions, &mut diags);
+    read_ahead_in_bodies(m, &a.functions, &calls, &mut diags);
     unused(m, &mut diags);
     trailing_dots(m, &mut diags);
     data_files(m, &a, headers, &mut diags);
@@ -276,6 +282,7 @@ enum Origin {
 fn user_functions(
     m: &ModelFile,
     library: Option<&FunctionLibrary>,
+    called: &HashSet<String>,
     unavailable: &mut Unavailable,
     diags: &mut Vec<Diagnostic>,
 ) -> Functions {
@@ -285,7 +292,6 @@ fn user_functions(
         let reachable = library_functions(m, library, unavailable, diags);
         defs.extend(reachable.into_iter().map(|d| (Origin::Library, d)));
     }
-    let called = functions_kalix_expands(m);
     let tables: Vec<Arc<kalix_expr_core::Table>> = m.tables.iter().map(|t| Arc::new(t.table.clone())).collect();
     for _ in 0..=defs.len() + 1 {
         let errors = match Functions::with_host(defs.iter().map(|(_, d)| d.clone()).collect(), &[], &tables) {
@@ -546,28 +552,36 @@ fn free_variables(def: &FnDef) -> Vec<&str> {
 
 /// The names expressions read that nothing defines, outside the namespaces the model defines:
 /// `data.*`, `node.*` (the hydrological simulation's outputs) and any other dotted namespace.
-fn collect_inputs(m: &ModelFile, functions: &Functions, exprs: &[Expr]) -> Vec<(String, Location)> {
+fn collect_inputs(
+    m: &ModelFile,
+    functions: &Functions,
+    exprs: &[Expr],
+    calls: &[Vec<String>],
+) -> Vec<(String, Location)> {
     let mut defined: HashSet<String> = m.series.iter().map(|s| s.name.to_lowercase()).collect();
     defined.extend(m.constants.iter().map(|c| c.name.clone()));
     defined.extend(SIM_FIELDS.iter().map(|f| f.to_string()));
     let mut inputs: Vec<(String, Location)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for (s, expr) in m.series.iter().zip(exprs) {
+    // Each body's free variables, once (not once per series calling it).
+    let mut free: HashMap<&str, Vec<&str>> = HashMap::new();
+    for ((s, expr), called) in m.series.iter().zip(exprs).zip(calls) {
         let this = s.this_node();
-        let at = s.value.whole(&m.file);
-        let own =
-            expr.variables().into_iter().map(|v| (v, name_span(expr, v).map(|(a, b)| s.value.location(&m.file, a, b))));
-        let bodies = called_functions(expr, functions)
-            .into_iter()
-            .flat_map(|d| free_variables(d).into_iter().map(|v| (v, None)));
-        for (v, place) in own.chain(bodies) {
+        // `true`: the series' own variable, placed at its first read (found only when needed).
+        let own = expr.variables().into_iter().map(|v| (v, true));
+        let mut body_vars: Vec<&str> = Vec::new();
+        for d in called.iter().filter_map(|name| functions.get(name)) {
+            body_vars.extend(free.entry(d.name()).or_insert_with(|| free_variables(d)).iter().copied());
+        }
+        for (v, is_own) in own.chain(body_vars.into_iter().map(|v| (v, false))) {
             let name = rewrite_this(v, this.as_deref());
             let namespace = name.split_once('.').map(|(ns, _)| ns);
             let Some(namespace) = namespace else { continue };
             if DEFINED_NAMESPACES.contains(&namespace) || defined.contains(&name) || !seen.insert(name.clone()) {
                 continue;
             }
-            inputs.push((name, place.unwrap_or_else(|| at.clone())));
+            let place = if is_own { name_span(expr, v).map(|(a, b)| s.value.location(&m.file, a, b)) } else { None };
+            inputs.push((name, place.unwrap_or_else(|| s.value.whole(&m.file))));
         }
     }
     inputs
@@ -583,25 +597,26 @@ fn name_span(expr: &Expr, v: &str) -> Option<(usize, usize)> {
 
 /// Resolves each function body on its own against every name the model binds, so an unknown
 /// variable in a body is reported once, in the body, even when nothing calls it.
-fn check_bodies(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
-    let called = functions_kalix_expands(m);
-    let mut bound: Vec<String> = a.inputs.iter().map(|(n, _)| n.clone()).collect();
-    bound.extend(m.constants.iter().map(|c| c.name.clone()));
+fn check_bodies(m: &ModelFile, a: &Analysis, called: &HashSet<String>, diags: &mut Vec<Diagnostic>) {
+    // Every name the model binds, lower-case. A body is resolved with only the ones it reads
+    // bound (the rest are unknown either way), so a model of thousands of series does not
+    // cost thousands of bindings per function.
+    let mut bound: HashSet<String> = a.inputs.iter().map(|(n, _)| n.to_lowercase()).collect();
+    bound.extend(m.constants.iter().map(|c| c.name.to_lowercase()));
     bound.extend(SIM_FIELDS.iter().map(|f| f.to_string()));
-    bound.extend(m.series.iter().map(|s| s.name.clone()));
+    bound.extend(m.series.iter().map(|s| s.name.to_lowercase()));
     let tables: Vec<Arc<kalix_expr_core::Table>> = m.tables.iter().map(|t| Arc::new(t.table.clone())).collect();
     // In a body alone, `this.x` and `this` are names like any other; they are bound below.
     let host = Host { tables: &tables, functions: Some(&a.functions), ..Host::default() };
     let host = Host { this_node: Some("this"), this_series: Some("this"), ..host };
     for f in &m.functions {
         let Some(def) = &f.def else { continue };
-        let mut names: Vec<String> = bound.clone();
-        names.extend(def.params().iter().cloned());
+        let mut names: Vec<String> = def.params().to_vec();
         names.push("this".into());
         for v in free_variables(def) {
             let lower = v.to_lowercase();
             let namespace = lower.split_once('.').map(|(ns, _)| ns);
-            if namespace.is_some_and(|ns| ns == "this" || !DEFINED_NAMESPACES.contains(&ns)) {
+            if bound.contains(&lower) || namespace.is_some_and(|ns| ns == "this" || !DEFINED_NAMESPACES.contains(&ns)) {
                 names.push(lower);
             }
         }
@@ -650,27 +665,40 @@ fn check_ras_actions(m: &ModelFile, a: &Analysis, diags: &mut Vec<Diagnostic>) {
 /// A function body read, without an offset, of a series that its caller computes later in the
 /// step (or of the caller itself). The core checks this for a series' own text; this follows it
 /// into the bodies the series calls.
-fn read_ahead_in_bodies(m: &ModelFile, functions: &Functions, diags: &mut Vec<Diagnostic>) {
+fn read_ahead_in_bodies(m: &ModelFile, functions: &Functions, calls: &[Vec<String>], diags: &mut Vec<Diagnostic>) {
     let index: HashMap<String, usize> = m.series.iter().enumerate().map(|(i, s)| (s.name.to_lowercase(), i)).collect();
     let bodies: HashMap<usize, &Text> = m
         .functions
         .iter()
         .filter_map(|f| f.def.as_ref().map(|d| (d.body().source().as_ptr() as usize, &f.body)))
         .collect();
-    for (i, s) in m.series.iter().enumerate() {
-        let Some(expr) = &s.expr else { continue };
+    // Each body's reads of its free variables, found once (not once per series calling it).
+    let mut free_reads: HashMap<&str, Vec<(String, kalix_expr_core::ast::Name)>> = HashMap::new();
+    for (i, (s, called)) in m.series.iter().zip(calls).enumerate() {
+        if s.expr.is_none() {
+            continue;
+        }
         let this = s.this_node();
-        for def in called_functions(expr, functions) {
+        for def in called.iter().filter_map(|name| functions.get(name)) {
             // A library function's body is not in the model file: its reads are placed at the
             // series, and say where they are.
             let text = bodies.get(&(def.body().source().as_ptr() as usize));
-            let free: Vec<String> = free_variables(def).iter().map(|v| v.to_lowercase()).collect();
-            for n in def.body().ast().nodes() {
-                let NodeKind::Var(name) = &n.kind else { continue };
-                let lower = name.text.to_lowercase();
-                if !free.contains(&lower) {
-                    continue;
-                }
+            let reads = free_reads.entry(def.name()).or_insert_with(|| {
+                let free: Vec<String> = free_variables(def).iter().map(|v| v.to_lowercase()).collect();
+                def.body()
+                    .ast()
+                    .nodes()
+                    .into_iter()
+                    .filter_map(|n| match &n.kind {
+                        NodeKind::Var(name) if free.contains(&name.text.to_lowercase()) => {
+                            Some((name.text.to_lowercase(), name.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            });
+            for (lower, name) in reads.iter() {
+                let lower = lower.clone();
                 let target =
                     if lower == "this" { s.name.to_lowercase() } else { rewrite_this(&lower, this.as_deref()) };
                 let Some(&j) = index.get(&target) else { continue };
