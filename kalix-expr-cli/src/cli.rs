@@ -107,6 +107,17 @@ feedback loops (series reading each other through offsets) are orange; a read of
 a series before it is computed in the step is red (`kexpr check` reports it).
 --format json gives the vertices and edges as data.")]
     Graph(GraphArgs),
+    /// Serve the Language Server Protocol on stdin and stdout, for editors
+    #[command(long_about = "\
+Serve the Language Server Protocol on stdin and stdout, for editors.
+
+An editor starts `kexpr lsp` for Kalix model files (`.ini`) and gets, as you
+type, exactly the errors and warnings of `kexpr check` (with quick fixes for its
+suggestions), hover over every name, completion, signature help, go to
+definition, find references, document symbols and rename. The README shows how
+to set up VS Code, Neovim and Helix. The function library (--library DIR or
+KALIX_FUNCTIONS) is used as by `kexpr check`.")]
+    Lsp,
     /// Add, change, remove, list and show the functions of the function library
     #[command(long_about = "\
 Add, change, remove, list and show the functions of the function library.
@@ -390,6 +401,10 @@ pub struct ParseArgs {
     /// be given as is or after `--`
     #[arg(value_name = "EXPR", allow_hyphen_values = true, value_parser = OsStringValueParser::new())]
     pub expr: OsString,
+    /// Output format: `json` prints `{"parsed": …}`, or `{"diagnostics": […]}` (each with a
+    /// stable `code`) on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 /// Arguments of `kexpr eval`.
@@ -403,6 +418,10 @@ pub struct EvalArgs {
     /// `inf`, `-inf`. Giving the same name twice (in any case) is an error
     #[arg(value_name = "NAME=VALUE", value_parser = OsStringValueParser::new().try_map(|s| Binding::parse(&s)))]
     pub vars: Vec<Binding>,
+    /// Output format: `json` prints `{"value": …}` (NaN and infinities as strings), or
+    /// `{"diagnostics": […]}` (each with a stable `code`) on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 /// A `NAME=VALUE` argument of `kexpr eval`.

@@ -125,12 +125,28 @@ where
     };
     let snapshot = snapshot.as_deref();
     let outcome = match &cli.command {
-        Command::Parse(args) => parse(&args.expr, snapshot, stdin),
-        Command::Eval(args) => eval(&args.expr, &args.vars, snapshot, stdin),
+        Command::Parse(args) if args.format == cli::Format::Json => {
+            return json_outcome(parse(&args.expr, snapshot, stdin), "parsed", stdout, stderr)
+        }
+        Command::Eval(args) if args.format == cli::Format::Json => {
+            return json_outcome(eval(&args.expr, &args.vars, snapshot, stdin), "value", stdout, stderr)
+        }
+        Command::Parse(args) => parse(&args.expr, snapshot, stdin).map_err(Failure::into_text),
+        Command::Eval(args) => eval(&args.expr, &args.vars, snapshot, stdin).map_err(Failure::into_text),
         Command::Check(args) => return commands::check(args, snapshot, stdin, stdout, stderr),
         Command::Run(args) => return commands::run(args, snapshot, stdout, stderr, terminal),
         Command::Why(args) => return inspect::why(args, snapshot, stdout, stderr),
         Command::Graph(args) => return inspect::graph(args, stdout, stderr),
+        Command::Lsp => {
+            let library = snapshot.map(kalix_expr::model::FunctionLibrary::from_snapshot);
+            return match kalix_expr_lsp::run_stdio(library.as_ref()) {
+                Ok(()) => Exit::Ok,
+                Err(e) => {
+                    let _ = writeln!(stderr, "error: the language server stopped: {e}");
+                    Exit::Failed
+                }
+            };
+        }
         Command::Functions(args) => functions(args, snapshot),
         Command::Fn(_) => unreachable!("handled above"),
     };
@@ -219,9 +235,119 @@ pub(crate) fn print_result(stdout: &mut dyn Write, stderr: &mut dyn Write, text:
 /// What a command prints on success, or its exit status and message on failure.
 type Outcome = Result<String, (Exit, String)>;
 
+/// Why `parse` or `eval` failed: an expression's errors (kept as data for `--format json`),
+/// with notes, or a message.
+enum Failure {
+    Expr(Exit, kalix_expr::Error, Vec<String>),
+    Message(Exit, String),
+}
+
+impl Failure {
+    /// The text `kexpr` prints on stderr.
+    fn into_text(self) -> (Exit, String) {
+        match self {
+            Failure::Expr(exit, e, notes) => {
+                let mut text = e.to_string();
+                for n in notes {
+                    text.push_str("\nnote: ");
+                    text.push_str(&n);
+                }
+                (exit, text)
+            }
+            Failure::Message(exit, m) => (exit, m),
+        }
+    }
+}
+
+impl From<(Exit, String)> for Failure {
+    fn from((exit, m): (Exit, String)) -> Failure {
+        Failure::Message(exit, m)
+    }
+}
+
+/// One diagnostic of an expression as JSON, with the shape of `kexpr check --format json`'s
+/// (without `file`; lines and columns 1-based, in `char`s, the end exclusive).
+#[derive(serde::Serialize)]
+struct ExprDiagnostic {
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    severity: &'static str,
+    message: String,
+    help: Option<String>,
+    code: String,
+    replacements: Vec<String>,
+}
+
+/// 1-based line and column (in `char`s) of byte `at` of `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let before = text.get(..at).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    (line, before.rsplit('\n').next().unwrap_or("").chars().count() + 1)
+}
+
+/// `--format json` for `parse` and `eval`: `{"<key>": result}` or `{"diagnostics": […]}`, on
+/// stdout; the exit status is the same as without it.
+fn json_outcome(outcome: Result<String, Failure>, key: &str, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
+    let (exit, value) = match outcome {
+        Ok(text) => {
+            // A value is a number, except the ones JSON has no number for.
+            let value = match text.parse::<f64>() {
+                Ok(v) if key == "value" && v.is_finite() => serde_json::json!(v),
+                _ => serde_json::json!(text),
+            };
+            (Exit::Ok, serde_json::json!({ key: value }))
+        }
+        Err(Failure::Expr(exit, e, notes)) => {
+            let source = e.source_text();
+            let diagnostics: Vec<ExprDiagnostic> = e
+                .diagnostics()
+                .iter()
+                .map(|d| {
+                    let (line, column) = line_col(source, d.span().start);
+                    let (end_line, end_column) = line_col(source, d.span().end);
+                    let mut help = d.suggestion().map(|h| h.text().to_string());
+                    for n in &notes {
+                        let h = help.get_or_insert_with(String::new);
+                        if !h.is_empty() {
+                            h.push_str("; ");
+                        }
+                        h.push_str(n);
+                    }
+                    ExprDiagnostic {
+                        line,
+                        column,
+                        end_line,
+                        end_column,
+                        severity: "error",
+                        message: d.kind().to_string(),
+                        help,
+                        code: d.kind().code(),
+                        replacements: d.suggestion().map(|h| h.replacements().to_vec()).unwrap_or_default(),
+                    }
+                })
+                .collect();
+            (exit, serde_json::json!({ "diagnostics": diagnostics }))
+        }
+        Err(Failure::Message(exit, message)) => {
+            let message = message.strip_prefix("error: ").unwrap_or(&message).to_string();
+            let d = serde_json::json!({"line": 0, "column": 0, "end_line": 0, "end_column": 0, "severity": "error",
+                "message": message, "help": null, "code": "usage", "replacements": []});
+            (exit, serde_json::json!({ "diagnostics": [d] }))
+        }
+    };
+    let text = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
+    match print_result(stdout, stderr, &text) {
+        Exit::Ok => exit,
+        failed => failed,
+    }
+}
+
 /// `kexpr parse`: the canonical fully parenthesised form of a checked expression (its `fn.*`
 /// calls checked against the library, if there is one).
-fn parse(expr: &OsString, library: Option<&Snapshot>, stdin: &mut dyn Read) -> Outcome {
+fn parse(expr: &OsString, library: Option<&Snapshot>, stdin: &mut dyn Read) -> Result<String, Failure> {
     let text = expression_text(expr, stdin)?;
     let opts = Options::model();
     let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
@@ -235,7 +361,12 @@ fn parse(expr: &OsString, library: Option<&Snapshot>, stdin: &mut dyn Read) -> O
 
 /// `kexpr eval`: compile against the bound names (model-file rules), and the library's
 /// functions if there is one, and evaluate once.
-fn eval(expr: &OsString, vars: &[Binding], library: Option<&Snapshot>, stdin: &mut dyn Read) -> Outcome {
+fn eval(
+    expr: &OsString,
+    vars: &[Binding],
+    library: Option<&Snapshot>,
+    stdin: &mut dyn Read,
+) -> Result<String, Failure> {
     // Usage errors come before anything is read or parsed.
     if let Some((first, again)) = cli::find_duplicate(vars) {
         let message = if first.name == again.name {
@@ -246,7 +377,7 @@ fn eval(expr: &OsString, vars: &[Binding], library: Option<&Snapshot>, stdin: &m
                 again.name, first.name, again.name
             )
         };
-        return Err((Exit::Failed, message));
+        return Err(Failure::Message(Exit::Failed, message));
     }
     let text = expression_text(expr, stdin)?;
     let opts = Options::model();
@@ -258,17 +389,17 @@ fn eval(expr: &OsString, vars: &[Binding], library: Option<&Snapshot>, stdin: &m
     }
     .map_err(|e| no_library(e, library))?;
     let values: Vec<f64> = vars.iter().map(|b| b.value).collect();
-    let value = compiled.eval(&values).map_err(|e| (Exit::Failed, e.to_string()))?;
+    let value = compiled.eval(&values).map_err(|e| Failure::Expr(Exit::Failed, e, Vec::new()))?;
     Ok(format_value(value))
 }
 
-fn invalid(e: kalix_expr::Error) -> (Exit, String) {
-    (Exit::Invalid, e.to_string())
+fn invalid(e: kalix_expr::Error) -> Failure {
+    Failure::Expr(Exit::Invalid, e, Vec::new())
 }
 
 /// [`invalid`], with a note when an unknown `fn.*` function may be the library's: no library
 /// was given, or the library's is invalid.
-fn no_library(e: kalix_expr::Error, library: Option<&Snapshot>) -> (Exit, String) {
+fn no_library(e: kalix_expr::Error, library: Option<&Snapshot>) -> Failure {
     let unknown: Vec<String> = e
         .diagnostics()
         .iter()
@@ -277,21 +408,19 @@ fn no_library(e: kalix_expr::Error, library: Option<&Snapshot>) -> (Exit, String
             _ => None,
         })
         .collect();
-    let (exit, mut message) = invalid(e);
+    let mut notes = Vec::new();
     match library {
         None if !unknown.is_empty() => {
-            message.push_str("\nnote: to call the functions of a function library, pass --library DIR")
+            notes.push("to call the functions of a function library, pass --library DIR".into())
         }
         None => {}
         Some(snap) => {
             for name in unknown.iter().filter(|n| snap.invalid().contains(n)) {
-                message.push_str(&format!(
-                    "\nnote: the function library's `fn.{name}` is invalid: see `kexpr fn show {name}`"
-                ));
+                notes.push(format!("the function library's `fn.{name}` is invalid: see `kexpr fn show {name}`"));
             }
         }
     }
-    (exit, message)
+    Failure::Expr(Exit::Invalid, e, notes)
 }
 
 /// The expression's text: the argument itself, or all of stdin for `-`. Text that is not UTF-8

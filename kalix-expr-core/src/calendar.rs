@@ -150,6 +150,29 @@ pub const SIM_FIELDS: &[&str] = &[
     "sim.new_year",
 ];
 
+/// What a `sim.*` field is, in one line (for an editor's hover).
+///
+/// ```
+/// assert_eq!(kalix_expr_core::sim_field_doc("sim.MONTH"), Some("the month of the step's date, 1 to 12"));
+/// ```
+pub fn sim_field_doc(name: &str) -> Option<&'static str> {
+    let doc = match name.to_lowercase().as_str() {
+        "sim.step" => "the 0-based step of the run",
+        "sim.year" => "the year of the step's date",
+        "sim.month" => "the month of the step's date, 1 to 12",
+        "sim.day" => "the day of the month of the step's date, 1 to 31",
+        "sim.day_of_year" => "the day of the year of the step's date, 1 to 366",
+        "sim.days_in_month" => "the number of days in the step's month",
+        "sim.days_in_year" => "the number of days in the step's year, 365 or 366",
+        "sim.is_leap" => "1 if the step's year is a leap year, else 0",
+        "sim.new_day" => "1 on every step (a new day begins each daily step)",
+        "sim.new_month" => "1 on the first step of a month (and on step 0), else 0",
+        "sim.new_year" => "1 on the first step of a year (and on step 0), else 0",
+        _ => return None,
+    };
+    Some(doc)
+}
+
 /// A run's calendar: the date of every step from a start date and a fixed timestep.
 ///
 /// ```
@@ -255,5 +278,13 @@ mod tests {
         assert_eq!(f("sim.days_in_month", 60), 31.0);
         assert_eq!(cal.date_in_days(0, 59.6).to_string(), "2001-03-01");
         assert_eq!(cal.date_in_days(0, f64::NAN), cal.date(0));
+    }
+
+    #[test]
+    fn every_sim_field_is_documented() {
+        for f in SIM_FIELDS {
+            assert!(sim_field_doc(f).is_some(), "{f}");
+        }
+        assert_eq!(sim_field_doc("sim.nope"), None);
     }
 }

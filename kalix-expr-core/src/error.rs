@@ -389,6 +389,28 @@ pub enum ErrorKind {
     },
 }
 
+impl ErrorKind {
+    /// A stable code for the kind of error, for tools to match on: the variant's name in
+    /// snake case (`VariableUnknown` is `variable_unknown`). Codes are never reused.
+    ///
+    /// ```
+    /// use kalix_expr_core::ErrorKind;
+    /// assert_eq!(ErrorKind::DivisionByZero.code(), "division_by_zero");
+    /// ```
+    pub fn code(&self) -> String {
+        let debug = format!("{self:?}");
+        let variant = debug.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or_default();
+        let mut code = String::with_capacity(variant.len() + 4);
+        for (i, c) in variant.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                code.push('_');
+            }
+            code.push(c.to_ascii_lowercase());
+        }
+        code
+    }
+}
+
 /// One problem: its kind, where it is, and an optional suggestion.
 ///
 /// ```

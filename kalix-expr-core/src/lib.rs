@@ -71,7 +71,7 @@ pub mod table;
 pub use exec::temporal::SiteState;
 
 pub use ast::Ast;
-pub use calendar::{Calendar, Date, DateError, SIM_FIELDS};
+pub use calendar::{sim_field_doc, Calendar, Date, DateError, SIM_FIELDS};
 #[cfg(feature = "interp")]
 pub use compiled::Compiled;
 pub use error::{render_snippet, Diagnostic, Error, ErrorKind, Help, Place, Snippet};

@@ -222,8 +222,24 @@ impl Diagnostic {
         })
     }
 
+    /// A stable code for the problem, for tools to match on: an expression error's own code
+    /// (`variable_unknown`, `arity_mismatch`, …, see `ErrorKind::code`), else the kind's
+    /// ([`Kind::code`]: `definition`, `unused`, `data`, …).
+    ///
+    /// ```
+    /// use kalix_expr_model::ModelFile;
+    /// let report = ModelFile::from_text("m.ini", "[var.b]\nx = nosuch + 1\n").check();
+    /// assert_eq!(report.diagnostics[0].code(), "variable_unknown");
+    /// ```
+    pub fn code(&self) -> String {
+        match &self.kind {
+            Kind::Expression(k) => k.code(),
+            other => other.code().to_string(),
+        }
+    }
+
     /// The diagnostic as one JSON object: `{file, line, column, end_line, end_column, severity,
-    /// message, help, kind, replacements}`. Lines and columns are 1-based, columns count
+    /// message, help, kind, code, replacements}`. Lines and columns are 1-based, columns count
     /// `char`s, and the end is exclusive (one past the last character). Without a place, `file`
     /// is null and the positions are 0. Notes are appended to the help; `replacements` are the
     /// names a "did you mean" proposes in place of the range, best first.
@@ -250,6 +266,7 @@ impl Diagnostic {
             message: &self.message,
             help,
             kind: self.kind.code(),
+            code: self.code(),
             replacements: self.help.as_ref().map_or(&[][..], Help::replacements),
         }
     }
@@ -277,6 +294,8 @@ pub struct JsonDiagnostic<'a> {
     pub help: Option<String>,
     /// The kind ([`Kind::code`]).
     pub kind: &'static str,
+    /// A stable code for the problem ([`Diagnostic::code`]).
+    pub code: String,
     /// The names proposed in place of the range, best first (often empty).
     pub replacements: &'a [String],
 }
@@ -373,7 +392,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_string(&d.to_json()).unwrap(),
-            r#"{"file":"m.ini","line":2,"column":8,"end_line":2,"end_column":12,"severity":"error","message":"unknown function `lg10`","help":"did you mean `log10`?","kind":"expression","replacements":["log10"]}"#
+            r#"{"file":"m.ini","line":2,"column":8,"end_line":2,"end_column":12,"severity":"error","message":"unknown function `lg10`","help":"did you mean `log10`?","kind":"expression","code":"function_unknown","replacements":["log10"]}"#
         );
     }
 }

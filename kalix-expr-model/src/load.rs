@@ -90,6 +90,8 @@ pub struct Series {
     pub value: Text,
     /// The parsed expression, when it parses (the error is reported otherwise).
     pub expr: Option<Expr>,
+    /// The key's place (`k` of `k = …` in `[var.b]`, or the node property's key).
+    pub key: Location,
 }
 
 impl Series {
@@ -841,7 +843,7 @@ impl ModelFile {
             }
         };
         self.series_index.insert(key, self.series.len());
-        self.series.push(Series { name, kind, value: value.clone(), expr });
+        self.series.push(Series { name, kind, value: value.clone(), expr, key: key_at });
     }
 }
 
