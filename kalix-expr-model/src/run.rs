@@ -161,6 +161,27 @@ impl Data {
         Ok(d)
     }
 
+    /// Adds in-memory columns (as [`Data::from_columns`]) to data already read, such as a
+    /// model's `[data]` files: a host supplies the inputs the files do not have.
+    ///
+    /// ```
+    /// use kalix_expr_model::Data;
+    /// let mut data = Data::from_columns(None, vec![("data.rain".into(), vec![1.0])])?;
+    /// data.add_columns(None, vec![("data.evap".into(), vec![2.0])])?;
+    /// assert_eq!(data.names(), vec!["data.evap", "data.rain"]);
+    /// assert!(data.add_columns(None, vec![("data.RAIN".into(), vec![3.0])]).is_err());
+    /// # Ok::<(), Vec<kalix_expr_model::Diagnostic>>(())
+    /// ```
+    pub fn add_columns(
+        &mut self,
+        first_date: Option<Date>,
+        columns: Vec<(String, Vec<f64>)>,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let rows = columns.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+        let (headers, columns): (Vec<String>, Vec<Vec<f64>>) = columns.into_iter().unzip();
+        self.add("the host's columns".into(), Csv { headers, first_date, columns, rows })
+    }
+
     /// Adds a file given outside the model; each of its headers must be new among such files.
     fn add(&mut self, name: String, csv: Csv) -> Result<(), Vec<Diagnostic>> {
         let i = self.files.len();
