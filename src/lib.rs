@@ -56,7 +56,7 @@
 extern crate self as kalix_expr;
 
 pub use kalix_expr_core::{
-    edit_distance, Calendar, Compiled, Date, DateError, Diagnostic, DivByZero, DomainErrors, Error, ErrorKind,
+    edit_distance, Calendar, Compiled, Date, DateError, Diagnostic, DivByZero, DomainErrors, Engine, Error, ErrorKind,
     EvalError, Expr, ExprSet, FnDef, FnKind, FnRef, Functions, Host, MissingVariable, Model, ModelError, NativeFn,
     Options, Outputs, ParseOptions, Program, RunError, Span, Table, TableError, SIM_FIELDS,
 };

@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use kalix_expr_bench::engines::{Exmex, Fasteval, Meval};
 use kalix_expr_bench::translate::{translate, Dialect};
 use kalix_expr_bench::{timed, Layout, Set, TYPICAL, TYPICAL_NAMES};
-use kalix_expr_core::Expr;
+use kalix_expr_core::{Engine, Expr, Options};
 
 /// One benchmark of `f`, timed in the thread's CPU time (as the report is).
 fn bench<T>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut f: impl FnMut() -> T) {
@@ -34,6 +34,10 @@ fn compile(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("compile/{label}"));
         bench(&mut group, "kalix-expr", || Expr::parse(black_box(src)).unwrap().compile(&layout.names).unwrap());
         bench(&mut group, "kalix-expr parse only", || Expr::parse(black_box(src)).unwrap());
+        let jit = Options { engine: Engine::Jit, ..Options::default() };
+        bench(&mut group, "kalix-expr JIT", || {
+            Expr::parse(black_box(src)).unwrap().compile_with(&layout.names, &jit).unwrap()
+        });
         // The peers parse text already in their syntax: translating it is ours, not theirs.
         let fasteval = translate(src, Dialect::Fasteval).unwrap();
         bench(&mut group, "fasteval", || Fasteval::from_translation(black_box(&fasteval), layout).unwrap());

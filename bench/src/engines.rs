@@ -29,6 +29,8 @@ pub enum Engine {
     Hand,
     /// kalix-expr's interpreter: `Expr::parse` → `compile` → `Compiled::eval`.
     KalixExpr,
+    /// kalix-expr's JIT: the same, compiled with `Engine::Jit` (Cranelift).
+    KalixJit,
     /// fasteval 0.2.4: parse → compile into a slab, pointer-bound variables.
     Fasteval,
     /// exmex 0.21: `exmex::parse::<f64>` → `FlatEx::eval`.
@@ -39,7 +41,8 @@ pub enum Engine {
 
 impl Engine {
     /// All engines, the baseline first.
-    pub const ALL: [Engine; 5] = [Engine::Hand, Engine::KalixExpr, Engine::Fasteval, Engine::Exmex, Engine::Meval];
+    pub const ALL: [Engine; 6] =
+        [Engine::Hand, Engine::KalixExpr, Engine::KalixJit, Engine::Fasteval, Engine::Exmex, Engine::Meval];
     /// The peers.
     pub const PEERS: [Engine; 3] = [Engine::Fasteval, Engine::Exmex, Engine::Meval];
 
@@ -48,6 +51,7 @@ impl Engine {
         match self {
             Engine::Hand => "hand-written",
             Engine::KalixExpr => "kalix-expr",
+            Engine::KalixJit => "kalix-expr JIT",
             Engine::Fasteval => "fasteval",
             Engine::Exmex => "exmex",
             Engine::Meval => "meval",
@@ -86,6 +90,19 @@ impl KalixExpr {
     /// Parses and compiles `src` with slot `i` bound to `layout.names[i]`.
     pub fn new(src: &str, layout: &Layout) -> Result<Self, kalix_expr_core::Error> {
         Ok(KalixExpr { compiled: Expr::parse(src)?.compile(&layout.names)? })
+    }
+
+    /// [`KalixExpr::new`] for the JIT (`Engine::Jit`); an expression it does not compile is
+    /// skipped, so that the JIT's column times only the JIT.
+    pub fn jit(src: &str, layout: &Layout) -> Result<Self, kalix_expr_core::Error> {
+        let opts = kalix_expr_core::Options { engine: kalix_expr_core::Engine::Jit, ..Default::default() };
+        let names: Vec<&str> = layout.names.iter().map(|n| n.as_ref()).collect();
+        Ok(KalixExpr { compiled: Expr::parse(src)?.compile_with(&names, &opts)? })
+    }
+
+    /// Whether the JIT compiled it.
+    pub fn is_native(&self) -> bool {
+        self.compiled.engine() == kalix_expr_core::Engine::Jit
     }
 }
 

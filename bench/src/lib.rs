@@ -262,6 +262,13 @@ pub fn build(engine: Engine, set: Set, i: usize) -> Result<Box<dyn Eval>, Skip> 
     Ok(match engine {
         Engine::Hand => Box::new(Hand(set.hand(i))),
         Engine::KalixExpr => Box::new(KalixExpr::new(src, &layout).map_err(|e| Skip(e.to_string()))?),
+        Engine::KalixJit => {
+            let e = KalixExpr::jit(src, &layout).map_err(|e| Skip(e.to_string()))?;
+            if !e.is_native() {
+                return Err(Skip("the JIT does not compile it".into()));
+            }
+            Box::new(e)
+        }
         #[cfg(feature = "peers")]
         Engine::Fasteval => Box::new(Fasteval::new(src, &layout)?),
         #[cfg(feature = "peers")]
@@ -392,7 +399,13 @@ pub fn check(engine: Engine, set: Set, i: usize, inputs: &Inputs) -> Verdict {
     };
     let expected = outputs(&mut Hand(set.hand(i)), inputs);
     let got = outputs(&mut *e, inputs);
-    let agree = |a: f64, b: f64| if engine == Engine::KalixExpr { same_bits(a, b) } else { close(a, b) };
+    let agree = |a: f64, b: f64| {
+        if matches!(engine, Engine::KalixExpr | Engine::KalixJit) {
+            same_bits(a, b)
+        } else {
+            close(a, b)
+        }
+    };
     let bad: Vec<usize> = (0..expected.len()).filter(|&r| !agree(expected[r], got[r])).collect();
     match bad.first() {
         None => Verdict::Agrees,

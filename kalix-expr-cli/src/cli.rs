@@ -422,6 +422,19 @@ pub struct EvalArgs {
     /// `{"diagnostics": […]}` (each with a stable `code`) on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// The engine: the interpreter, or native code from the JIT (Cranelift) for a pure
+    /// expression (the same value, bit for bit)
+    #[arg(long, value_enum, default_value_t = EngineArg::Interp)]
+    pub engine: EngineArg,
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// The interpreter
+    Interp,
+    /// Native code from the Cranelift JIT, where it compiles the expression
+    Jit,
 }
 
 /// A `NAME=VALUE` argument of `kexpr eval`.

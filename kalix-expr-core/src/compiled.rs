@@ -49,6 +49,9 @@ pub struct Compiled {
     batch: std::sync::OnceLock<Option<BatchProgram>>,
     /// The functions it calls, as resolved.
     functions: Vec<crate::host::FnRef>,
+    /// Its native code, when compiled for [`Engine::Jit`](crate::Engine::Jit).
+    #[cfg(feature = "jit")]
+    native: Option<kalix_expr_jit::Native>,
 }
 
 impl fmt::Debug for Compiled {
@@ -101,14 +104,25 @@ impl Expr {
     fn finish(&self, ir: Ir, names: Vec<String>, opts: &Options) -> Result<Compiled, Error> {
         let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
             && opts.domain_errors == crate::options::DomainErrors::Nan;
+        let program = self.closures(&ir, opts)?;
+        let tape = if batchable { Tape::record(&ir) } else { None };
+        // The JIT compiles what the tape holds: pure expressions under options with no error
+        // to report, the same set batch evaluation runs column-wise.
+        #[cfg(feature = "jit")]
+        let native = match (&tape, opts.engine) {
+            (Some(t), crate::options::Engine::Jit) if program.is_pure() => crate::exec::jit::native(t, ir.n_slots),
+            _ => None,
+        };
         Ok(Compiled {
-            program: self.closures(&ir, opts)?,
+            program,
             n_slots: ir.n_slots,
             names,
             source: self.source.clone(),
             functions: ir.functions.clone(),
-            tape: if batchable { Tape::record(&ir) } else { None },
+            tape,
             batch: std::sync::OnceLock::new(),
+            #[cfg(feature = "jit")]
+            native,
         })
     }
 
@@ -209,6 +223,10 @@ impl Compiled {
     /// ```
     #[inline]
     pub fn eval(&self, values: &[f64]) -> Result<f64, Error> {
+        #[cfg(feature = "jit")]
+        if let Some(v) = self.native.as_ref().and_then(|n| n.call(values)) {
+            return Ok(v);
+        }
         // The hot path, inlined into the caller: a pure program is one call of its result.
         if self.program.is_pure() && values.len() >= self.n_slots {
             return Ok(self.program.run_pure(values));
@@ -347,6 +365,23 @@ impl Compiled {
             *o = self.eval(&row)?;
         }
         Ok(())
+    }
+
+    /// The engine that evaluates it: [`Engine::Jit`](crate::Engine::Jit) when it was compiled
+    /// for the JIT and the JIT compiled it, else the interpreter.
+    ///
+    /// ```
+    /// use kalix_expr_core::{Engine, Expr, Options};
+    /// let c = Expr::parse("x * 2")?.compile(&["x"])?;
+    /// assert_eq!(c.engine(), Engine::Interpreter);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn engine(&self) -> crate::Engine {
+        #[cfg(feature = "jit")]
+        if self.native.is_some() {
+            return crate::Engine::Jit;
+        }
+        crate::Engine::Interpreter
     }
 
     /// The slot names, in slot order.

@@ -58,6 +58,22 @@ pub struct Options {
     pub domain_errors: DomainErrors,
     /// Variables without a value (only where names are bound at evaluation time).
     pub missing_variable: MissingVariable,
+    /// Which engine evaluates a [`Compiled`](crate::Compiled) (see [`Engine`]).
+    pub engine: Engine,
+}
+
+/// Which engine evaluates a compiled expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Engine {
+    /// The interpreter (closures and node arrays over the resolved form).
+    #[default]
+    Interpreter,
+    /// Native code from the Cranelift JIT (feature `jit`), for pure expressions under options
+    /// whose errors it need not report (division by zero and domain errors not `Error`);
+    /// anything else, or a machine Cranelift does not support, falls back to the interpreter.
+    /// The same bits either way: the JIT calls the interpreter's own functions.
+    Jit,
 }
 
 impl Options {

@@ -43,10 +43,10 @@ pub fn bench_set(c: &mut Criterion, set: Set, short: &str) {
     for (i, src) in set.sources().into_iter().enumerate() {
         let mut group = c.benchmark_group(format!("{short}/{:02}", i + 1));
         set.with_hand(i, HandBench { group: &mut group, inputs: &inputs });
-        for engine in [Engine::KalixExpr, Engine::Fasteval, Engine::Exmex, Engine::Meval] {
+        for engine in [Engine::KalixExpr, Engine::KalixJit, Engine::Fasteval, Engine::Exmex, Engine::Meval] {
             match check(engine, set, i, &inputs) {
                 Verdict::Agrees => {}
-                Verdict::Mismatch { .. } if engine == Engine::KalixExpr => {
+                Verdict::Mismatch { .. } if matches!(engine, Engine::KalixExpr | Engine::KalixJit) => {
                     panic!("kalix-expr differs from hand-written Rust on {short} #{}: {src}", i + 1)
                 }
                 v => {
@@ -57,6 +57,7 @@ pub fn bench_set(c: &mut Criterion, set: Set, short: &str) {
             let name = engine.name();
             match engine {
                 Engine::KalixExpr => bench(&mut group, name, KalixExpr::new(src, &layout).unwrap(), &inputs),
+                Engine::KalixJit => bench(&mut group, name, KalixExpr::jit(src, &layout).unwrap(), &inputs),
                 Engine::Fasteval => bench(&mut group, name, Fasteval::new(src, &layout).unwrap(), &inputs),
                 Engine::Exmex => bench(&mut group, name, Exmex::new(src, &layout).unwrap(), &inputs),
                 Engine::Meval => bench(&mut group, name, Meval::new(src, &layout).unwrap(), &inputs),

@@ -66,7 +66,7 @@ pub(crate) struct Tape {
 /// One node of a [`Tape`]; indices point into the tape's constants, the built-in table and the
 /// tape's natives.
 #[derive(Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     Const(u16),
     Slot(u16),
     Neg,
@@ -80,6 +80,13 @@ enum Op {
 }
 
 impl Tape {
+    /// The operations, in post-order, and the constants, built-in table indices and natives
+    /// they point into (for another back-end to translate).
+    #[cfg(feature = "jit")]
+    pub(crate) fn parts(&self) -> (&[Op], &[f64]) {
+        (&self.ops, &self.consts)
+    }
+
     /// The tape of `ir`, or `None` when batch evaluation could not run it anyway (statements,
     /// locals, stateful, calendar and table calls, user functions, impure natives).
     pub(crate) fn record(ir: &Ir) -> Option<Tape> {

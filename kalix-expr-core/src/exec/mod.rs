@@ -5,4 +5,6 @@
 pub(crate) mod batch;
 pub(crate) mod flat;
 pub(crate) mod interp;
+#[cfg(feature = "jit")]
+pub(crate) mod jit;
 pub(crate) mod temporal;

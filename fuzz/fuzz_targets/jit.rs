@@ -1,0 +1,27 @@
+//! The JIT against the interpreter: arbitrary text compiled by both engines and evaluated with
+//! arbitrary values (each variable its own); never a crash, never another bit.
+#![no_main]
+
+use kalix_expr_core::{Engine, Expr, Options};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 25 {
+        return;
+    }
+    let (head, text) = data.split_at(24);
+    let Ok(src) = std::str::from_utf8(text) else { return };
+    let Ok(expr) = Expr::parse(src) else { return };
+    let names: Vec<String> = expr.variables().iter().map(|s| s.to_string()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let seeds: Vec<f64> = head.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
+    let values: Vec<f64> = (0..names.len()).map(|i| seeds[i % seeds.len()]).collect();
+    let Ok(interp) = expr.compile_with(&names, &Options::default()) else { return };
+    let jit = Options { engine: Engine::Jit, ..Options::default() };
+    let Ok(native) = expr.compile_with(&names, &jit) else { panic!("the JIT refused what the interpreter compiled: {src:?}") };
+    match (interp.eval(&values), native.eval(&values)) {
+        (Ok(a), Ok(b)) => assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{src:?} {values:?}: {a} vs JIT {b}"),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("{src:?} {values:?}: {a:?} vs JIT {b:?}"),
+    }
+});

@@ -1,0 +1,111 @@
+//! The JIT back-end's translation (feature `jit`): a compiled expression's tape (its resolved
+//! form in post-order) into the program `kalix-expr-jit` compiles. Only `+ - * /`, negation and
+//! `if` are computed inline; every other operator and built-in is a call of the very function
+//! the interpreter calls (the one table, `builtins`), so the two engines give the same bits.
+
+use kalix_expr_jit::{Native, Op as J};
+
+use crate::ast::BinaryOp;
+use crate::builtins::{self, Imp};
+use crate::exec::batch::{Op, Tape};
+
+/// The C-ABI doors generated code calls: each is the `builtins` function of the same name.
+mod c {
+    use crate::builtins;
+
+    macro_rules! one {
+        ($($t:ident = $f:ident $name:literal),*) => {
+            $(pub(super) extern "C" fn $f(x: f64) -> f64 { builtins::$f(x) })*
+            /// The door of the one-argument built-in named `name`.
+            pub(super) fn unary(name: &str) -> Option<extern "C" fn(f64) -> f64> {
+                match name { $($name => Some($f as extern "C" fn(f64) -> f64),)* _ => None }
+            }
+        };
+    }
+    builtins::unary_builtins!(one!());
+
+    macro_rules! two {
+        ($($t:ident = $f:ident),*) => {
+            /// The door of the two-argument function of `builtins` named `rust`.
+            pub(super) fn binary(rust: &str) -> Option<extern "C" fn(f64, f64) -> f64> {
+                mod f2 {
+                    use crate::builtins;
+                    $(pub(super) extern "C" fn $f(a: f64, b: f64) -> f64 { builtins::$f(a, b) })*
+                }
+                match rust { $(stringify!($f) => Some(f2::$f as extern "C" fn(f64, f64) -> f64),)* _ => None }
+            }
+        };
+    }
+    builtins::binary_builtins!(two!());
+
+    macro_rules! ops {
+        ($($t:ident = $f:ident),*) => {
+            /// The door of binary operator `op`.
+            pub(super) fn op(op: crate::ast::BinaryOp) -> extern "C" fn(f64, f64) -> f64 {
+                mod o {
+                    use crate::builtins;
+                    $(pub(super) extern "C" fn $f(a: f64, b: f64) -> f64 { builtins::$f(a, b) })*
+                }
+                match op { $(crate::ast::BinaryOp::$t => o::$f as extern "C" fn(f64, f64) -> f64,)* }
+            }
+        };
+    }
+    builtins::binary_ops!(ops!());
+
+    pub(super) extern "C" fn not(x: f64) -> f64 {
+        builtins::not(x)
+    }
+    pub(super) extern "C" fn and(a: f64, b: f64) -> f64 {
+        builtins::and(a, b)
+    }
+    pub(super) extern "C" fn or(a: f64, b: f64) -> f64 {
+        builtins::or(a, b)
+    }
+    pub(super) extern "C" fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
+        builtins::clamp(x, lo, hi)
+    }
+}
+
+/// The native code of `tape` reading `n_slots` values, or `None` where the JIT does not compile
+/// it (a native function, a built-in over a slice) or Cranelift fails.
+pub(crate) fn native(tape: &Tape, n_slots: usize) -> Option<Native> {
+    let (ops, consts) = tape.parts();
+    let mut program = Vec::with_capacity(ops.len());
+    for op in ops {
+        program.push(match *op {
+            Op::Const(k) => J::Const(*consts.get(usize::from(k))?),
+            Op::Slot(i) => J::Slot(u32::from(i)),
+            Op::Neg => J::Neg,
+            Op::Not => J::Call1(c::not),
+            Op::And => J::Call2(c::and),
+            Op::Or => J::Call2(c::or),
+            Op::If => J::Select,
+            // IEEE arithmetic is the same instruction in both engines; the tape exists only
+            // under IEEE division.
+            Op::Binary(BinaryOp::Add) => J::Add,
+            Op::Binary(BinaryOp::Sub) => J::Sub,
+            Op::Binary(BinaryOp::Mul) => J::Mul,
+            Op::Binary(BinaryOp::Div) => J::Div,
+            Op::Binary(op) => J::Call2(c::op(op)),
+            Op::Call(f, n) => {
+                let f = builtins::BUILTINS.get(usize::from(f))?;
+                match (f.imp, n) {
+                    // Exact operations, the same instruction as Rust's.
+                    (Imp::F1(_), 1) if f.rust == "abs" => J::Abs,
+                    (Imp::F1(_), 1) if f.rust == "sqrt" => J::Sqrt,
+                    (Imp::F1(_), 1) if f.rust == "floor" => J::Floor,
+                    (Imp::F1(_), 1) if f.rust == "ceil" => J::Ceil,
+                    (Imp::F1(_), 1) => J::Call1(c::unary(f.name)?),
+                    (Imp::F2(_), 2) => J::Call2(c::binary(f.rust)?),
+                    (Imp::F3(_), 3) if f.rust == "clamp" => J::Call3(c::clamp),
+                    // As the interpreter folds: from the left, the first argument the start.
+                    (Imp::Fold(_), n) => J::Fold(c::binary(f.rust)?, u32::from(n)),
+                    (Imp::Mean, n) => J::Mean(u32::from(n)),
+                    _ => return None,
+                }
+            }
+            Op::Native(..) => return None,
+        });
+    }
+    Native::compile(&program, n_slots).ok()
+}

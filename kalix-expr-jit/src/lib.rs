@@ -1,0 +1,313 @@
+//! The JIT back-end of kalix-expr: a pure expression, given as a post-order program of [`Op`]s,
+//! compiled by Cranelift into one native function of the values it reads. Functions are called
+//! through `extern "C"` pointers the caller supplies.
+//!
+//! This crate knows nothing of the language: the core translates its resolved form into
+//! [`Op`]s, choosing what is computed inline (`+ - * /`, negation, a branch-free `if`) and which
+//! functions are called (every built-in, through the very Rust functions the interpreter
+//! calls), so both engines give the same bits. It is the only crate of the project with
+//! `unsafe`: making machine code executable and calling it.
+//!
+//! ```
+//! use kalix_expr_jit::{Native, Op};
+//! // (x + 2) * y
+//! let f = Native::compile(&[Op::Slot(0), Op::Const(2.0), Op::Add, Op::Slot(1), Op::Mul], 2).unwrap();
+//! assert_eq!(f.call(&[1.0, 3.0]), Some(9.0));
+//! assert_eq!(f.call(&[1.0]), None); // too few values: never read out of bounds
+//! ```
+#![deny(missing_docs)]
+
+use std::fmt;
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, UserFuncName, Value};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+
+/// One step of a post-order program: operands are pushed, an operation pops its arguments
+/// and pushes its result.
+#[derive(Clone, Copy)]
+pub enum Op {
+    /// Push a constant.
+    Const(f64),
+    /// Push value `i` of the input.
+    Slot(u32),
+    /// `-a` (the sign bit flipped, as Rust's `-`).
+    Neg,
+    /// `a + b`, IEEE.
+    Add,
+    /// `a - b`, IEEE.
+    Sub,
+    /// `a * b`, IEEE.
+    Mul,
+    /// `a / b`, IEEE.
+    Div,
+    /// `c, a, b → if c is not zero (NaN included) then a else b` (both evaluated: the program
+    /// is pure).
+    Select,
+    /// `|a|` (the sign bit cleared, as Rust's `f64::abs`).
+    Abs,
+    /// `√a`, IEEE (correctly rounded, as Rust's `f64::sqrt`).
+    Sqrt,
+    /// `⌊a⌋`, as Rust's `f64::floor`.
+    Floor,
+    /// `⌈a⌉`, as Rust's `f64::ceil`.
+    Ceil,
+    /// Call a one-argument function.
+    Call1(extern "C" fn(f64) -> f64),
+    /// Call a two-argument function.
+    Call2(extern "C" fn(f64, f64) -> f64),
+    /// Call a three-argument function.
+    Call3(extern "C" fn(f64, f64, f64) -> f64),
+    /// Pop `n` values and fold them from the left with a two-argument function.
+    Fold(extern "C" fn(f64, f64) -> f64, u32),
+    /// Pop `n` values: their left-to-right sum divided by `n`.
+    Mean(u32),
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Const(k) => write!(f, "Const({k})"),
+            Op::Slot(i) => write!(f, "Slot({i})"),
+            Op::Neg => f.write_str("Neg"),
+            Op::Add => f.write_str("Add"),
+            Op::Sub => f.write_str("Sub"),
+            Op::Mul => f.write_str("Mul"),
+            Op::Div => f.write_str("Div"),
+            Op::Select => f.write_str("Select"),
+            Op::Abs => f.write_str("Abs"),
+            Op::Sqrt => f.write_str("Sqrt"),
+            Op::Floor => f.write_str("Floor"),
+            Op::Ceil => f.write_str("Ceil"),
+            Op::Call1(_) => f.write_str("Call1"),
+            Op::Call2(_) => f.write_str("Call2"),
+            Op::Call3(_) => f.write_str("Call3"),
+            Op::Fold(_, n) => write!(f, "Fold({n})"),
+            Op::Mean(n) => write!(f, "Mean({n})"),
+        }
+    }
+}
+
+/// Why a program was not compiled (the caller keeps interpreting it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JitError(pub String);
+
+impl fmt::Display for JitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the JIT could not compile the expression: {}", self.0)
+    }
+}
+
+impl std::error::Error for JitError {}
+
+/// The most operations one program may have: bounds compile time and code size (the core's
+/// own limits keep real expressions far below it).
+pub const MAX_OPS: usize = 100_000;
+
+/// A compiled program: a native function of the values, owning its code memory.
+pub struct Native {
+    module: Option<JITModule>,
+    code: extern "C" fn(*const f64) -> f64,
+    n_slots: usize,
+}
+
+// SAFETY: after `compile` the module is never used again except to free its memory on drop;
+// the code is immutable machine code that reads only its argument array and calls the pure,
+// thread-safe trampolines above, so calling it from several threads at once is as safe as
+// calling a `fn`. Dropping happens once, from whichever thread owns the `Native`.
+unsafe impl Send for Native {}
+// SAFETY: see `Send`: `call` takes `&self` and touches no shared mutable state.
+unsafe impl Sync for Native {}
+
+impl fmt::Debug for Native {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Native").field("n_slots", &self.n_slots).finish()
+    }
+}
+
+impl Drop for Native {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: the only pointer into the module's memory is `self.code`, which dies with
+            // `self`; nothing can call it after this.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+impl Native {
+    /// Compiles `ops` (a post-order program reading values `0..n_slots`) into native code.
+    /// Refuses a program that does not leave exactly one value, reads past `n_slots`, or is
+    /// longer than [`MAX_OPS`]; and fails where Cranelift does not support the machine.
+    pub fn compile(ops: &[Op], n_slots: usize) -> Result<Native, JitError> {
+        let err = |e: &dyn fmt::Display| JitError(e.to_string());
+        if ops.len() > MAX_OPS {
+            return Err(JitError(format!("{} operations, more than {MAX_OPS}", ops.len())));
+        }
+        // Check the program's shape before generating anything.
+        let mut depth: usize = 0;
+        for op in ops {
+            let (pops, pushes) = match *op {
+                Op::Const(_) => (0, 1),
+                Op::Slot(i) if (i as usize) < n_slots => (0, 1),
+                Op::Slot(i) => return Err(JitError(format!("slot {i} is past the {n_slots} values"))),
+                Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil | Op::Call1(_) => (1, 1),
+                Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Call2(_) => (2, 1),
+                Op::Select | Op::Call3(_) => (3, 1),
+                Op::Fold(_, n) | Op::Mean(n) if n >= 1 => (n as usize, 1),
+                Op::Fold(..) | Op::Mean(_) => return Err(JitError("a fold of no values".into())),
+            };
+            depth = depth.checked_sub(pops).ok_or_else(|| JitError("an operation without its operands".into()))?;
+            depth += pushes;
+        }
+        if depth != 1 {
+            return Err(JitError(format!("the program leaves {depth} values, not 1")));
+        }
+
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").map_err(|e| err(&e))?;
+        flags.set("is_pic", "false").map_err(|e| err(&e))?;
+        let isa = cranelift_native::builder()
+            .map_err(|e| JitError(e.to_string()))?
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| err(&e))?;
+        let pointer = isa.pointer_type();
+        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        let mut ctx = module.make_context();
+        let mut fctx = FunctionBuilderContext::new();
+        let frontend_config = module.target_config();
+        let call_conv = frontend_config.default_call_conv;
+
+        let mut sig = module.make_signature();
+        sig.params.push(AbiParam::new(pointer));
+        sig.returns.push(AbiParam::new(types::F64));
+        let id = module.declare_function("expr", Linkage::Local, &sig).map_err(|e| err(&e))?;
+        ctx.func.signature = sig;
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+
+        // The called functions' signatures: (a: f64, …) -> f64, the C calling convention.
+        let tramp = |n: usize| {
+            let mut s = Signature::new(call_conv);
+            for _ in 0..n {
+                s.params.push(AbiParam::new(types::F64));
+            }
+            s.returns.push(AbiParam::new(types::F64));
+            s
+        };
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let sig1 = b.import_signature(tramp(1));
+            let sig2 = b.import_signature(tramp(2));
+            let sig3 = b.import_signature(tramp(3));
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let values = b.block_params(entry)[0];
+            let mut stack: Vec<Value> = Vec::with_capacity(64);
+            let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
+            for op in ops {
+                let v = match *op {
+                    Op::Const(k) => b.ins().f64const(k),
+                    Op::Slot(i) => b.ins().load(types::F64, MemFlagsData::trusted(), values, (i as i32) * 8),
+                    Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil => {
+                        let a = pop(&mut stack)?;
+                        match *op {
+                            Op::Neg => b.ins().fneg(a),
+                            Op::Abs => b.ins().fabs(a),
+                            Op::Sqrt => b.ins().sqrt(a),
+                            Op::Floor => b.ins().floor(a),
+                            _ => b.ins().ceil(a),
+                        }
+                    }
+                    Op::Add | Op::Sub | Op::Mul | Op::Div => {
+                        let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
+                        match *op {
+                            Op::Add => b.ins().fadd(x, y),
+                            Op::Sub => b.ins().fsub(x, y),
+                            Op::Mul => b.ins().fmul(x, y),
+                            _ => b.ins().fdiv(x, y),
+                        }
+                    }
+                    Op::Select => {
+                        let (e, t, c) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
+                        let zero = b.ins().f64const(0.0);
+                        // `ne` is "unordered or not equal": NaN counts as true.
+                        let truthy = b.ins().fcmp(FloatCC::NotEqual, c, zero);
+                        b.ins().select(truthy, t, e)
+                    }
+                    Op::Call1(f) => {
+                        let a = pop(&mut stack)?;
+                        let fp = b.ins().iconst(pointer, f as usize as i64);
+                        let call = b.ins().call_indirect(sig1, fp, &[a]);
+                        b.inst_results(call)[0]
+                    }
+                    Op::Call2(f) => {
+                        let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
+                        let fp = b.ins().iconst(pointer, f as usize as i64);
+                        let call = b.ins().call_indirect(sig2, fp, &[x, y]);
+                        b.inst_results(call)[0]
+                    }
+                    Op::Call3(f) => {
+                        let (z, y, x) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
+                        let fp = b.ins().iconst(pointer, f as usize as i64);
+                        let call = b.ins().call_indirect(sig3, fp, &[x, y, z]);
+                        b.inst_results(call)[0]
+                    }
+                    Op::Fold(_, n) | Op::Mean(n) => {
+                        let f = if let Op::Fold(f, _) = *op { Some(f) } else { None };
+                        let at = stack.len() - n as usize;
+                        let args: Vec<Value> = stack.split_off(at);
+                        let mut acc = args[0];
+                        for &a in &args[1..] {
+                            acc = match f {
+                                None => b.ins().fadd(acc, a),
+                                Some(f) => {
+                                    let fp = b.ins().iconst(pointer, f as usize as i64);
+                                    let call = b.ins().call_indirect(sig2, fp, &[acc, a]);
+                                    b.inst_results(call)[0]
+                                }
+                            };
+                        }
+                        if let Op::Mean(n) = *op {
+                            let count = b.ins().f64const(f64::from(n));
+                            acc = b.ins().fdiv(acc, count);
+                        }
+                        acc
+                    }
+                };
+                stack.push(v);
+            }
+            let result = pop(&mut stack)?;
+            b.ins().return_(&[result]);
+            b.seal_all_blocks();
+            b.finalize(frontend_config);
+        }
+        module.define_function(id, &mut ctx).map_err(|e| err(&e))?;
+        module.clear_context(&mut ctx);
+        module.finalize_definitions().map_err(|e| err(&e))?;
+        let ptr = module.get_finalized_function(id);
+        // SAFETY: `ptr` is the finalized code of the function just defined with the signature
+        // `(pointer) -> f64` in the platform's default (C) calling convention.
+        let code = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const f64) -> f64>(ptr) };
+        Ok(Native { module: Some(module), code, n_slots })
+    }
+
+    /// How many values the function reads.
+    pub fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+
+    /// Evaluates the function over `values`, or `None` if it holds fewer than it reads.
+    #[inline]
+    pub fn call(&self, values: &[f64]) -> Option<f64> {
+        if values.len() < self.n_slots {
+            return None;
+        }
+        // SAFETY: the code reads `values[i]` only for the slots `i < n_slots` its program
+        // names (checked by `compile`), and `values` holds at least `n_slots`.
+        Some((self.code)(values.as_ptr()))
+    }
+}
