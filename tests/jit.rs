@@ -82,6 +82,40 @@ fn it_compiles_pure_expressions_and_leaves_the_rest_to_the_interpreter() {
     assert!(c.eval(&[1.0]).is_err());
 }
 
+#[test]
+fn a_set_runs_its_jit_members_as_one_native_module_with_the_interpreters_bits() {
+    use kalix_expr::ExprSet;
+    let sources: Vec<String> = (0..300)
+        .map(|i| match i % 5 {
+            0 => format!("max(0, min(37.5, x - {i}))"),
+            1 => format!("x * 0.35 + y * {i}.5"),
+            2 => "if(x > y, sqrt(x), ln(y))".to_string(),
+            3 => "{ a = x * 2; assert(1); a }".to_string(),
+            _ => format!("mean(x, y, {i}) % 7 ^ 1.5"),
+        })
+        .collect();
+    let (mut interp, mut native) = (ExprSet::new(), ExprSet::new());
+    for src in &sources {
+        let e = Expr::parse(src).unwrap();
+        interp.push(e.compile_with(&["x", "y"], &Options::default()).unwrap());
+        native.push(e.compile_with(&["x", "y"], &jit()).unwrap());
+    }
+    let (mut a, mut b) = (vec![0.0; 300], vec![7.0; 300]);
+    for (x, y) in [(1.0, 2.0), (50.0, -3.0), (f64::NAN, 0.0), (-0.0, f64::INFINITY), (1e300, 1e-300)] {
+        interp.eval_all(&[x, y], &mut a).unwrap();
+        native.eval_all(&[x, y], &mut b).unwrap();
+        for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+            assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "{}: {p} vs {q}", sources[i]);
+        }
+    }
+    // A member added later joins the module.
+    native.push(Expr::parse("x - y").unwrap().compile_with(&["x", "y"], &jit()).unwrap());
+    let mut c = vec![0.0; 301];
+    native.eval_all(&[5.0, 2.0], &mut c).unwrap();
+    assert_eq!(c[300], 3.0);
+    assert!(native.eval_all(&[5.0], &mut c).is_err());
+}
+
 /// Resident memory in bytes (Linux).
 #[cfg(target_os = "linux")]
 fn resident() -> usize {

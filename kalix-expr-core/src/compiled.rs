@@ -367,6 +367,12 @@ impl Compiled {
         Ok(())
     }
 
+    /// Its resolved form as the batch and JIT back-ends read it.
+    #[cfg(feature = "jit")]
+    pub(crate) fn tape(&self) -> Option<&Tape> {
+        self.tape.as_ref()
+    }
+
     /// The engine that evaluates it: [`Engine::Jit`](crate::Engine::Jit) when it was compiled
     /// for the JIT and the JIT compiled it, else the interpreter.
     ///

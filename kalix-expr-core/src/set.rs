@@ -71,6 +71,10 @@ pub struct ExprSet {
     /// How many members keep their closure tree (none: nothing to run but the arena, and
     /// nothing that can fail).
     n_tree: usize,
+    /// The members compiled for the JIT, as one native module (built on the first
+    /// [`ExprSet::eval_all`]), and which members it computes.
+    #[cfg(feature = "jit")]
+    native: std::sync::OnceLock<Option<(kalix_expr_jit::NativeSet, Vec<bool>)>>,
 }
 
 impl fmt::Debug for ExprSet {
@@ -114,7 +118,37 @@ impl ExprSet {
         self.n_tree += usize::from(matches!(entry, Entry::Tree));
         self.entries.push(entry);
         self.members.push(compiled);
+        #[cfg(feature = "jit")]
+        {
+            // A new member: the native module is built again, with it.
+            self.native = std::sync::OnceLock::new();
+        }
         self.entries.len() - 1
+    }
+
+    /// The native module of the members compiled for the JIT, built once.
+    #[cfg(feature = "jit")]
+    fn native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<bool>)> {
+        self.native
+            .get_or_init(|| {
+                let mut mask = vec![false; self.members.len()];
+                let mut programs = Vec::new();
+                for (i, m) in self.members.iter().enumerate() {
+                    if m.engine() != crate::Engine::Jit {
+                        continue;
+                    }
+                    if let Some(p) = m.tape().and_then(crate::exec::jit::program) {
+                        programs.push((i, p));
+                        mask[i] = true;
+                    }
+                }
+                if programs.is_empty() {
+                    return None;
+                }
+                let set = kalix_expr_jit::NativeSet::compile(&programs, self.n_slots, self.members.len()).ok()?;
+                Some((set, mask))
+            })
+            .as_ref()
     }
 
     /// How many members.
@@ -233,6 +267,20 @@ impl ExprSet {
         }
         if values.len() < self.n_slots {
             return Err(self.too_few(values.len()));
+        }
+        #[cfg(feature = "jit")]
+        if let Some((set, native)) = self.native() {
+            // The native members in one pass of machine code, then the others.
+            set.call(values, out);
+            for (((entry, member), out), native) in self.entries.iter().zip(&self.members).zip(out).zip(native) {
+                if !native {
+                    *out = match *entry {
+                        Entry::Flat(m) => self.arena.eval_in_pass(m, values),
+                        Entry::Tree => member.eval(values)?,
+                    };
+                }
+            }
+            return Ok(());
         }
         if self.n_tree == 0 {
             // The common case, kept to the bare loop: tiny model expressions (`max(0, x - 21)`)

@@ -143,152 +143,10 @@ impl Native {
     /// Refuses a program that does not leave exactly one value, reads past `n_slots`, or is
     /// longer than [`MAX_OPS`]; and fails where Cranelift does not support the machine.
     pub fn compile(ops: &[Op], n_slots: usize) -> Result<Native, JitError> {
-        let err = |e: &dyn fmt::Display| JitError(e.to_string());
-        if ops.len() > MAX_OPS {
-            return Err(JitError(format!("{} operations, more than {MAX_OPS}", ops.len())));
-        }
-        // Check the program's shape before generating anything.
-        let mut depth: usize = 0;
-        for op in ops {
-            let (pops, pushes) = match *op {
-                Op::Const(_) => (0, 1),
-                Op::Slot(i) if (i as usize) < n_slots => (0, 1),
-                Op::Slot(i) => return Err(JitError(format!("slot {i} is past the {n_slots} values"))),
-                Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil | Op::Call1(_) => (1, 1),
-                Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Call2(_) => (2, 1),
-                Op::Select | Op::Call3(_) => (3, 1),
-                Op::Fold(_, n) | Op::Mean(n) if n >= 1 => (n as usize, 1),
-                Op::Fold(..) | Op::Mean(_) => return Err(JitError("a fold of no values".into())),
-            };
-            depth = depth.checked_sub(pops).ok_or_else(|| JitError("an operation without its operands".into()))?;
-            depth += pushes;
-        }
-        if depth != 1 {
-            return Err(JitError(format!("the program leaves {depth} values, not 1")));
-        }
-
-        let mut flags = settings::builder();
-        flags.set("opt_level", "speed").map_err(|e| err(&e))?;
-        flags.set("is_pic", "false").map_err(|e| err(&e))?;
-        let isa = cranelift_native::builder()
-            .map_err(|e| JitError(e.to_string()))?
-            .finish(settings::Flags::new(flags))
-            .map_err(|e| err(&e))?;
-        let pointer = isa.pointer_type();
-        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        let mut ctx = module.make_context();
-        let mut fctx = FunctionBuilderContext::new();
-        let frontend_config = module.target_config();
-        let call_conv = frontend_config.default_call_conv;
-
-        let mut sig = module.make_signature();
-        sig.params.push(AbiParam::new(pointer));
-        sig.returns.push(AbiParam::new(types::F64));
-        let id = module.declare_function("expr", Linkage::Local, &sig).map_err(|e| err(&e))?;
-        ctx.func.signature = sig;
-        ctx.func.name = UserFuncName::user(0, id.as_u32());
-
-        // The called functions' signatures: (a: f64, …) -> f64, the C calling convention.
-        let tramp = |n: usize| {
-            let mut s = Signature::new(call_conv);
-            for _ in 0..n {
-                s.params.push(AbiParam::new(types::F64));
-            }
-            s.returns.push(AbiParam::new(types::F64));
-            s
-        };
-        {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let sig1 = b.import_signature(tramp(1));
-            let sig2 = b.import_signature(tramp(2));
-            let sig3 = b.import_signature(tramp(3));
-            let entry = b.create_block();
-            b.append_block_params_for_function_params(entry);
-            b.switch_to_block(entry);
-            let values = b.block_params(entry)[0];
-            let mut stack: Vec<Value> = Vec::with_capacity(64);
-            let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
-            for op in ops {
-                let v = match *op {
-                    Op::Const(k) => b.ins().f64const(k),
-                    Op::Slot(i) => b.ins().load(types::F64, MemFlagsData::trusted(), values, (i as i32) * 8),
-                    Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil => {
-                        let a = pop(&mut stack)?;
-                        match *op {
-                            Op::Neg => b.ins().fneg(a),
-                            Op::Abs => b.ins().fabs(a),
-                            Op::Sqrt => b.ins().sqrt(a),
-                            Op::Floor => b.ins().floor(a),
-                            _ => b.ins().ceil(a),
-                        }
-                    }
-                    Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                        let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
-                        match *op {
-                            Op::Add => b.ins().fadd(x, y),
-                            Op::Sub => b.ins().fsub(x, y),
-                            Op::Mul => b.ins().fmul(x, y),
-                            _ => b.ins().fdiv(x, y),
-                        }
-                    }
-                    Op::Select => {
-                        let (e, t, c) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
-                        let zero = b.ins().f64const(0.0);
-                        // `ne` is "unordered or not equal": NaN counts as true.
-                        let truthy = b.ins().fcmp(FloatCC::NotEqual, c, zero);
-                        b.ins().select(truthy, t, e)
-                    }
-                    Op::Call1(f) => {
-                        let a = pop(&mut stack)?;
-                        let fp = b.ins().iconst(pointer, f as usize as i64);
-                        let call = b.ins().call_indirect(sig1, fp, &[a]);
-                        b.inst_results(call)[0]
-                    }
-                    Op::Call2(f) => {
-                        let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
-                        let fp = b.ins().iconst(pointer, f as usize as i64);
-                        let call = b.ins().call_indirect(sig2, fp, &[x, y]);
-                        b.inst_results(call)[0]
-                    }
-                    Op::Call3(f) => {
-                        let (z, y, x) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
-                        let fp = b.ins().iconst(pointer, f as usize as i64);
-                        let call = b.ins().call_indirect(sig3, fp, &[x, y, z]);
-                        b.inst_results(call)[0]
-                    }
-                    Op::Fold(_, n) | Op::Mean(n) => {
-                        let f = if let Op::Fold(f, _) = *op { Some(f) } else { None };
-                        let at = stack.len() - n as usize;
-                        let args: Vec<Value> = stack.split_off(at);
-                        let mut acc = args[0];
-                        for &a in &args[1..] {
-                            acc = match f {
-                                None => b.ins().fadd(acc, a),
-                                Some(f) => {
-                                    let fp = b.ins().iconst(pointer, f as usize as i64);
-                                    let call = b.ins().call_indirect(sig2, fp, &[acc, a]);
-                                    b.inst_results(call)[0]
-                                }
-                            };
-                        }
-                        if let Op::Mean(n) = *op {
-                            let count = b.ins().f64const(f64::from(n));
-                            acc = b.ins().fdiv(acc, count);
-                        }
-                        acc
-                    }
-                };
-                stack.push(v);
-            }
-            let result = pop(&mut stack)?;
-            b.ins().return_(&[result]);
-            b.seal_all_blocks();
-            b.finalize(frontend_config);
-        }
-        module.define_function(id, &mut ctx).map_err(|e| err(&e))?;
-        module.clear_context(&mut ctx);
-        module.finalize_definitions().map_err(|e| err(&e))?;
-        let ptr = module.get_finalized_function(id);
+        check(ops, n_slots)?;
+        let mut jit = Jit::new()?;
+        let id = jit.function(&[(ops, None)], false)?;
+        let (module, ptr) = jit.finish(id)?;
         // SAFETY: `ptr` is the finalized code of the function just defined with the signature
         // `(pointer) -> f64` in the platform's default (C) calling convention.
         let code = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const f64) -> f64>(ptr) };
@@ -309,5 +167,302 @@ impl Native {
         // SAFETY: the code reads `values[i]` only for the slots `i < n_slots` its program
         // names (checked by `compile`), and `values` holds at least `n_slots`.
         Some((self.code)(values.as_ptr()))
+    }
+}
+
+/// Checks a program's shape: every slot below `n_slots`, operands for every operation, one
+/// value left, at most [`MAX_OPS`] operations.
+fn check(ops: &[Op], n_slots: usize) -> Result<(), JitError> {
+    if ops.len() > MAX_OPS {
+        return Err(JitError(format!("{} operations, more than {MAX_OPS}", ops.len())));
+    }
+    let mut depth: usize = 0;
+    for op in ops {
+        let (pops, pushes) = match *op {
+            Op::Const(_) => (0, 1),
+            Op::Slot(i) if (i as usize) < n_slots => (0, 1),
+            Op::Slot(i) => return Err(JitError(format!("slot {i} is past the {n_slots} values"))),
+            Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil | Op::Call1(_) => (1, 1),
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Call2(_) => (2, 1),
+            Op::Select | Op::Call3(_) => (3, 1),
+            Op::Fold(_, n) | Op::Mean(n) if n >= 1 => (n as usize, 1),
+            Op::Fold(..) | Op::Mean(_) => return Err(JitError("a fold of no values".into())),
+        };
+        depth = depth.checked_sub(pops).ok_or_else(|| JitError("an operation without its operands".into()))?;
+        depth += pushes;
+    }
+    if depth != 1 {
+        return Err(JitError(format!("the program leaves {depth} values, not 1")));
+    }
+    Ok(())
+}
+
+/// A module being built: its functions, then its finished code.
+struct Jit {
+    module: JITModule,
+    ctx: cranelift_codegen::Context,
+    fctx: FunctionBuilderContext,
+    pointer: types::Type,
+    frontend: cranelift_codegen::isa::TargetFrontendConfig,
+    next: u32,
+}
+
+impl Jit {
+    fn new() -> Result<Jit, JitError> {
+        let err = |e: &dyn fmt::Display| JitError(e.to_string());
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").map_err(|e| err(&e))?;
+        flags.set("is_pic", "false").map_err(|e| err(&e))?;
+        let isa = cranelift_native::builder()
+            .map_err(|e| JitError(e.to_string()))?
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| err(&e))?;
+        let pointer = isa.pointer_type();
+        let module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        let ctx = module.make_context();
+        let frontend = module.target_config();
+        Ok(Jit { module, ctx, fctx: FunctionBuilderContext::new(), pointer, frontend, next: 0 })
+    }
+
+    /// Defines a function computing `programs`: `(values) -> f64` of the one program, or, with
+    /// `store`, `(values, out) -> f64` writing each program's value to `out[index]`.
+    fn function(
+        &mut self,
+        programs: &[(&[Op], Option<usize>)],
+        store: bool,
+    ) -> Result<cranelift_module::FuncId, JitError> {
+        let err = |e: &dyn fmt::Display| JitError(e.to_string());
+        let pointer = self.pointer;
+        let call_conv = self.frontend.default_call_conv;
+        let mut sig = self.module.make_signature();
+        sig.params.push(AbiParam::new(pointer));
+        if store {
+            sig.params.push(AbiParam::new(pointer));
+        }
+        sig.returns.push(AbiParam::new(types::F64));
+        self.next += 1;
+        let id = self.module.declare_function(&format!("f{}", self.next), Linkage::Local, &sig).map_err(|e| err(&e))?;
+        self.ctx.func.signature = sig;
+        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        let callee = |n: usize| {
+            let mut s = Signature::new(call_conv);
+            for _ in 0..n {
+                s.params.push(AbiParam::new(types::F64));
+            }
+            s.returns.push(AbiParam::new(types::F64));
+            s
+        };
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let sigs = [b.import_signature(callee(1)), b.import_signature(callee(2)), b.import_signature(callee(3))];
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let values = b.block_params(entry)[0];
+            let out = if store { Some(b.block_params(entry)[1]) } else { None };
+            let mut last = None;
+            for (ops, index) in programs {
+                let v = emit(&mut b, ops, values, pointer, &sigs)?;
+                if let (Some(out), Some(i)) = (out, index) {
+                    let offset = i32::try_from(*i * 8).map_err(|_| JitError("too many members".into()))?;
+                    b.ins().store(MemFlagsData::trusted(), v, out, offset);
+                }
+                last = Some(v);
+            }
+            let result = match last {
+                Some(v) => v,
+                None => b.ins().f64const(0.0),
+            };
+            b.ins().return_(&[result]);
+            b.seal_all_blocks();
+            b.finalize(self.frontend);
+        }
+        self.module.define_function(id, &mut self.ctx).map_err(|e| err(&e))?;
+        self.module.clear_context(&mut self.ctx);
+        Ok(id)
+    }
+
+    /// Links the module; it and the code of `id`.
+    fn finish(mut self, id: cranelift_module::FuncId) -> Result<(JITModule, *const u8), JitError> {
+        self.module.finalize_definitions().map_err(|e| JitError(e.to_string()))?;
+        let ptr = self.module.get_finalized_function(id);
+        Ok((self.module, ptr))
+    }
+}
+
+/// Emits one program's instructions; its value.
+fn emit(
+    b: &mut FunctionBuilder<'_>,
+    ops: &[Op],
+    values: Value,
+    pointer: types::Type,
+    sigs: &[cranelift_codegen::ir::SigRef; 3],
+) -> Result<Value, JitError> {
+    let mut stack: Vec<Value> = Vec::with_capacity(64);
+    let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
+    for op in ops {
+        let v = match *op {
+            Op::Const(k) => b.ins().f64const(k),
+            Op::Slot(i) => b.ins().load(types::F64, MemFlagsData::trusted(), values, (i as i32) * 8),
+            Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil => {
+                let a = pop(&mut stack)?;
+                match *op {
+                    Op::Neg => b.ins().fneg(a),
+                    Op::Abs => b.ins().fabs(a),
+                    Op::Sqrt => b.ins().sqrt(a),
+                    Op::Floor => b.ins().floor(a),
+                    _ => b.ins().ceil(a),
+                }
+            }
+            Op::Add | Op::Sub | Op::Mul | Op::Div => {
+                let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
+                match *op {
+                    Op::Add => b.ins().fadd(x, y),
+                    Op::Sub => b.ins().fsub(x, y),
+                    Op::Mul => b.ins().fmul(x, y),
+                    _ => b.ins().fdiv(x, y),
+                }
+            }
+            Op::Select => {
+                let (e, t, c) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
+                let zero = b.ins().f64const(0.0);
+                // `ne` is "unordered or not equal": NaN counts as true.
+                let truthy = b.ins().fcmp(FloatCC::NotEqual, c, zero);
+                b.ins().select(truthy, t, e)
+            }
+            Op::Call1(f) => {
+                let a = pop(&mut stack)?;
+                let fp = b.ins().iconst(pointer, f as usize as i64);
+                let call = b.ins().call_indirect(sigs[0], fp, &[a]);
+                b.inst_results(call)[0]
+            }
+            Op::Call2(f) => {
+                let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
+                let fp = b.ins().iconst(pointer, f as usize as i64);
+                let call = b.ins().call_indirect(sigs[1], fp, &[x, y]);
+                b.inst_results(call)[0]
+            }
+            Op::Call3(f) => {
+                let (z, y, x) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
+                let fp = b.ins().iconst(pointer, f as usize as i64);
+                let call = b.ins().call_indirect(sigs[2], fp, &[x, y, z]);
+                b.inst_results(call)[0]
+            }
+            Op::Fold(_, n) | Op::Mean(n) => {
+                let f = if let Op::Fold(f, _) = *op { Some(f) } else { None };
+                let at =
+                    stack.len().checked_sub(n as usize).ok_or_else(|| JitError("a fold without its values".into()))?;
+                let args: Vec<Value> = stack.split_off(at);
+                let mut acc = args[0];
+                for &a in &args[1..] {
+                    acc = match f {
+                        None => b.ins().fadd(acc, a),
+                        Some(f) => {
+                            let fp = b.ins().iconst(pointer, f as usize as i64);
+                            let call = b.ins().call_indirect(sigs[1], fp, &[acc, a]);
+                            b.inst_results(call)[0]
+                        }
+                    };
+                }
+                if f.is_none() {
+                    let count = b.ins().f64const(f64::from(n));
+                    acc = b.ins().fdiv(acc, count);
+                }
+                acc
+            }
+        };
+        stack.push(v);
+    }
+    pop(&mut stack)
+}
+
+/// Members of a set compiled into one module: functions of up to [`NativeSet::BLOCK`]
+/// members each, every one writing its members' values to their places in the output.
+pub struct NativeSet {
+    module: Option<JITModule>,
+    blocks: Vec<extern "C" fn(*const f64, *mut f64) -> f64>,
+    n_slots: usize,
+    n_out: usize,
+}
+
+// SAFETY: as for `Native`: after compiling, the module is only freed on drop, and the code
+// reads its argument arrays and calls pure functions; a call writes only to the `out` it is
+// given, which `call` borrows mutably.
+unsafe impl Send for NativeSet {}
+// SAFETY: see `Send`.
+unsafe impl Sync for NativeSet {}
+
+impl fmt::Debug for NativeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NativeSet").field("blocks", &self.blocks.len()).field("n_out", &self.n_out).finish()
+    }
+}
+
+impl Drop for NativeSet {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: the only pointers into the module's memory are `self.blocks`, which die
+            // with `self`.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+impl NativeSet {
+    /// Members per generated function: long enough that a step pays a call per block, not per
+    /// member; short enough that Cranelift compiles each function quickly.
+    pub const BLOCK: usize = 64;
+
+    /// Compiles `members`, each a program reading values `0..n_slots` and the index of the
+    /// output it writes (below `n_out`).
+    ///
+    /// ```
+    /// use kalix_expr_jit::{NativeSet, Op};
+    /// let members = [(2, vec![Op::Slot(0), Op::Const(1.0), Op::Add]), (0, vec![Op::Slot(1), Op::Neg])];
+    /// let set = NativeSet::compile(&members, 2, 3).unwrap();
+    /// let mut out = [9.0; 3];
+    /// assert!(set.call(&[1.0, 5.0], &mut out));
+    /// assert_eq!(out, [-5.0, 9.0, 2.0]);
+    /// ```
+    pub fn compile(members: &[(usize, Vec<Op>)], n_slots: usize, n_out: usize) -> Result<NativeSet, JitError> {
+        for (index, ops) in members {
+            if *index >= n_out {
+                return Err(JitError(format!("output {index} is past the {n_out} outputs")));
+            }
+            check(ops, n_slots)?;
+        }
+        let mut jit = Jit::new()?;
+        let mut ids = Vec::new();
+        for block in members.chunks(Self::BLOCK) {
+            let programs: Vec<(&[Op], Option<usize>)> =
+                block.iter().map(|(i, ops)| (ops.as_slice(), Some(*i))).collect();
+            ids.push(jit.function(&programs, true)?);
+        }
+        jit.module.finalize_definitions().map_err(|e| JitError(e.to_string()))?;
+        let blocks = ids
+            .into_iter()
+            .map(|id| {
+                let ptr = jit.module.get_finalized_function(id);
+                // SAFETY: `ptr` is the finalized code of a function defined above with the
+                // signature `(pointer, pointer) -> f64` in the default (C) calling convention.
+                unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const f64, *mut f64) -> f64>(ptr) }
+            })
+            .collect();
+        Ok(NativeSet { module: Some(jit.module), blocks, n_slots, n_out })
+    }
+
+    /// Evaluates every member over `values`, writing its value to its place in `out`; `false`
+    /// (and nothing written) if `values` or `out` is shorter than the set needs.
+    #[inline]
+    pub fn call(&self, values: &[f64], out: &mut [f64]) -> bool {
+        if values.len() < self.n_slots || out.len() < self.n_out {
+            return false;
+        }
+        for block in &self.blocks {
+            // SAFETY: the code reads `values[i]` for slots `i < n_slots` and writes `out[j]`
+            // for outputs `j < n_out` only (checked by `compile`); both arrays are that long.
+            block(values.as_ptr(), out.as_mut_ptr());
+        }
+        true
     }
 }

@@ -69,6 +69,11 @@ mod c {
 /// The native code of `tape` reading `n_slots` values, or `None` where the JIT does not compile
 /// it (a native function, a built-in over a slice) or Cranelift fails.
 pub(crate) fn native(tape: &Tape, n_slots: usize) -> Option<Native> {
+    Native::compile(&program(tape)?, n_slots).ok()
+}
+
+/// The program of `tape` for the JIT, or `None` where the JIT does not compile it.
+pub(crate) fn program(tape: &Tape) -> Option<Vec<J>> {
     let (ops, consts) = tape.parts();
     let mut program = Vec::with_capacity(ops.len());
     for op in ops {
@@ -107,5 +112,5 @@ pub(crate) fn native(tape: &Tape, n_slots: usize) -> Option<Native> {
             Op::Native(..) => return None,
         });
     }
-    Native::compile(&program, n_slots).ok()
+    Some(program)
 }

@@ -1,0 +1,87 @@
+//! A step of model-sized expressions in an `ExprSet`: the interpreter, the JIT (members
+//! compiled with `Engine::Jit`, run as one native module in blocks), and the same expressions
+//! as Rust closures in a `Vec` (what `kexpr!` closures of a host would be), at 1,000 and 10,000
+//! members. Target: the JIT within 1.3× the closures.
+//!
+//! `cargo bench -p kalix-expr-bench --bench jit_set -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use kalix_expr_core::{Engine, Expr, ExprSet, Options};
+
+const INPUTS: usize = 8;
+
+/// A member: its source, and the same as a Rust closure of the values.
+type Member = (String, Box<dyn Fn(&[f64]) -> f64>);
+
+/// Member `i`.
+fn member(i: usize) -> Member {
+    let (a, b) = (i % INPUTS, (i + 3) % INPUTS);
+    let k = i as f64 * 0.5;
+    match i % 4 {
+        0 => (format!("max(0, min(37.5, x{a} - 21))"), Box::new(move |v: &[f64]| 0f64.max(37.5f64.min(v[a] - 21.0)))),
+        1 => (format!("x{a} * 0.35 + x{b} * 0.65"), Box::new(move |v: &[f64]| v[a] * 0.35 + v[b] * 0.65)),
+        2 => (
+            format!("if(x{a} > 10, x{a} - 10, 0)"),
+            Box::new(move |v: &[f64]| if v[a] > 10.0 { v[a] - 10.0 } else { 0.0 }),
+        ),
+        _ => (format!("x{a} * {k:?} + 1"), Box::new(move |v: &[f64]| v[a] * k + 1.0)),
+    }
+}
+
+fn sets(c: &mut Criterion) {
+    let names: Vec<String> = (0..INPUTS).map(|i| format!("x{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let jit = Options { engine: Engine::Jit, ..Options::default() };
+    let days: Vec<Vec<f64>> = (0..64).map(|d| (0..INPUTS).map(|k| ((d * 7 + k) % 50) as f64).collect()).collect();
+    let mut group = c.benchmark_group("step");
+    for n in [1_000, 10_000] {
+        let members: Vec<Member> = (0..n).map(member).collect();
+        let mut interp = ExprSet::new();
+        let mut native = ExprSet::new();
+        for (src, _) in &members {
+            let e = Expr::parse(src).unwrap();
+            interp.push(e.compile_with(&names, &Options::default()).unwrap());
+            native.push(e.compile_with(&names, &jit).unwrap());
+        }
+        // Same bits first (and the native module built before timing).
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        for day in &days {
+            interp.eval_all(day, &mut a).unwrap();
+            native.eval_all(day, &mut b).unwrap();
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(x.to_bits(), y.to_bits());
+            }
+            for (x, (_, f)) in a.iter().zip(&members) {
+                assert_eq!(x.to_bits(), f(day).to_bits());
+            }
+        }
+        let mut d = 0;
+        group.bench_with_input(BenchmarkId::new("ExprSet interpreter", n), &n, |bch, _| {
+            bch.iter(|| {
+                d = (d + 1) & 63;
+                interp.eval_all(black_box(&days[d]), &mut a).unwrap();
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("ExprSet JIT", n), &n, |bch, _| {
+            bch.iter(|| {
+                d = (d + 1) & 63;
+                native.eval_all(black_box(&days[d]), &mut b).unwrap();
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("Rust closures", n), &n, |bch, _| {
+            bch.iter(|| {
+                d = (d + 1) & 63;
+                let v = black_box(&days[d]);
+                for (o, (_, f)) in a.iter_mut().zip(&members) {
+                    *o = f(v);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sets);
+criterion_main!(benches);
