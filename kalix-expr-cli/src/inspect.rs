@@ -79,6 +79,21 @@ pub fn graph(args: &GraphArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -
     let Some(m) = load(&args.model, None, stderr) else { return Exit::Failed };
     let graph = Graph::of(&m);
     if let Some(path) = &args.svg {
+        if graph.edges.len() > MAX_DRAWN_EDGES {
+            let _ = writeln!(
+                stderr,
+                "error: the graph has {} vertices and {} edges, more than this drawing lays out (at most {MAX_DRAWN_EDGES} edges)",
+                graph.vertices.len(),
+                graph.edges.len()
+            );
+            let _ = writeln!(
+                stderr,
+                "help: draw it with Graphviz: `kexpr graph {} | dot -Tsvg -o {}`",
+                args.model.display(),
+                path.display()
+            );
+            return Exit::Failed;
+        }
         let svg = match draw(&graph.to_dot()) {
             Ok(svg) => svg,
             Err(e) => {
@@ -102,20 +117,36 @@ pub fn graph(args: &GraphArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -
     print(stdout, stderr, &text, "graph")
 }
 
-/// An SVG drawing of a DOT graph (laid out by the `layout-rs` crate, no Graphviz needed).
+/// The most edges `--svg` lays out: the layout crate's edge-crossing work grows fast with dense
+/// graphs (a model whose every series reads the same constants and functions), and a drawing
+/// that takes minutes is worse than a pointer to Graphviz.
+const MAX_DRAWN_EDGES: usize = 250;
+
+/// How long the layout may take before the command gives up on it.
+const DRAW_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// An SVG drawing of a DOT graph (laid out by the `layout-rs` crate, no Graphviz needed), or
+/// why not, within [`DRAW_TIME_LIMIT`].
 fn draw(dot: &str) -> Result<String, String> {
     use layout::backends::svg::SVGWriter;
     use layout::gv::{DotParser, GraphBuilder};
     let ast = DotParser::new(dot).process()?;
-    // The layout crate asserts on shapes of graph it does not expect; a panic there is a
-    // drawing that failed, not a crash of the command.
-    let drawn = std::panic::catch_unwind(|| {
-        let mut builder = GraphBuilder::new();
-        builder.visit_graph(&ast);
-        let mut graph = builder.get();
-        let mut svg = SVGWriter::new();
-        graph.do_it(false, false, false, &mut svg);
-        svg.finalize()
+    let (tx, rx) = std::sync::mpsc::channel();
+    // On a thread of its own: a layout past the time limit is abandoned (the process exits
+    // with the error), and a panic in the layout crate is a drawing that failed, not a crash.
+    std::thread::spawn(move || {
+        let drawn = std::panic::catch_unwind(move || {
+            let mut builder = GraphBuilder::new();
+            builder.visit_graph(&ast);
+            let mut graph = builder.get();
+            let mut svg = SVGWriter::new();
+            graph.do_it(false, false, false, &mut svg);
+            svg.finalize()
+        });
+        let _ = tx.send(drawn.map_err(|_| "the layout failed".to_string()));
     });
-    drawn.map_err(|_| "the layout failed".to_string())
+    match rx.recv_timeout(DRAW_TIME_LIMIT) {
+        Ok(result) => result,
+        Err(_) => Err(format!("the layout took longer than {} s", DRAW_TIME_LIMIT.as_secs())),
+    }
 }

@@ -212,3 +212,27 @@ fn profile_lists_every_series_slowest_first_after_the_run() {
     assert!(shares.windows(2).all(|w| w[0] >= w[1]), "{shares:?}");
     assert!((shares.iter().sum::<f64>() - 100.0).abs() < 0.5, "{shares:?}");
 }
+
+#[test]
+fn graph_refuses_to_lay_out_a_graph_too_dense_to_draw_and_points_to_graphviz() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("dense.ini");
+    let mut text = String::from("[const]\n");
+    for k in 0..20 {
+        text.push_str(&format!("const.c{k} = {k}\n"));
+    }
+    text.push_str("[var.b]\n");
+    for i in 0..20 {
+        let reads: Vec<String> = (0..20).map(|k| format!("const.c{k}")).collect();
+        text.push_str(&format!("s{i} = {}\n", reads.join(" + ")));
+    }
+    std::fs::write(&model, text).unwrap();
+    let svg = dir.path().join("g.svg");
+    let g = kexpr(&["graph", model.to_str().unwrap(), "--svg", svg.to_str().unwrap()]);
+    assert_eq!(g.code, 2);
+    assert!(g.stderr.contains("400 edges, more than this drawing lays out"), "{}", g.stderr);
+    assert!(g.stderr.contains("| dot -Tsvg -o"), "{}", g.stderr);
+    assert!(!svg.exists(), "nothing is written");
+    // DOT is always available.
+    assert_eq!(kexpr(&["graph", model.to_str().unwrap()]).code, 0);
+}
