@@ -109,9 +109,9 @@ impl Chart {
                 let colour = COLOURS[k % COLOURS.len()];
                 // A NaN breaks the line: each run of numbers is drawn on its own.
                 let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-                for (t, v) in values.iter().enumerate() {
+                for (t, v) in thin(values) {
                     match (v.is_finite(), segments.last_mut()) {
-                        (true, Some(seg)) => seg.push((t as f64, *v)),
+                        (true, Some(seg)) => seg.push((t as f64, v)),
                         (false, Some(seg)) if !seg.is_empty() => segments.push(Vec::new()),
                         _ => {}
                     }
@@ -136,5 +136,63 @@ impl Chart {
             root.present().map_err(|e| fail(&e))?;
         }
         Ok(svg)
+    }
+}
+
+/// The most points a line of the chart has: a long run is drawn from the smallest and the
+/// largest value of each of `MAX_POINTS / 2` stretches of steps, so a peak is never lost and
+/// the file stays small (a million steps would otherwise be a million points a line).
+const MAX_POINTS: usize = 4000;
+
+/// The points of a line: every step of a short run; of a long one, each stretch's smallest and
+/// largest value in the order they occur (a stretch with a NaN keeps one NaN, which breaks the
+/// line as the NaN itself would).
+fn thin(values: &[f64]) -> Vec<(usize, f64)> {
+    if values.len() <= MAX_POINTS {
+        return values.iter().copied().enumerate().collect();
+    }
+    let stretch = values.len().div_ceil(MAX_POINTS / 2);
+    let mut out = Vec::with_capacity(MAX_POINTS + 2);
+    for (k, chunk) in values.chunks(stretch).enumerate() {
+        let start = k * stretch;
+        if let Some(i) = chunk.iter().position(|v| !v.is_finite()) {
+            out.push((start + i, f64::NAN));
+            continue;
+        }
+        let (mut lo, mut hi) = (0, 0);
+        for (i, v) in chunk.iter().enumerate() {
+            if *v < chunk[lo] {
+                lo = i;
+            }
+            if *v > chunk[hi] {
+                hi = i;
+            }
+        }
+        let (a, b) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+        out.push((start + a, chunk[a]));
+        if b != a {
+            out.push((start + b, chunk[b]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_keeps_every_peak_in_at_most_max_points() {
+        let mut values: Vec<f64> = (0..1_000_000).map(|i| (i as f64 / 1000.0).sin()).collect();
+        values[123_457] = 50.0;
+        values[800_001] = -50.0;
+        values[500_000] = f64::NAN;
+        let points = thin(&values);
+        assert!(points.len() <= MAX_POINTS, "{}", points.len());
+        assert!(points.contains(&(123_457, 50.0)) && points.contains(&(800_001, -50.0)));
+        assert!(points.iter().any(|(t, v)| *t == 500_000 && v.is_nan()));
+        assert!(points.windows(2).all(|w| w[0].0 < w[1].0), "in step order");
+        let short = [1.0, f64::NAN, 3.0];
+        assert_eq!(thin(&short).len(), 3);
     }
 }
