@@ -179,16 +179,7 @@ impl Doc {
     /// `const.`, `table.`, `node.`, `data.`, `sim.`), or the namespaces and built-ins.
     pub(crate) fn completion(&self, pos: Position) -> Vec<CompletionItem> {
         let at = self.offset(pos);
-        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
-        let typed: String = self.text[line_start..at]
-            .chars()
-            .rev()
-            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        let lower = typed.to_lowercase();
+        let lower = name_before(&self.text[..at]).to_lowercase();
         let mut items = Vec::new();
         let mut push = |label: String, kind: CompletionItemKind, detail: String| {
             if label.to_lowercase().starts_with(&lower) {
@@ -261,15 +252,7 @@ impl Doc {
             }
         }
         let open = open?;
-        let name: String = before[..open]
-            .chars()
-            .rev()
-            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        let (label, params, doc) = self.signature_of(&name)?;
+        let (label, params, doc) = self.signature_of(name_before(&before[..open]))?;
         let parameters = params
             .iter()
             .map(|p| ParameterInformation { label: ParameterLabel::Simple(p.clone()), documentation: None })
@@ -440,6 +423,18 @@ fn example(b: &builtins::Builtin) -> Option<(String, String)> {
     let call = format!("{}({})", b.name, args.join(", "));
     let value = Expr::parse(&call).ok()?.compile_with(&[], &Options::model()).ok()?.eval(&[]).ok()?;
     Some((call, format_value(value)))
+}
+
+/// The name (letters, digits, `_` and `.`) that `text` ends with: what is being typed, or
+/// the function a `(` follows.
+fn name_before(text: &str) -> &str {
+    let start = text
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '.')
+        .last()
+        .map_or(text.len(), |(i, _)| i);
+    &text[start..]
 }
 
 /// The first line of a hover's markdown that is not a code fence.
