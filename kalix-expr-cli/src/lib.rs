@@ -280,14 +280,6 @@ struct ExprDiagnostic {
     replacements: Vec<String>,
 }
 
-/// 1-based line and column (in `char`s) of byte `at` of `text`.
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let at = at.min(text.len());
-    let before = text.get(..at).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    (line, before.rsplit('\n').next().unwrap_or("").chars().count() + 1)
-}
-
 /// `--format json` for `parse` and `eval`: `{"<key>": result}` or `{"diagnostics": […]}`, on
 /// stdout; the exit status is the same as without it.
 fn json_outcome(outcome: Result<String, Failure>, key: &str, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
@@ -301,13 +293,14 @@ fn json_outcome(outcome: Result<String, Failure>, key: &str, stdout: &mut dyn Wr
             (Exit::Ok, serde_json::json!({ key: value }))
         }
         Err(Failure::Expr(exit, e, notes)) => {
-            let source = e.source_text();
+            // Lines and columns as model diagnostics count them.
+            let source = kalix_expr::model::SourceFile::new("", e.source_text());
             let diagnostics: Vec<ExprDiagnostic> = e
                 .diagnostics()
                 .iter()
                 .map(|d| {
-                    let (line, column) = line_col(source, d.span().start);
-                    let (end_line, end_column) = line_col(source, d.span().end);
+                    let (line, column) = source.line_col(d.span().start);
+                    let (end_line, end_column) = source.line_col(d.span().end);
                     let mut help = d.suggestion().map(|h| h.text().to_string());
                     for n in &notes {
                         let h = help.get_or_insert_with(String::new);

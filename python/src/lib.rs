@@ -50,20 +50,15 @@ fn error_with(
     err
 }
 
-/// 1-based line and column (in `char`s) of byte `at` of `text`.
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = text.get(..at.min(text.len())).unwrap_or(text);
-    (before.matches('\n').count() + 1, before.rsplit('\n').next().unwrap_or("").chars().count() + 1)
-}
-
 /// An expression's error as a Python `Error`.
 fn expr_error(py: Python<'_>, e: &ExprError) -> PyErr {
-    let source = e.source_text();
+    // Lines and columns as model diagnostics count them.
+    let source = kalix_expr::model::SourceFile::new("", e.source_text());
     let all: Vec<PyObject> = e
         .diagnostics()
         .iter()
         .filter_map(|d| {
-            let (line, column) = line_col(source, d.span().start);
+            let (line, column) = source.line_col(d.span().start);
             let dict = PyDict::new(py);
             dict.set_item("message", d.kind().to_string()).ok()?;
             dict.set_item("code", d.kind().code()).ok()?;
@@ -74,7 +69,7 @@ fn expr_error(py: Python<'_>, e: &ExprError) -> PyErr {
         })
         .collect();
     let first = &e.diagnostics()[0];
-    let place = line_col(source, first.span().start);
+    let place = source.line_col(first.span().start);
     let help = first.suggestion().map(|h| h.text().to_string());
     error_with(py, e.to_string(), "expression", &first.kind().code(), Some(place), help, all)
 }
