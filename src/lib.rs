@@ -58,7 +58,7 @@ extern crate self as kalix_expr;
 pub use kalix_expr_core::{
     edit_distance, Calendar, Compiled, Date, DateError, Diagnostic, DivByZero, DomainErrors, Engine, Error, ErrorKind,
     EvalError, Expr, ExprSet, FnDef, FnKind, FnRef, Functions, Host, MissingVariable, Model, ModelError, NativeFn,
-    Options, Outputs, ParseOptions, Program, RunError, Span, Table, TableError, SIM_FIELDS,
+    Options, Outputs, ParseOptions, Program, RunError, Span, Table, TableError, JIT_AFTER, SIM_FIELDS,
 };
 
 /// The syntax tree of a parsed expression ([`Expr::ast`]), for tools that print or walk it.

@@ -14,12 +14,21 @@ fn jit() -> Options {
     Options { engine: Engine::Jit, ..Options::default() }
 }
 
+fn interp() -> Options {
+    Options { engine: Engine::Interpreter, ..Options::default() }
+}
+
 /// The JIT's and the interpreter's results for one case and row; panics unless they have the
 /// same bits.
 fn both(src: &str, names: &[&str], inputs: &[f64]) -> f64 {
     let expr = Expr::parse(src).unwrap_or_else(|e| panic!("`{src}`:\n{e}"));
-    let interp = expr.compile_with(names, &Options::default()).unwrap_or_else(|e| panic!("`{src}`:\n{e}"));
-    let native = expr.compile_with(names, &jit()).unwrap_or_else(|e| panic!("`{src}`:\n{e}"));
+    let interp = expr
+        .compile_with(names, &Options { single_step: true, ..interp() })
+        .unwrap_or_else(|e| panic!("`{src}`:\n{e}"));
+    let native =
+        expr.compile_with(names, &Options { single_step: true, ..jit() }).unwrap_or_else(|e| panic!("`{src}`:\n{e}"));
+    // Native code at once, not after the warm-up.
+    let _ = native.jit_now();
     let (a, b) = (interp.eval(inputs), native.eval(inputs));
     match (a, b) {
         (Ok(a), Ok(b)) => {
@@ -36,7 +45,8 @@ macro_rules! jit_cases {
         let mut compiled = 0;
         $(
             let names: &[&str] = &names!($($names)*);
-            if Expr::parse($src).and_then(|e| e.compile_with(names, &jit())).map(|c| c.engine()) == Ok(Engine::Jit) {
+            let single_step = Options { single_step: true, ..jit() };
+            if Expr::parse($src).and_then(|e| e.compile_with(names, &single_step)).map(|c| c.jit_now()) == Ok(Engine::Jit) {
                 compiled += 1;
             }
             $(
@@ -61,7 +71,7 @@ fn every_case_of_the_language_table_gives_the_interpreters_bits() {
 #[test]
 fn it_compiles_pure_expressions_and_leaves_the_rest_to_the_interpreter() {
     let engine =
-        |src: &str, opts: &Options| Expr::parse(src).unwrap().compile_with(&["x", "y"], opts).unwrap().engine();
+        |src: &str, opts: &Options| Expr::parse(src).unwrap().compile_with(&["x", "y"], opts).unwrap().jit_now();
     for src in [
         "x + y * 2",
         "max(x, y, 3) - min(x, 1)",
@@ -70,7 +80,9 @@ fn it_compiles_pure_expressions_and_leaves_the_rest_to_the_interpreter() {
         "!x && y || x == y",
     ] {
         assert_eq!(engine(src, &jit()), Engine::Jit, "{src}");
-        assert_eq!(engine(src, &Options::default()), Engine::Interpreter, "{src}");
+        assert_eq!(engine(src, &interp()), Engine::Interpreter, "{src}");
+        // The facade builds the JIT in, and then it is the default engine.
+        assert_eq!(engine(src, &Options::default()), Engine::Jit, "{src}");
     }
     // Errors to report, statements, slices: the interpreter.
     let strict = Options { div_by_zero: DivByZero::Error, ..jit() };
@@ -94,12 +106,14 @@ fn a_set_runs_its_jit_members_as_one_native_module_with_the_interpreters_bits() 
             _ => format!("mean(x, y, {i}) % 7 ^ 1.5"),
         })
         .collect();
+    let interp_opts = interp();
     let (mut interp, mut native) = (ExprSet::new(), ExprSet::new());
     for src in &sources {
         let e = Expr::parse(src).unwrap();
-        interp.push(e.compile_with(&["x", "y"], &Options::default()).unwrap());
+        interp.push(e.compile_with(&["x", "y"], &interp_opts).unwrap());
         native.push(e.compile_with(&["x", "y"], &jit()).unwrap());
     }
+    assert_eq!(native.jit_now(), Engine::Jit); // its native module at once
     let (mut a, mut b) = (vec![0.0; 300], vec![7.0; 300]);
     for (x, y) in [(1.0, 2.0), (50.0, -3.0), (f64::NAN, 0.0), (-0.0, f64::INFINITY), (1e300, 1e-300)] {
         interp.eval_all(&[x, y], &mut a).unwrap();
@@ -129,7 +143,7 @@ fn dropping_compiled_expressions_frees_their_code() {
     let round = |n: usize| {
         for i in 0..n {
             let c = Expr::parse(&format!("x * {i} + sin(y)")).unwrap().compile_with(&["x", "y"], &jit()).unwrap();
-            assert_eq!(c.engine(), Engine::Jit);
+            assert_eq!(c.jit_now(), Engine::Jit);
             assert_eq!(c.eval(&[1.0, 0.0]).unwrap(), i as f64);
         }
     };
@@ -190,10 +204,176 @@ proptest! {
     #[test]
     fn random_expressions_give_the_interpreters_bits(src in expression(), x in value(), y in value(), z in value()) {
         let expr = Expr::parse(&src).unwrap();
-        let (Ok(interp), Ok(native)) = (expr.compile_with(&["x", "y", "z"], &Options::default()), expr.compile_with(&["x", "y", "z"], &jit())) else {
+        let (Ok(interp), Ok(native)) = (expr.compile_with(&["x", "y", "z"], &interp()), expr.compile_with(&["x", "y", "z"], &jit())) else {
             return Ok(());
         };
+        let _ = native.jit_now(); // native code at once, not after the warm-up
         let (a, b) = (interp.eval(&[x, y, z]).unwrap(), native.eval(&[x, y, z]).unwrap());
         prop_assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "`{}` at {:?}: {} vs JIT {}", src, (x, y, z), a, b);
     }
+}
+
+/// A model whose series mix what the JIT compiles (pure, reading inputs, constants, the
+/// calendar's fields and series computed before them in the step) with what it leaves to the
+/// interpreter (offsets, windows, `*_since`, calendar calls, blocks).
+fn mixed_model(engine: Engine) -> kalix_expr::Program {
+    use kalix_expr::{Calendar, Date, Model};
+    let mut model = Model::new(Calendar::daily(Date::new(2023, 12, 25).unwrap()));
+    model.options(Options { engine, ..Options::model() });
+    model.input("node.dam.dsflow").input("data.loss").constant("const.k", 0.75);
+    let mut series = vec![
+        ("var.b.flow", "max(0, node.dam.dsflow * const.k - data.loss)".to_string()),
+        ("var.b.store", "this[-1, 100] + var.b.flow - node.dam.dsflow[-3, 0] / 4".to_string()),
+        ("var.b.half", "var.b.store / 2 + if(sim.month > 6, var.b.flow, -var.b.flow)".to_string()),
+        ("var.b.avg", "moving_mean(var.b.flow, 5, 1) + moving_max(data.loss, 3, -1)".to_string()),
+    ];
+    // A long run of pure series, each reading the one before: more than one native block.
+    let chain: Vec<(String, String)> = (0..150)
+        .map(|i| {
+            let before = if i == 0 { "var.b.half".to_string() } else { format!("var.c.s{}", i - 1) };
+            (format!("var.c.s{i}"), format!("{before} * 0.5 + sqrt(abs(var.b.avg)) % 7 + {i} - min(data.loss, {i})"))
+        })
+        .collect();
+    for (name, src) in &chain {
+        series.push((name.as_str(), src.clone()));
+    }
+    series.push(("var.b.since", "sum_since(var.b.flow, sim.new_month) + var.c.s149".to_string()));
+    series.push(("var.b.cal", "{ d = sim.day_of_year; d * 100 + month_at(3) + var.b.since }".to_string()));
+    series.push(("var.b.last", "var.b.cal - var.b.flow ^ 2 + mean(var.c.s3, var.c.s140, 2)".to_string()));
+    for (name, src) in &series {
+        model.series(*name, Expr::parse(src).unwrap());
+    }
+    model.compile().unwrap()
+}
+
+#[test]
+fn a_models_step_runs_its_pure_series_as_native_code_with_the_interpreters_bits() {
+    let (interp, native) = (mixed_model(Engine::Interpreter), mixed_model(Engine::Jit));
+    assert_eq!(interp.jit_now(), Engine::Interpreter);
+    assert_eq!(interp.native_series(), 0);
+    assert_eq!(native.engine(), Engine::Interpreter, "not before a run's warm-up or `jit_now`");
+    assert_eq!(native.jit_now(), Engine::Jit);
+    // flow, half, the chain of 150 and last; not store, avg, since, cal.
+    assert_eq!(native.native_series(), 153);
+    let steps = 400;
+    let dsflow: Vec<f64> =
+        (0..steps).map(|t| if t % 17 == 5 { f64::NAN } else { ((t as f64) * 0.37).sin() * 40.0 + 30.0 }).collect();
+    let loss: Vec<f64> = (0..steps).map(|t| ((t * 7919) % 13) as f64 * 0.3).collect();
+    let a = interp.run(&[&dsflow, &loss], steps).unwrap();
+    let b = native.run(&[&dsflow, &loss], steps).unwrap();
+    let n = interp.series_names().count();
+    for k in 0..n {
+        for (t, (p, q)) in a.column_at(k).iter().zip(b.column_at(k)).enumerate() {
+            assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "series {k} step {t}: {p} vs JIT {q}");
+        }
+    }
+    // Stepped by a host in groups that end anywhere, inside native blocks too: the same bits.
+    let mut run = native.start(kalix_expr::Date::new(2023, 12, 25).unwrap()).unwrap();
+    for t in 0..60 {
+        run.set_input(0, dsflow[t]);
+        run.set_input(1, loss[t]);
+        let mut end = 0;
+        while end < n {
+            end = (end + 1 + (t * 7 + end) % 23).min(n);
+            run.eval_until(end).unwrap();
+        }
+        for k in 0..n {
+            let (p, q) = (a.column_at(k)[t], run.value(k));
+            assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "series {k} step {t}: {p} vs {q}");
+        }
+        run.next_step().unwrap();
+    }
+}
+
+#[test]
+fn the_jit_waits_until_an_expression_has_been_evaluated_often_enough_to_pay_for_it() {
+    use kalix_expr::{ExprSet, JIT_AFTER};
+    // Evaluated once (`kexpr eval`, a hover, a check): no native code is ever generated.
+    let c = Expr::parse("x * 2 + 1").unwrap().compile_with(&["x"], &jit()).unwrap();
+    let mut set = ExprSet::new();
+    set.push(Expr::parse("x - 1").unwrap().compile_with(&["x"], &jit()).unwrap());
+    let mut out = [0.0];
+    for i in 0..JIT_AFTER + 5 {
+        let warm = i <= JIT_AFTER;
+        assert_eq!(c.engine() == Engine::Interpreter, warm, "after {i} evaluations");
+        assert_eq!(set.engine() == Engine::Interpreter, warm, "after {i} calls");
+        assert_eq!(c.eval(&[f64::from(i)]).unwrap(), f64::from(i) * 2.0 + 1.0);
+        set.eval_all(&[f64::from(i)], &mut out).unwrap();
+        assert_eq!(out[0], f64::from(i) - 1.0);
+    }
+    // Past the warm-up both are native; the values never changed on the way.
+    assert_eq!(c.engine(), Engine::Jit);
+    assert_eq!(set.engine(), Engine::Jit);
+}
+
+#[test]
+fn a_models_run_turns_native_after_its_warm_up_steps_with_the_same_bits() {
+    use kalix_expr::{Date, JIT_AFTER};
+    let (interp, native) = (mixed_model(Engine::Interpreter), mixed_model(Engine::Jit));
+    let start = Date::new(2023, 12, 25).unwrap();
+    let (mut a, mut b) = (interp.start(start).unwrap(), native.start(start).unwrap());
+    let steps = JIT_AFTER as usize + 50;
+    for t in 0..steps {
+        assert_eq!(native.native_series() == 0, t < JIT_AFTER as usize, "step {t}");
+        for run in [&mut a, &mut b] {
+            run.set_input(0, ((t as f64) * 0.37).sin() * 40.0 + 30.0);
+            run.set_input(1, ((t * 7919) % 13) as f64 * 0.3);
+            run.eval_all().unwrap();
+        }
+        for (p, q) in a.series_values().zip(b.series_values()) {
+            assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "step {t}: {p} vs JIT {q}");
+        }
+        a.next_step().unwrap();
+        b.next_step().unwrap();
+    }
+}
+
+/// Runs `src` as the one series of a model over `rows` (one step each) on `engine`, its native
+/// code built at once; its values and how many series were native, or `None` where a model
+/// does not take the case (a name a model reserves, an input's future).
+fn model_run(src: &str, names: &[&str], rows: &[Vec<f64>], engine: Engine) -> Option<(Vec<f64>, usize)> {
+    use kalix_expr::{Calendar, Date, Model};
+    let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    model.options(Options { engine, ..Options::default() });
+    for name in names {
+        model.input(*name);
+    }
+    model.series("var.case.value", Expr::parse(src).ok()?);
+    let program = model.compile().ok()?;
+    program.jit_now();
+    let columns: Vec<Vec<f64>> = (0..names.len()).map(|i| rows.iter().map(|row| row[i]).collect()).collect();
+    let columns: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let out = program.run(&columns, rows.len()).ok()?;
+    Some((out.column_at(0).to_vec(), program.native_series()))
+}
+
+macro_rules! model_cases {
+    ($( $src:tt [$($names:tt)*] { $( [$($v:expr),* $(,)?] $(=> $want:expr)? );* $(;)? } )*) => {{
+        let mut native = 0;
+        $(
+            let names: &[&str] = &names!($($names)*);
+            let rows: Vec<Vec<f64>> = vec![$(vec![$($v),*]),*];
+            if !rows.is_empty() {
+                let a = model_run($src, names, &rows, Engine::Interpreter);
+                let b = model_run($src, names, &rows, Engine::Jit);
+                assert_eq!(a.is_some(), b.is_some(), "`{}`: one engine ran it, the other did not", $src);
+                if let (Some((a, _)), Some((b, n))) = (a, b) {
+                    native += n;
+                    for (t, (p, q)) in a.iter().zip(&b).enumerate() {
+                        assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "`{}` step {t}: {p} vs JIT {q}", $src);
+                    }
+                }
+            }
+        )*
+        native
+    }};
+}
+
+#[test]
+fn the_case_tables_run_as_model_series_give_the_same_bits_on_both_engines() {
+    // The language table, each case a series stepped over its rows: its pure cases are native.
+    let native = cases!(model_cases);
+    assert!(native >= 150, "the JIT compiled {native} cases as model series");
+    // The stepped table of windows and accumulators: interpreted series beside native ones.
+    let _ = step_cases!(model_cases);
 }

@@ -136,7 +136,8 @@ fn raw_strings_and_escapes_are_read_as_their_value() {
 #[test]
 fn a_stateful_closure_starts_at_step_0_and_steps_once_per_call() {
     let src = "moving_mean(x, 3, 1) + steps_since(x > 5) + count_since(x, 0)";
-    let compiled = Expr::parse(src).unwrap().compile(&["x"]).unwrap();
+    let single_step = kalix_expr::Options { single_step: true, ..Default::default() };
+    let compiled = Expr::parse(src).unwrap().compile_with(&["x"], &single_step).unwrap();
     // The first call of a fresh closure is `Compiled::eval`'s single evaluation.
     for x in [4.0, -0.0, f64::NAN, 7.0] {
         let mut f = kexpr!("moving_mean(x, 3, 1) + steps_since(x > 5) + count_since(x, 0)");
@@ -202,7 +203,8 @@ fn a_stateful_closure_advances_every_branch_each_step() {
 #[test]
 fn a_failed_assert_in_a_stepping_closure_has_the_interpreters_message() {
     let src = "{ m = moving_max(x, 2, 0);\n  assert(m >\n 1); m }";
-    let compiled = Expr::parse(src).unwrap().compile(&["x"]).unwrap();
+    let single_step = kalix_expr::Options { single_step: true, ..Default::default() };
+    let compiled = Expr::parse(src).unwrap().compile_with(&["x"], &single_step).unwrap();
     let expected = compiled.eval(&[0.5]).unwrap_err().to_string();
     let mut f = kexpr!("{ m = moving_max(x, 2, 0);\n  assert(m >\n 1); m }");
     assert_eq!(f(3.0), 3.0);

@@ -187,7 +187,8 @@ fn grid() -> Vec<f64> {
 }
 
 fn interpreter(src: &str, names: &[&str]) -> kalix_expr::Compiled {
-    Expr::parse(src).unwrap().compile(names).unwrap()
+    let opts = kalix_expr::Options { engine: kalix_expr::Engine::Interpreter, ..Default::default() };
+    Expr::parse(src).unwrap().compile_with(names, &opts).unwrap()
 }
 
 #[test]

@@ -42,10 +42,12 @@ fn sets(c: &mut Criterion) {
         let mut native = ExprSet::new();
         for (src, _) in &members {
             let e = Expr::parse(src).unwrap();
-            interp.push(e.compile_with(&names, &Options::default()).unwrap());
+            interp
+                .push(e.compile_with(&names, &Options { engine: Engine::Interpreter, ..Options::default() }).unwrap());
             native.push(e.compile_with(&names, &jit).unwrap());
         }
         // Same bits first (and the native module built before timing).
+        assert_eq!(native.jit_now(), Engine::Jit);
         let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
         for day in &days {
             interp.eval_all(day, &mut a).unwrap();

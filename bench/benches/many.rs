@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kalix_expr_bench::{kalix, Set, Size};
-use kalix_expr_core::{Compiled, Expr, ExprSet};
+use kalix_expr_core::{Compiled, Engine, Expr, ExprSet, Options};
 
 const MANY: usize = 10_000;
 const STEPS: usize = 8;
@@ -19,7 +19,10 @@ fn many(c: &mut Criterion) {
     let sources = Set::Kalix.sources();
     let inputs = Set::Kalix.inputs(Size::Full);
     let steps: Vec<Vec<f64>> = (0..STEPS).map(|s| inputs.values(s * 365 + 17)).collect();
-    let compile = |i: usize| Expr::parse(sources[i % sources.len()]).unwrap().compile(&kalix::NAMES).unwrap();
+    // The interpreter: `jit_set` measures the JIT's sets.
+    let opts = Options { engine: Engine::Interpreter, ..Options::default() };
+    let compile =
+        |i: usize| Expr::parse(sources[i % sources.len()]).unwrap().compile_with(&kalix::NAMES, &opts).unwrap();
     let mut group = c.benchmark_group("many");
     for n in [sources.len(), MANY] {
         let set: ExprSet = (0..n).map(compile).collect();

@@ -89,7 +89,9 @@ pub struct KalixExpr {
 impl KalixExpr {
     /// Parses and compiles `src` with slot `i` bound to `layout.names[i]`.
     pub fn new(src: &str, layout: &Layout) -> Result<Self, kalix_expr_core::Error> {
-        Ok(KalixExpr { compiled: Expr::parse(src)?.compile(&layout.names)? })
+        let opts = kalix_expr_core::Options { engine: kalix_expr_core::Engine::Interpreter, ..Default::default() };
+        let names: Vec<&str> = layout.names.iter().map(|n| n.as_ref()).collect();
+        Ok(KalixExpr { compiled: Expr::parse(src)?.compile_with(&names, &opts)? })
     }
 
     /// [`KalixExpr::new`] for the JIT (`Engine::Jit`); an expression it does not compile is
@@ -102,7 +104,7 @@ impl KalixExpr {
 
     /// Whether the JIT compiled it.
     pub fn is_native(&self) -> bool {
-        self.compiled.engine() == kalix_expr_core::Engine::Jit
+        self.compiled.jit_now() == kalix_expr_core::Engine::Jit
     }
 }
 

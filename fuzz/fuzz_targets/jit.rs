@@ -16,9 +16,10 @@ fuzz_target!(|data: &[u8]| {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let seeds: Vec<f64> = head.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
     let values: Vec<f64> = (0..names.len()).map(|i| seeds[i % seeds.len()]).collect();
-    let Ok(interp) = expr.compile_with(&names, &Options::default()) else { return };
+    let Ok(interp) = expr.compile_with(&names, &Options { engine: Engine::Interpreter, ..Options::default() }) else { return };
     let jit = Options { engine: Engine::Jit, ..Options::default() };
     let Ok(native) = expr.compile_with(&names, &jit) else { panic!("the JIT refused what the interpreter compiled: {src:?}") };
+    let _ = native.jit_now(); // native code at once, not after the warm-up
     match (interp.eval(&values), native.eval(&values)) {
         (Ok(a), Ok(b)) => assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{src:?} {values:?}: {a} vs JIT {b}"),
         (Err(_), Err(_)) => {}

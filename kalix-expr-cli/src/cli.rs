@@ -323,6 +323,12 @@ pub struct RunArgs {
     /// The series --plot draws, comma-separated (default: the first six)
     #[arg(long, value_name = "A,B,…", value_delimiter = ',', requires = "plot")]
     pub series: Vec<String>,
+    /// The engine: native code from the JIT (Cranelift) for the series it compiles (pure,
+    /// no offset, window, table or calendar call), the interpreter for the rest; or the
+    /// interpreter for all (the same results, bit for bit). `--profile` times each series
+    /// alone, so it runs them all in the interpreter
+    #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
+    pub engine: EngineArg,
 }
 
 /// Arguments of `kexpr why`.
@@ -422,10 +428,14 @@ pub struct EvalArgs {
     /// `{"diagnostics": […]}` (each with a stable `code`) on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// The engine: the interpreter, or native code from the JIT (Cranelift) for a pure
-    /// expression (the same value, bit for bit)
-    #[arg(long, value_enum, default_value_t = EngineArg::Interp)]
+    /// The engine: native code from the JIT (Cranelift) for a pure expression, or the
+    /// interpreter (the same value, bit for bit)
+    #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
     pub engine: EngineArg,
+    /// Evaluate offsets and windows as at a run's first step (`x[-1, d]` is `d`, a window its
+    /// first value) instead of refusing them: one evaluation has no earlier steps
+    #[arg(long)]
+    pub single_step: bool,
 }
 
 /// `--engine`.
@@ -435,6 +445,15 @@ pub enum EngineArg {
     Interp,
     /// Native code from the Cranelift JIT, where it compiles the expression
     Jit,
+}
+
+impl From<EngineArg> for kalix_expr::Engine {
+    fn from(e: EngineArg) -> kalix_expr::Engine {
+        match e {
+            EngineArg::Interp => kalix_expr::Engine::Interpreter,
+            EngineArg::Jit => kalix_expr::Engine::Jit,
+        }
+    }
 }
 
 /// A `NAME=VALUE` argument of `kexpr eval`.

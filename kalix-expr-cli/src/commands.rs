@@ -164,11 +164,12 @@ fn run_model(
     let data = Data::read_all(m, &args.inputs.data).map_err(failed)?;
     let read = reading.elapsed().as_secs_f64();
     let compiling = std::time::Instant::now();
-    let compiled = m.compile_with_data(library.as_ref(), &data).map_err(|errors| {
+    let mut compiled = m.compile_with_data(library.as_ref(), &data).map_err(|errors| {
         // Errors only in the data files' content are bad input data (exit 2), not a bad model.
         let exit = if errors.iter().all(|d| d.kind == Kind::Data) { Exit::Failed } else { Exit::Invalid };
         (exit, errors)
     })?;
+    compiled.set_engine(args.engine.into());
     let compiled_in = compiling.elapsed().as_secs_f64();
     let names: Vec<&str> = compiled.series_names().collect();
     let mut chart = match &args.plot {

@@ -129,10 +129,10 @@ where
             return json_outcome(parse(&args.expr, snapshot, stdin), "parsed", stdout, stderr)
         }
         Command::Eval(args) if args.format == cli::Format::Json => {
-            return json_outcome(eval(&args.expr, &args.vars, args.engine, snapshot, stdin), "value", stdout, stderr)
+            return json_outcome(eval(args, snapshot, stdin), "value", stdout, stderr)
         }
         Command::Parse(args) => parse(&args.expr, snapshot, stdin).map_err(Failure::into_text),
-        Command::Eval(args) => eval(&args.expr, &args.vars, args.engine, snapshot, stdin).map_err(Failure::into_text),
+        Command::Eval(args) => eval(args, snapshot, stdin).map_err(Failure::into_text),
         Command::Check(args) => return commands::check(args, snapshot, stdin, stdout, stderr),
         Command::Run(args) => return commands::run(args, snapshot, stdout, stderr, terminal),
         Command::Why(args) => return inspect::why(args, snapshot, stdout, stderr),
@@ -354,13 +354,8 @@ fn parse(expr: &OsString, library: Option<&Snapshot>, stdin: &mut dyn Read) -> R
 
 /// `kexpr eval`: compile against the bound names (model-file rules), and the library's
 /// functions if there is one, and evaluate once.
-fn eval(
-    expr: &OsString,
-    vars: &[Binding],
-    engine: cli::EngineArg,
-    library: Option<&Snapshot>,
-    stdin: &mut dyn Read,
-) -> Result<String, Failure> {
+fn eval(args: &cli::EvalArgs, library: Option<&Snapshot>, stdin: &mut dyn Read) -> Result<String, Failure> {
+    let (expr, vars) = (&args.expr, &args.vars);
     // Usage errors come before anything is read or parsed.
     if let Some((first, again)) = cli::find_duplicate(vars) {
         let message = if first.name == again.name {
@@ -374,11 +369,7 @@ fn eval(
         return Err(Failure::Message(Exit::Failed, message));
     }
     let text = expression_text(expr, stdin)?;
-    let engine = match engine {
-        cli::EngineArg::Interp => kalix_expr::Engine::Interpreter,
-        cli::EngineArg::Jit => kalix_expr::Engine::Jit,
-    };
-    let opts = Options { engine, ..Options::model() };
+    let opts = Options { engine: args.engine.into(), single_step: args.single_step, ..Options::model() };
     let expr = Expr::parse_with(&text, &opts.parse).map_err(invalid)?;
     let names: Vec<&str> = vars.iter().map(|b| b.name.as_str()).collect();
     let compiled = match library {

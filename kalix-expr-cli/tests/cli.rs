@@ -246,8 +246,26 @@ fn eval_accepts_special_values() {
 }
 
 #[test]
-fn eval_gives_an_offset_outside_the_run_its_default() {
-    assert_evals(&["x[-1, 5]", "x=1"], "5");
+fn eval_gives_an_offset_outside_the_run_its_default_when_asked_for_a_single_step() {
+    for (args, value) in [(["x[-1, 5]", "x=1"], "5"), (["moving_mean(x, 4, 1) + x[-2, 0]", "x=5"], "2")] {
+        let run = kexpr(&[&["eval", "--single-step"], &args[..]].concat());
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{args:?}");
+        assert_eq!(run.stdout, format!("{value}\n"), "{args:?}");
+    }
+}
+
+#[test]
+fn eval_refuses_an_offset_or_window_without_a_single_step_and_says_where_to_go() {
+    for (src, at, what) in
+        [("1 + x[-1, 5]", "1:5", "x[-1, 5]"), ("moving_mean(x, 4, 1)", "1:1", "moving_mean(x, 4, 1)")]
+    {
+        let run = kexpr(&["eval", src, "x=1"]);
+        assert_fails_at(&run, 1, at);
+        assert!(run.stderr.contains(&format!("`{what}` reads earlier steps of a run")), "{}", run.stderr);
+        assert!(run.stderr.contains("kexpr eval --single-step"), "{}", run.stderr);
+    }
+    // An offset of 0 is this step's value: allowed.
+    assert_evals(&["x[0, 5] + 1", "x=1"], "2");
 }
 
 #[test]

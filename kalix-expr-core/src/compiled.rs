@@ -49,9 +49,18 @@ pub struct Compiled {
     batch: std::sync::OnceLock<Option<BatchProgram>>,
     /// The functions it calls, as resolved.
     functions: Vec<crate::host::FnRef>,
-    /// Its native code, when compiled for [`Engine::Jit`](crate::Engine::Jit).
+    /// Whether it was compiled for [`Engine::Jit`](crate::Engine::Jit) and the JIT can
+    /// compile it (pure, with a tape): its native code is then built on first use.
     #[cfg(feature = "jit")]
-    native: Option<kalix_expr_jit::Native>,
+    jit: bool,
+    /// Its native code, built after [`JIT_AFTER`](crate::JIT_AFTER) evaluations when `jit`
+    /// is set (`None` inside when Cranelift could not compile it: the interpreter runs it).
+    #[cfg(feature = "jit")]
+    native: std::sync::OnceLock<Option<kalix_expr_jit::Native>>,
+    /// Evaluations so far, until the native code is built (a race between threads only
+    /// miscounts a few).
+    #[cfg(feature = "jit")]
+    evals: std::sync::atomic::AtomicU32,
 }
 
 impl fmt::Debug for Compiled {
@@ -102,6 +111,9 @@ impl Expr {
     }
 
     fn finish(&self, ir: Ir, names: Vec<String>, opts: &Options) -> Result<Compiled, Error> {
+        if !opts.single_step {
+            self.refuse_history(&ir)?;
+        }
         let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
             && opts.domain_errors == crate::options::DomainErrors::Nan;
         let program = self.closures(&ir, opts)?;
@@ -109,10 +121,7 @@ impl Expr {
         // The JIT compiles what the tape holds: pure expressions under options with no error
         // to report, the same set batch evaluation runs column-wise.
         #[cfg(feature = "jit")]
-        let native = match (&tape, opts.engine) {
-            (Some(t), crate::options::Engine::Jit) if program.is_pure() => crate::exec::jit::native(t, ir.n_slots),
-            _ => None,
-        };
+        let jit = tape.is_some() && opts.engine == crate::options::Engine::Jit && program.is_pure();
         Ok(Compiled {
             program,
             n_slots: ir.n_slots,
@@ -122,8 +131,44 @@ impl Expr {
             tape,
             batch: std::sync::OnceLock::new(),
             #[cfg(feature = "jit")]
-            native,
+            jit,
+            #[cfg(feature = "jit")]
+            native: std::sync::OnceLock::new(),
+            #[cfg(feature = "jit")]
+            evals: std::sync::atomic::AtomicU32::new(0),
         })
+    }
+
+    /// An error when `ir` reads a run's history (an offset into another step, a stateful call,
+    /// in the expression or a user function it calls), placed at the first such text.
+    fn refuse_history(&self, ir: &Ir) -> Result<(), Error> {
+        let mut found = false;
+        ir.walk(&mut |n| {
+            found |= matches!(n, crate::ir::IrNode::Offset { step, .. } if *step != 0)
+                || matches!(n, crate::ir::IrNode::Stateful { .. });
+        });
+        if !found {
+            return Ok(());
+        }
+        // Where: the first offset or stateful call written in the expression, else (it is in a
+        // user function's body) the whole expression.
+        let span = self
+            .ast
+            .nodes()
+            .into_iter()
+            .find(|n| match &n.kind {
+                NodeKind::Offset { step, .. } => *step != 0,
+                NodeKind::Call { name, .. } => crate::builtins::lookup(&name.text)
+                    .is_some_and(|b| matches!(b.imp, crate::builtins::Imp::Stateful(_))),
+                _ => false,
+            })
+            .map_or(Span::new(0, self.source.len()), |n| n.span);
+        let what = self.source.get(span.start..span.end).unwrap_or(&self.source).to_string();
+        let help = "offsets and windows need a run that keeps history: put it in a model and run it \
+                    (`Model` and `Program::start` in Rust, `kexpr run`); or evaluate it as a run's first \
+                    step, where offsets read their default and windows their first value \
+                    (`Options::single_step`, `kexpr eval --single-step`, `single_step=True` in Python)";
+        Err(Error::new(&self.source, span, ErrorKind::RunRequired { what }, Some(help.into())))
     }
 
     fn closures(&self, ir: &Ir, opts: &Options) -> Result<Program, Error> {
@@ -224,7 +269,7 @@ impl Compiled {
     #[inline]
     pub fn eval(&self, values: &[f64]) -> Result<f64, Error> {
         #[cfg(feature = "jit")]
-        if let Some(v) = self.native.as_ref().and_then(|n| n.call(values)) {
+        if let Some(v) = self.warm_native().and_then(|n| n.call(values)) {
             return Ok(v);
         }
         // The hot path, inlined into the caller: a pure program is one call of its result.
@@ -367,27 +412,83 @@ impl Compiled {
         Ok(())
     }
 
-    /// Its resolved form as the batch and JIT back-ends read it.
+    /// Its resolved form as the JIT reads it, when it is compiled for the JIT.
     #[cfg(feature = "jit")]
-    pub(crate) fn tape(&self) -> Option<&Tape> {
-        self.tape.as_ref()
+    pub(crate) fn jit_tape(&self) -> Option<&Tape> {
+        self.tape.as_ref().filter(|_| self.jit)
     }
 
-    /// The engine that evaluates it: [`Engine::Jit`](crate::Engine::Jit) when it was compiled
-    /// for the JIT and the JIT compiled it, else the interpreter.
+    /// Its native code once built; otherwise counts an evaluation, and builds it at the
+    /// [`JIT_AFTER`](crate::JIT_AFTER)th. `None` while the interpreter evaluates it.
+    #[cfg(feature = "jit")]
+    #[inline(always)]
+    fn warm_native(&self) -> Option<&kalix_expr_jit::Native> {
+        if !self.jit {
+            return None;
+        }
+        match self.native.get() {
+            Some(n) => n.as_ref(),
+            None => self.warm_up(),
+        }
+    }
+
+    #[cfg(feature = "jit")]
+    #[cold]
+    fn warm_up(&self) -> Option<&kalix_expr_jit::Native> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.evals.load(Relaxed);
+        if n < crate::options::JIT_AFTER {
+            self.evals.store(n + 1, Relaxed);
+            return None;
+        }
+        self.native()
+    }
+
+    /// Its native code, built now if it is not yet; `None` when it is not compiled for the
+    /// JIT or Cranelift could not compile it.
+    #[cfg(feature = "jit")]
+    fn native(&self) -> Option<&kalix_expr_jit::Native> {
+        if !self.jit {
+            return None;
+        }
+        self.native.get_or_init(|| self.tape.as_ref().and_then(|t| crate::exec::jit::native(t, self.n_slots))).as_ref()
+    }
+
+    /// The engine that evaluates it now: [`Engine::Jit`](crate::Engine::Jit) once its native
+    /// code is built (after [`JIT_AFTER`](crate::JIT_AFTER) evaluations, or by
+    /// [`Compiled::jit_now`]), else the interpreter.
     ///
     /// ```
     /// use kalix_expr_core::{Engine, Expr, Options};
-    /// let c = Expr::parse("x * 2")?.compile(&["x"])?;
+    /// let opts = Options { engine: Engine::Interpreter, ..Options::default() };
+    /// let c = Expr::parse("x * 2")?.compile_with(&["x"], &opts)?;
     /// assert_eq!(c.engine(), Engine::Interpreter);
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
     pub fn engine(&self) -> crate::Engine {
         #[cfg(feature = "jit")]
-        if self.native.is_some() {
+        if self.native.get().is_some_and(Option::is_some) {
             return crate::Engine::Jit;
         }
         crate::Engine::Interpreter
+    }
+
+    /// Builds its native code now, skipping the warm-up, when it was compiled for the JIT and
+    /// the JIT compiles it (a host about to evaluate it many times, or timing it); the engine
+    /// it uses from now on.
+    ///
+    /// ```
+    /// use kalix_expr_core::{Engine, Expr};
+    /// let c = Expr::parse("max(0, rain - loss)")?.compile(&["rain", "loss"])?;
+    /// let engine = c.jit_now(); // the JIT where it is built in, else the interpreter
+    /// assert_eq!(engine, c.engine());
+    /// assert_eq!(c.eval(&[5.0, 2.0])?, 3.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn jit_now(&self) -> crate::Engine {
+        #[cfg(feature = "jit")]
+        let _ = self.native();
+        self.engine()
     }
 
     /// The slot names, in slot order.

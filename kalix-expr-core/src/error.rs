@@ -208,6 +208,15 @@ pub enum ErrorKind {
         name: String,
     },
 
+    /// `x[-1, 0]` or `moving_mean(x, 30, 0)` compiled into a plain expression: it reads the
+    /// history of a run, which a single evaluation does not have (see
+    /// [`Options::single_step`](crate::Options::single_step)).
+    #[error("`{what}` reads earlier steps of a run, which a single evaluation does not have")]
+    RunRequired {
+        /// The offset or call as written.
+        what: String,
+    },
+
     /// `[fn]` key `f(a` or `f(a,)`: a user function signature that is malformed.
     #[error("invalid function signature: {reason}")]
     SignatureInvalid {

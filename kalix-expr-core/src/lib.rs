@@ -78,7 +78,7 @@ pub use error::{render_snippet, Diagnostic, Error, ErrorKind, Help, Place, Snipp
 pub use expr::Expr;
 pub use host::{FnDef, FnKind, FnRef, Functions, Host, NativeFn, Scope, SlotIndex};
 pub use ir::{Ir, IrNode, IrStmt};
-pub use options::{DivByZero, DomainErrors, Engine, MissingVariable, Options};
+pub use options::{DivByZero, DomainErrors, Engine, MissingVariable, Options, JIT_AFTER};
 pub use parse::{parse, ParseOptions};
 #[cfg(feature = "interp")]
 pub use runtime::{Model, ModelError, Outputs, OutsideLookups, Program, Run, RunError};

@@ -60,20 +60,70 @@ pub struct Options {
     pub missing_variable: MissingVariable,
     /// Which engine evaluates a [`Compiled`](crate::Compiled) (see [`Engine`]).
     pub engine: Engine,
+    /// Let a [`Compiled`](crate::Compiled) (and so an [`ExprSet`](crate::ExprSet)) hold what
+    /// reads a run's history, evaluating each call as a run's first step: `x[-1, d]` reads
+    /// `d`, a window its first value (`moving_mean(x, n, d)` is `(x + (n-1)·d) / n`), a
+    /// `*_since` its value at a reset. Off by default: then such an expression is an error at
+    /// compile time pointing to the stepping API ([`Model`](crate::Model),
+    /// [`Program::start`](crate::Program::start)), which keeps the history, because a plain
+    /// evaluation would give the same number at every step, silently.
+    ///
+    /// ```
+    /// use kalix_expr_core::{Expr, Options};
+    /// let e = Expr::parse("x[-1, 5] + 1")?;
+    /// assert!(e.compile(&["x"]).is_err());
+    /// let first_step = Options { single_step: true, ..Options::default() };
+    /// assert_eq!(e.compile_with(&["x"], &first_step)?.eval(&[2.0])?, 6.0);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub single_step: bool,
 }
 
-/// Which engine evaluates a compiled expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which engine evaluates a compiled expression or a model's step.
+///
+/// The default is [`Engine::Jit`] when the crate is built with the `jit` feature (the facade
+/// `kalix-expr` and the `kexpr` command turn it on), else [`Engine::Interpreter`]. Both give
+/// the same bits; [`Compiled::engine`](crate::Compiled::engine) says which one an expression
+/// uses.
+///
+/// ```
+/// use kalix_expr_core::{Engine, Options};
+/// // A host that wants no native code asks for the interpreter.
+/// let opts = Options { engine: Engine::Interpreter, ..Options::default() };
+/// assert_eq!(opts.engine, Engine::Interpreter);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Engine {
     /// The interpreter (closures and node arrays over the resolved form).
-    #[default]
     Interpreter,
     /// Native code from the Cranelift JIT (feature `jit`), for pure expressions under options
     /// whose errors it need not report (division by zero and domain errors not `Error`);
     /// anything else, or a machine Cranelift does not support, falls back to the interpreter.
     /// The same bits either way: the JIT calls the interpreter's own functions.
+    ///
+    /// Tiered: the interpreter evaluates the first [`JIT_AFTER`] evaluations of an expression
+    /// (calls of an [`ExprSet`](crate::ExprSet)'s `eval_all`, steps of a model's run), and
+    /// the native code is generated then, so compiling to check, or to evaluate a few times,
+    /// never pays the JIT's cost (tens of microseconds an expression). Asking for the engine
+    /// ([`Compiled::engine`](crate::Compiled::engine), [`Program::engine`](crate::Program::engine))
+    /// generates it at once.
     Jit,
+}
+
+/// How many evaluations the interpreter makes before [`Engine::Jit`] generates native code:
+/// about what compiling one expression costs in evaluations of it.
+pub const JIT_AFTER: u32 = 1000;
+
+impl Default for Engine {
+    /// The JIT where it is built in, else the interpreter.
+    fn default() -> Engine {
+        if cfg!(feature = "jit") {
+            Engine::Jit
+        } else {
+            Engine::Interpreter
+        }
+    }
 }
 
 impl Options {

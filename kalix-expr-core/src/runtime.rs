@@ -261,6 +261,9 @@ impl Model {
         let mut input_lookback = vec![0usize; self.inputs.len()];
         let mut series_lookback = vec![0usize; self.series.len()];
         let mut future_inputs = false;
+        // Per series the JIT can compile: its index in evaluation order, its slot, its program.
+        #[cfg(feature = "jit")]
+        let mut jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>)> = Vec::new();
         for (i, s) in self.series.iter().enumerate() {
             let host = Host {
                 tables: &self.tables,
@@ -332,6 +335,19 @@ impl Model {
                     // A node array joins the model's arena, so a step reads the series' nodes
                     // front to back (see `flat::Arena`).
                     let flat = program.move_into(&mut arena);
+                    // What has a node array (pure, no offset into the run, nothing that can
+                    // fail) the JIT can compile too, under options with no error to report.
+                    #[cfg(feature = "jit")]
+                    if flat.is_some()
+                        && self.options.div_by_zero == crate::options::DivByZero::Ieee
+                        && self.options.domain_errors == crate::options::DomainErrors::Nan
+                    {
+                        if let Some(ops) =
+                            crate::exec::batch::Tape::record(&ir).as_ref().and_then(crate::exec::jit::program)
+                        {
+                            jit_programs.push((compiled.len(), first_series + i, ops));
+                        }
+                    }
                     compiled.push(CompiledSeries {
                         name: s.name.clone(),
                         slot: first_series + i,
@@ -388,6 +404,11 @@ impl Model {
             future_inputs,
             max_locals,
             tables: self.tables.clone(),
+            engine: self.options.engine,
+            #[cfg(feature = "jit")]
+            jit_programs,
+            #[cfg(feature = "jit")]
+            native: std::sync::OnceLock::new(),
         })
     }
 
@@ -454,6 +475,62 @@ pub struct Program {
     kept: Vec<(usize, usize)>,
     /// The model's tables, for the report of lookups outside their keys.
     tables: Vec<Arc<Table>>,
+    /// The engine its runs use (see [`Program::set_engine`]).
+    engine: crate::Engine,
+    /// The series the JIT can compile: index in evaluation order, slot, program.
+    #[cfg(feature = "jit")]
+    jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>)>,
+    /// Their native code, built when the first run under the JIT starts.
+    #[cfg(feature = "jit")]
+    native: std::sync::OnceLock<Option<StepNative>>,
+}
+
+/// A model's series compiled by the JIT: runs of consecutive series in evaluation order, each
+/// run in blocks of up to [`kalix_expr_jit::NativeSet::BLOCK`] series, one function a block,
+/// writing each series' value into the step's values in place.
+#[cfg(feature = "jit")]
+struct StepNative {
+    set: kalix_expr_jit::NativeSet,
+    /// Per series in evaluation order: the block that starts at it, or `u32::MAX`.
+    starts: Vec<u32>,
+    /// Per block: how many series it computes.
+    lens: Vec<u32>,
+}
+
+#[cfg(feature = "jit")]
+impl StepNative {
+    /// Compiles `programs` (see `Program::jit_programs`) of a model with `n_series` series
+    /// reading `n_slots` values; `None` when there are none or Cranelift fails.
+    fn compile(programs: &[(usize, usize, Vec<kalix_expr_jit::Op>)], n_series: usize, n_slots: usize) -> Option<Self> {
+        use kalix_expr_jit::NativeSet;
+        // Runs of consecutive series, cut into blocks.
+        let mut blocks: Vec<Vec<(usize, Vec<kalix_expr_jit::Op>)>> = Vec::new();
+        let mut firsts = Vec::new();
+        let mut last: Option<usize> = None;
+        for (index, slot, ops) in programs {
+            let follows = last.is_some_and(|l| l + 1 == *index);
+            let full = blocks.last().is_some_and(|b| b.len() >= NativeSet::BLOCK);
+            if !follows || full {
+                blocks.push(Vec::new());
+                firsts.push(*index);
+            }
+            if let Some(b) = blocks.last_mut() {
+                b.push((*slot, ops.clone()));
+            }
+            last = Some(*index);
+        }
+        if blocks.is_empty() {
+            return None;
+        }
+        let refs: Vec<&[(usize, Vec<kalix_expr_jit::Op>)]> = blocks.iter().map(Vec::as_slice).collect();
+        let set = NativeSet::compile_blocks(&refs, n_slots, n_slots).ok()?;
+        let mut starts = vec![u32::MAX; n_series];
+        for (b, &first) in firsts.iter().enumerate() {
+            *starts.get_mut(first)? = u32::try_from(b).ok()?;
+        }
+        let lens = blocks.iter().map(|b| u32::try_from(b.len()).ok()).collect::<Option<Vec<_>>>()?;
+        Some(StepNative { set, starts, lens })
+    }
 }
 
 impl fmt::Debug for Program {
@@ -722,6 +799,89 @@ impl Program {
         Run::new(self, Calendar { start, ..self.calendar }, Some(columns))
     }
 
+    /// Sets the engine its runs use from now on: [`Engine::Jit`](crate::Engine::Jit) (the
+    /// default where the `jit` feature is built) compiles the series the JIT can compile
+    /// (pure, no offset into the run's past, no window, table or calendar call) when a run
+    /// reaches step [`JIT_AFTER`](crate::JIT_AFTER), or at once when asked
+    /// ([`Program::engine`]), and the interpreter evaluates the rest; [`Engine::Interpreter`]
+    /// (crate::Engine::Interpreter) evaluates them all. The results are the same bits.
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Engine, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.series("var.b.k", Expr::parse("sim.step * 2")?);
+    /// let mut program = model.compile().unwrap();
+    /// program.set_engine(Engine::Interpreter);
+    /// assert_eq!(program.jit_now(), Engine::Interpreter);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn set_engine(&mut self, engine: crate::Engine) -> &mut Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The engine of its runs now: [`Engine::Jit`](crate::Engine::Jit) once the series the
+    /// JIT compiles are compiled (by a run reaching step [`JIT_AFTER`](crate::JIT_AFTER), or
+    /// by [`Program::jit_now`]) and its engine is the JIT, else the interpreter.
+    /// [`Program::native_series`] says how many series are native.
+    pub fn engine(&self) -> crate::Engine {
+        if self.native_series() > 0 {
+            crate::Engine::Jit
+        } else {
+            crate::Engine::Interpreter
+        }
+    }
+
+    /// Compiles the series the JIT compiles now, skipping the warm-up, when its engine is the
+    /// JIT: runs started after it are native from their first step. The engine it gives runs.
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Engine, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.input("rain");
+    /// model.series("var.a", Expr::parse("max(0, rain - 2)")?);
+    /// let program = model.compile().unwrap();
+    /// let engine = program.jit_now(); // the JIT where it is built in
+    /// assert_eq!(engine, program.engine());
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn jit_now(&self) -> crate::Engine {
+        #[cfg(feature = "jit")]
+        let _ = self.native();
+        self.engine()
+    }
+
+    /// How many series a run evaluates as native code: 0 under the interpreter, and until
+    /// they are compiled (see [`Program::engine`]).
+    ///
+    /// ```
+    /// # use kalix_expr_core::{Calendar, Date, Engine, Expr, Model};
+    /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+    /// model.input("rain");
+    /// model.series("var.a", Expr::parse("max(0, rain - 2)")?); // pure: native under the JIT
+    /// model.series("var.b", Expr::parse("moving_mean(rain, 3, 0)")?); // a window: interpreted
+    /// let program = model.compile().unwrap();
+    /// let native = if program.jit_now() == Engine::Jit { 1 } else { 0 };
+    /// assert_eq!(program.native_series(), native);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn native_series(&self) -> usize {
+        #[cfg(feature = "jit")]
+        if let Some(n) = self.native.get().and_then(Option::as_ref).filter(|_| self.engine == crate::Engine::Jit) {
+            return n.lens.iter().map(|&l| l as usize).sum();
+        }
+        0
+    }
+
+    /// Its native code, built on first use when its engine is the JIT.
+    #[cfg(feature = "jit")]
+    fn native(&self) -> Option<&StepNative> {
+        if self.engine != crate::Engine::Jit {
+            return None;
+        }
+        self.native.get_or_init(|| StepNative::compile(&self.jit_programs, self.series.len(), self.n_slots)).as_ref()
+    }
+
     /// The index of input `name` (matched as the model matches names), for [`Run::set_input`].
     pub fn input_index(&self, name: &str) -> Option<usize> {
         self.inputs.iter().position(|n| n.eq_ignore_ascii_case(name))
@@ -774,6 +934,9 @@ pub struct Run<'p> {
     input_history: Rings,
     /// Per model table: lookups outside its keys and the first step of one.
     outside: Vec<Cell<(u64, usize)>>,
+    /// The model's native code, when the run uses the JIT.
+    #[cfg(feature = "jit")]
+    native: Option<&'p StepNative>,
 }
 
 impl fmt::Debug for Run<'_> {
@@ -808,6 +971,10 @@ impl<'p> Run<'p> {
             history: Rings::new(&program.series_lookback),
             input_history: Rings::new(&input_lookback),
             outside: program.tables.iter().map(|_| Cell::new((0, 0))).collect(),
+            // Native from the first step when a run (or `Program::engine`) built it already;
+            // else from step `JIT_AFTER` (see `Run::advance`).
+            #[cfg(feature = "jit")]
+            native: program.native.get().and_then(Option::as_ref).filter(|_| program.engine == crate::Engine::Jit),
         };
         run.set_step_values();
         run
@@ -858,6 +1025,21 @@ impl<'p> Run<'p> {
     pub fn eval_until(&mut self, end: usize) -> Result<(), RunError> {
         let end = end.min(self.program.series.len());
         while self.done < end {
+            #[cfg(feature = "jit")]
+            if let Some(n) = self.native {
+                // A block of native series that starts here and ends by `end`: one call. (A
+                // group that ends inside a block is finished by the interpreter: same bits.)
+                if let Some(&block) = n.starts.get(self.done) {
+                    let len = n.lens.get(block as usize).map_or(usize::MAX, |&l| l as usize);
+                    if block != u32::MAX
+                        && self.done + len <= end
+                        && n.set.call_block_in_place(block as usize, &mut self.values)
+                    {
+                        self.done += len;
+                        continue;
+                    }
+                }
+            }
             self.eval_next()?;
         }
         Ok(())
@@ -990,5 +1172,10 @@ impl<'p> Run<'p> {
         self.step += 1;
         self.done = 0;
         self.set_step_values();
+        #[cfg(feature = "jit")]
+        if self.step == crate::options::JIT_AFTER as usize && self.native.is_none() {
+            // Past the warm-up: the run is long enough to pay for the native code.
+            self.native = p.native();
+        }
     }
 }

@@ -75,6 +75,10 @@ pub struct ExprSet {
     /// [`ExprSet::eval_all`]), and which members it computes.
     #[cfg(feature = "jit")]
     native: std::sync::OnceLock<Option<(kalix_expr_jit::NativeSet, Vec<bool>)>>,
+    /// Calls of [`ExprSet::eval_all`] so far, until the native module is built after
+    /// [`JIT_AFTER`](crate::JIT_AFTER) of them.
+    #[cfg(feature = "jit")]
+    evals: std::sync::atomic::AtomicU32,
 }
 
 impl fmt::Debug for ExprSet {
@@ -120,10 +124,66 @@ impl ExprSet {
         self.members.push(compiled);
         #[cfg(feature = "jit")]
         {
-            // A new member: the native module is built again, with it.
+            // A new member: the native module is built again, with it, on the next call if
+            // the set is past its warm-up.
+            if self.native.get().is_some() {
+                *self.evals.get_mut() = crate::options::JIT_AFTER;
+            }
             self.native = std::sync::OnceLock::new();
         }
         self.entries.len() - 1
+    }
+
+    /// The engine of [`ExprSet::eval_all`] now: [`Engine::Jit`](crate::Engine::Jit) once the
+    /// native module of its members compiled for the JIT is built (after
+    /// [`JIT_AFTER`](crate::JIT_AFTER) calls, or by [`ExprSet::jit_now`]), else the
+    /// interpreter. Members the JIT does not compile are interpreted in either case.
+    ///
+    /// ```
+    /// use kalix_expr_core::{Engine, Expr, ExprSet, Options};
+    /// let opts = Options { engine: Engine::Interpreter, ..Options::default() };
+    /// let mut set = ExprSet::new();
+    /// set.push(Expr::parse("x + 1")?.compile_with(&["x"], &opts)?);
+    /// assert_eq!(set.jit_now(), Engine::Interpreter);
+    /// # Ok::<(), kalix_expr_core::Error>(())
+    /// ```
+    pub fn engine(&self) -> crate::Engine {
+        #[cfg(feature = "jit")]
+        if self.native.get().is_some_and(Option::is_some) {
+            return crate::Engine::Jit;
+        }
+        crate::Engine::Interpreter
+    }
+
+    /// Builds the native module now, skipping the warm-up; the engine of
+    /// [`ExprSet::eval_all`] from now on (see [`ExprSet::engine`]).
+    pub fn jit_now(&self) -> crate::Engine {
+        #[cfg(feature = "jit")]
+        let _ = self.native();
+        self.engine()
+    }
+
+    /// The native module once built; otherwise counts a call, and builds it at the
+    /// [`JIT_AFTER`](crate::JIT_AFTER)th.
+    #[cfg(feature = "jit")]
+    #[inline(always)]
+    fn warm_native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<bool>)> {
+        match self.native.get() {
+            Some(n) => n.as_ref(),
+            None => self.warm_up(),
+        }
+    }
+
+    #[cfg(feature = "jit")]
+    #[cold]
+    fn warm_up(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<bool>)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.evals.load(Relaxed);
+        if n < crate::options::JIT_AFTER {
+            self.evals.store(n + 1, Relaxed);
+            return None;
+        }
+        self.native()
     }
 
     /// The native module of the members compiled for the JIT, built once.
@@ -134,10 +194,7 @@ impl ExprSet {
                 let mut mask = vec![false; self.members.len()];
                 let mut programs = Vec::new();
                 for (i, m) in self.members.iter().enumerate() {
-                    if m.engine() != crate::Engine::Jit {
-                        continue;
-                    }
-                    if let Some(p) = m.tape().and_then(crate::exec::jit::program) {
+                    if let Some(p) = m.jit_tape().and_then(crate::exec::jit::program) {
                         programs.push((i, p));
                         mask[i] = true;
                     }
@@ -269,7 +326,7 @@ impl ExprSet {
             return Err(self.too_few(values.len()));
         }
         #[cfg(feature = "jit")]
-        if let Some((set, native)) = self.native() {
+        if let Some((set, native)) = self.warm_native() {
             // The native members in one pass of machine code, then the others.
             set.call(values, out);
             for (((entry, member), out), native) in self.entries.iter().zip(&self.members).zip(out).zip(native) {

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use kalix_expr_core::{DivByZero, DomainErrors, ErrorKind, Expr, MissingVariable, Options};
 
+/// A single evaluation, as a run's first step where the expression reads other steps.
 fn eval(src: &str, names: &[&str], values: &[f64]) -> f64 {
-    Expr::parse(src).unwrap().compile(names).unwrap().eval(values).unwrap()
+    let opts = Options { single_step: true, ..Options::default() };
+    Expr::parse(src).unwrap().compile_with(names, &opts).unwrap().eval(values).unwrap()
 }
 
 fn eval_with(src: &str, names: &[&str], values: &[f64], opts: &Options) -> Result<f64, kalix_expr_core::Error> {

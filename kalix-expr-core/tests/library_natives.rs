@@ -114,7 +114,11 @@ fn stateful_calls_inside_native_arguments_are_evaluated() {
     let lib = Library::in_memory();
     lib.register_native(NativeFn::pure("twice", 1, |a| 2.0 * a[0]).unwrap()).unwrap();
     lib.add(FnDef::parse("acc(x)", "twice(sum_since(x, 0))").unwrap()).unwrap();
-    let c = lib.snapshot().compile(&Expr::parse("fn.acc(x)").unwrap(), &["x"], &Options::default()).unwrap();
+    let single_step = Options { single_step: true, ..Options::default() };
+    // Without the opt-in, the stateful call in the function's body is refused.
+    let refused = lib.snapshot().compile(&Expr::parse("fn.acc(x)").unwrap(), &["x"], &Options::default());
+    assert!(refused.unwrap_err().to_string().contains("reads earlier steps of a run"));
+    let c = lib.snapshot().compile(&Expr::parse("fn.acc(x)").unwrap(), &["x"], &single_step).unwrap();
     assert_eq!(c.eval(&[3.0]).unwrap(), 6.0);
     assert!(!lib.snapshot().get("acc").unwrap().is_pure());
 }

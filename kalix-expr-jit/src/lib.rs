@@ -425,7 +425,29 @@ impl NativeSet {
     /// assert_eq!(out, [-5.0, 9.0, 2.0]);
     /// ```
     pub fn compile(members: &[(usize, Vec<Op>)], n_slots: usize, n_out: usize) -> Result<NativeSet, JitError> {
-        for (index, ops) in members {
+        let blocks: Vec<&[(usize, Vec<Op>)]> = members.chunks(Self::BLOCK).collect();
+        NativeSet::compile_blocks(&blocks, n_slots, n_out)
+    }
+
+    /// Compiles each of `blocks` into one function, in order (block `i` is what
+    /// [`NativeSet::call_block`] `i` runs): for a caller that decides where functions start,
+    /// as a model does, whose host may stop between groups of members. Members of a block are
+    /// computed in order, each program reading values `0..n_slots` and writing the output
+    /// it names (below `n_out`).
+    ///
+    /// ```
+    /// use kalix_expr_jit::{NativeSet, Op};
+    /// // Value 2 is value 0 plus one, then value 3 is value 2 doubled: in place, in order.
+    /// let first = [(2, vec![Op::Slot(0), Op::Const(1.0), Op::Add])];
+    /// let second = [(3, vec![Op::Slot(2), Op::Const(2.0), Op::Mul])];
+    /// let set = NativeSet::compile_blocks(&[&first, &second], 4, 4).unwrap();
+    /// let mut values = [1.0, 0.0, 0.0, 0.0];
+    /// assert!(set.call_block_in_place(0, &mut values));
+    /// assert!(set.call_block_in_place(1, &mut values));
+    /// assert_eq!(values, [1.0, 0.0, 2.0, 4.0]);
+    /// ```
+    pub fn compile_blocks(blocks: &[&[(usize, Vec<Op>)]], n_slots: usize, n_out: usize) -> Result<NativeSet, JitError> {
+        for (index, ops) in blocks.iter().flat_map(|b| b.iter()) {
             if *index >= n_out {
                 return Err(JitError(format!("output {index} is past the {n_out} outputs")));
             }
@@ -433,7 +455,7 @@ impl NativeSet {
         }
         let mut jit = Jit::new()?;
         let mut ids = Vec::new();
-        for block in members.chunks(Self::BLOCK) {
+        for block in blocks {
             let programs: Vec<(&[Op], Option<usize>)> =
                 block.iter().map(|(i, ops)| (ops.as_slice(), Some(*i))).collect();
             ids.push(jit.function(&programs, true)?);
@@ -449,6 +471,47 @@ impl NativeSet {
             })
             .collect();
         Ok(NativeSet { module: Some(jit.module), blocks, n_slots, n_out })
+    }
+
+    /// How many functions: [`NativeSet::call_block`] takes an index below it.
+    pub fn n_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Runs block `block` over `values`, writing its members' values to `out`; `false` (and
+    /// nothing written) if there is no such block, or `values` or `out` is shorter than the
+    /// set needs.
+    #[inline]
+    pub fn call_block(&self, block: usize, values: &[f64], out: &mut [f64]) -> bool {
+        let Some(code) = self.blocks.get(block) else { return false };
+        if values.len() < self.n_slots || out.len() < self.n_out {
+            return false;
+        }
+        // SAFETY: the code reads `values[i]` for slots `i < n_slots` and writes `out[j]` for
+        // outputs `j < n_out` only (checked by `compile_blocks`); both arrays are that long,
+        // and they do not overlap (`out` is borrowed mutably).
+        code(values.as_ptr(), out.as_mut_ptr());
+        true
+    }
+
+    /// Runs block `block` with `values` as both its input and its output: each member writes
+    /// its value into `values`, where members after it in the block (and later blocks) read
+    /// it, as a model's step reads the series computed before. `false` (and nothing written)
+    /// if there is no such block or `values` is shorter than the slots or outputs.
+    #[inline]
+    pub fn call_block_in_place(&self, block: usize, values: &mut [f64]) -> bool {
+        let Some(code) = self.blocks.get(block) else { return false };
+        if values.len() < self.n_slots.max(self.n_out) {
+            return false;
+        }
+        let p = values.as_mut_ptr();
+        // SAFETY: as `call_block`, with one array of at least `max(n_slots, n_out)` values for
+        // both. The generated code reads and writes it only through these raw pointers, one
+        // value at a time; Cranelift keeps a load after the store before it in program order
+        // (its loads and stores share one alias class), so a member reads the values written
+        // by the members before it. No Rust reference to `values` is used meanwhile.
+        code(p.cast_const(), p);
+        true
     }
 
     /// Evaluates every member over `values`, writing its value to its place in `out`; `false`

@@ -421,7 +421,9 @@ fn example(b: &builtins::Builtin) -> Option<(String, String)> {
         }
     }
     let call = format!("{}({})", b.name, args.join(", "));
-    let value = Expr::parse(&call).ok()?.compile_with(&[], &Options::model()).ok()?.eval(&[]).ok()?;
+    // A window's example is its first step's value.
+    let opts = Options { single_step: true, ..Options::model() };
+    let value = Expr::parse(&call).ok()?.compile_with(&[], &opts).ok()?.eval(&[]).ok()?;
     Some((call, format_value(value)))
 }
 

@@ -415,6 +415,23 @@ impl<'m> CompiledModel<'m> {
         &self.program
     }
 
+    /// Sets the engine of its runs (see [`Program::set_engine`]): the JIT by default where
+    /// the `jit` feature is built, or the interpreter. The results are the same bits.
+    ///
+    /// ```
+    /// use kalix_expr_core::Engine;
+    /// use kalix_expr_model::ModelFile;
+    /// let m = ModelFile::from_text("m.ini", "[var.b]\nk = sim.step * 2\n");
+    /// let mut compiled = m.compile()?;
+    /// compiled.set_engine(Engine::Interpreter);
+    /// assert_eq!(compiled.program().engine(), Engine::Interpreter);
+    /// # Ok::<(), Vec<kalix_expr_model::Diagnostic>>(())
+    /// ```
+    pub fn set_engine(&mut self, engine: kalix_expr_core::Engine) -> &mut Self {
+        self.program.set_engine(engine);
+        self
+    }
+
     /// Runs the model over `data` for `range`. Every input the model reads must be in `data`.
     pub fn run(&self, data: &Data, range: RunRange) -> Result<Results, Vec<Diagnostic>> {
         self.run_with(data, range, &mut |_, _| {})

@@ -62,7 +62,11 @@ class Expr:
 
     * ``division_by_zero``: ``"inf"`` (IEEE, as Kalix: ``1/0 = inf``), ``"nan"`` or ``"error"``;
     * ``domain_errors``: ``"nan"`` (``sqrt(-1) = nan``) or ``"error"``;
-    * ``missing``: what a variable not given is: ``None`` (an error naming it) or a number.
+    * ``missing``: what a variable not given is: ``None`` (an error naming it) or a number;
+    * ``single_step``: ``False`` (the default) refuses offsets and windows (``x[-1, 0]``,
+      ``moving_mean(x, 30, 0)``), which read a run's history: run them in a ``Model``.
+      ``True`` evaluates each row as a run's first step (an offset reads its default, a
+      window its first value).
 
     >>> float(Expr("x / y")(x=1.0, y=0.0))
     inf
@@ -70,6 +74,8 @@ class Expr:
     nan
     >>> Expr("a + b", missing=0.0)(a=np.arange(3))
     array([0., 1., 2.])
+    >>> float(Expr("x[-1, 5] + 1", single_step=True)(x=2.0))
+    6.0
     """
 
     def __init__(
@@ -79,15 +85,17 @@ class Expr:
         division_by_zero: str = "inf",
         domain_errors: str = "nan",
         missing: Optional[float] = None,
+        single_step: bool = False,
     ) -> None:
         if division_by_zero not in _DIVISION:
             raise ValueError(f"division_by_zero is one of {_DIVISION}, not {division_by_zero!r}")
         if domain_errors not in _DOMAIN:
             raise ValueError(f"domain_errors is one of {_DOMAIN}, not {domain_errors!r}")
-        self._compiled = _CompiledExpr(source, division_by_zero, domain_errors)
+        self._compiled = _CompiledExpr(source, division_by_zero, domain_errors, bool(single_step))
         self._options = {
             "division_by_zero": division_by_zero,
             "domain_errors": domain_errors,
+            "single_step": bool(single_step),
             "missing": None if missing is None else float(missing),
         }
 

@@ -16,7 +16,9 @@ class Error(ValueError):
     diagnostics: List[Dict[str, Any]]
 
 class CompiledExpr:
-    def __init__(self, source: str, division_by_zero: str = "inf", domain_errors: str = "nan") -> None: ...
+    def __init__(
+        self, source: str, division_by_zero: str = "inf", domain_errors: str = "nan", single_step: bool = False
+    ) -> None: ...
     @property
     def variables(self) -> List[str]: ...
     @property

@@ -183,8 +183,14 @@ struct CompiledExpr {
 impl CompiledExpr {
     /// Parses and compiles `source`, its variables in order of first appearance.
     #[new]
-    #[pyo3(signature = (source, division_by_zero = "inf", domain_errors = "nan"))]
-    fn new(py: Python<'_>, source: &str, division_by_zero: &str, domain_errors: &str) -> PyResult<Self> {
+    #[pyo3(signature = (source, division_by_zero = "inf", domain_errors = "nan", single_step = false))]
+    fn new(
+        py: Python<'_>,
+        source: &str,
+        division_by_zero: &str,
+        domain_errors: &str,
+        single_step: bool,
+    ) -> PyResult<Self> {
         let div = match division_by_zero {
             "inf" | "ieee" => DivByZero::Ieee,
             "nan" => DivByZero::Nan,
@@ -205,7 +211,7 @@ impl CompiledExpr {
         let expr = Expr::parse(source).map_err(|e| expr_error(py, &e))?;
         let variables: Vec<String> = expr.variables().into_iter().map(str::to_string).collect();
         let names: Vec<&str> = variables.iter().map(String::as_str).collect();
-        let opts = Options { div_by_zero: div, domain_errors: domain, ..Options::default() };
+        let opts = Options { div_by_zero: div, domain_errors: domain, single_step, ..Options::default() };
         let compiled = expr.compile_with(&names, &opts).map_err(|e| expr_error(py, &e))?;
         Ok(CompiledExpr { compiled, variables })
     }

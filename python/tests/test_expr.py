@@ -101,6 +101,17 @@ def test_errors_are_value_errors_with_the_diagnostic_as_data():
     assert isinstance(err.diagnostics, list) and err.diagnostics[0]["code"] == err.code
 
 
+def test_offsets_and_windows_are_refused_unless_asked_for_a_single_step():
+    with pytest.raises(Error) as e:
+        Expr("x[-1, 5] + moving_mean(x, 3, 0)")
+    assert e.value.code == "run_required" and e.value.column == 1
+    assert "single_step=True" in str(e.value)
+    f = Expr("x[-1, 5] + moving_mean(x, 4, 1)", single_step=True)
+    # Each row is a run's first step: the offset reads 5, the window (x + 3 * 1) / 4.
+    assert list(f(x=np.array([1.0, 5.0]))) == [6.0, 7.0]
+    assert pickle.loads(pickle.dumps(f)).options["single_step"] is True
+
+
 def test_expressions_and_sets_pickle_as_their_source_and_options():
     f = Expr("x / y", division_by_zero="nan", missing=2.0)
     g = pickle.loads(pickle.dumps(f))

@@ -268,7 +268,8 @@ fn many_table(reps: usize, label: &str, sources: &[&str], names: &[&str], values
          in a `Vec<Compiled>` (`eval` each) | the first 8 `Compiled`, as often | ratio |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let compile = |i: usize| Expr::parse(sources[i % sources.len()]).unwrap().compile(names).unwrap();
+    let opts = kalix_expr_core::Options { engine: kalix_expr_core::Engine::Interpreter, ..Default::default() };
+    let compile = |i: usize| Expr::parse(sources[i % sources.len()]).unwrap().compile_with(names, &opts).unwrap();
     let steps: Vec<Vec<f64>> = (0..STEPS).map(values).collect();
     let mut slowdown = f64::NAN;
     for n in [1_000, 10_000, 100_000] {

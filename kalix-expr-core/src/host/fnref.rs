@@ -137,8 +137,9 @@ impl FnRef {
     /// it calls).
     ///
     /// ```
-    /// use kalix_expr_core::{Expr, FnKind};
-    /// let c = Expr::parse("moving_mean(x, 3, 0)")?.compile(&["x"])?;
+    /// use kalix_expr_core::{Expr, FnKind, Options};
+    /// let single_step = Options { single_step: true, ..Options::default() };
+    /// let c = Expr::parse("moving_mean(x, 3, 0)")?.compile_with(&["x"], &single_step)?;
     /// let f = &c.functions()[0];
     /// assert!(!f.is_pure());
     /// # Ok::<(), kalix_expr_core::Error>(())
