@@ -635,3 +635,25 @@ fn the_bundled_example_runs_sixty_days() {
     assert!(lines[0].starts_with("date,var.catchment.runoff,"), "{}", lines[0]);
     assert!(lines[1].starts_with("2024-01-01,") && lines[60].starts_with("2024-02-29,"));
 }
+
+#[test]
+fn run_gives_the_same_csv_on_the_jit_and_the_interpreter() {
+    // 1,500 days of the example's inputs: past the JIT's warm-up of 1,000 steps.
+    let calendar = kalix_expr::Calendar::daily(kalix_expr::Date::new(2024, 1, 1).unwrap());
+    let mut csv = String::from("date,data.rain,data.evap,node.pump_station.usflow\n");
+    for t in 0..1500 {
+        let rain = if t % 7 == 0 { 12.5 } else { (t % 5) as f64 * 0.4 };
+        let flow = 40.0 + ((t as f64) * 0.05).sin() * 30.0;
+        csv.push_str(&format!("{},{rain},{},{flow}\n", calendar.date(t), 4.0 + (t % 3) as f64));
+    }
+    let dir = TempDir::new().unwrap();
+    let data = write(&dir, "long.csv", &csv);
+    let model = root().join("examples/model/creek.ini");
+    let model = model.to_str().unwrap();
+    let jit = kexpr(&["run", model, "--data", &data, "--engine", "jit", "--quiet"]);
+    let interp = kexpr(&["run", model, "--data", &data, "--engine", "interp", "--quiet"]);
+    assert_eq!(jit.code, 0, "{}", jit.stderr);
+    assert_eq!(interp.code, 0, "{}", interp.stderr);
+    assert_eq!(jit.stdout.lines().count(), 1501);
+    assert!(jit.stdout == interp.stdout, "the engines' CSVs differ");
+}
