@@ -97,10 +97,12 @@ fn it_compiles_pure_expressions_and_leaves_the_rest_to_the_interpreter() {
 #[test]
 fn a_set_runs_its_jit_members_as_one_native_module_with_the_interpreters_bits() {
     use kalix_expr::ExprSet;
+    // Shapes that recur (one native loop each), with their slots and constants varying.
     let sources: Vec<String> = (0..300)
-        .map(|i| match i % 5 {
-            0 => format!("max(0, min(37.5, x - {i}))"),
-            1 => format!("x * 0.35 + y * {i}.5"),
+        .map(|i| (i, ["x", "y"][i / 5 % 2], ["y", "x"][i / 10 % 2]))
+        .map(|(i, a, b)| match i % 5 {
+            0 => format!("max(0, min(37.5, {a} - {i}))"),
+            1 => format!("{a} * 0.35 + {b} * {i}.5"),
             2 => "if(x > y, sqrt(x), ln(y))".to_string(),
             3 => "{ a = x * 2; assert(1); a }".to_string(),
             _ => format!("mean(x, y, {i}) % 7 ^ 1.5"),
@@ -210,6 +212,40 @@ proptest! {
         let _ = native.jit_now(); // native code at once, not after the warm-up
         let (a, b) = (interp.eval(&[x, y, z]).unwrap(), native.eval(&[x, y, z]).unwrap());
         prop_assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "`{}` at {:?}: {} vs JIT {}", src, (x, y, z), a, b);
+    }
+
+    /// Random expressions in a set, each with its variables renamed so that members share a
+    /// shape and read other slots (one native loop): the interpreter's bits, member by member.
+    #[test]
+    fn random_sets_of_one_shape_give_the_interpreters_bits(src in expression(), x in value(), y in value(), z in value()) {
+        use kalix_expr::ExprSet;
+        // The variables are the lone letters x, y, z (function names are longer words).
+        let renamed = |to: [&str; 3]| {
+            let chars: Vec<char> = src.chars().collect();
+            let word = |i: usize| chars.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_');
+            (0..chars.len())
+                .map(|i| match chars[i] {
+                    c @ ('x' | 'y' | 'z') if !word(i.wrapping_sub(1)) && !word(i + 1) => to[(c as usize) - ('x' as usize)].to_string(),
+                    c => c.to_string(),
+                })
+                .collect::<String>()
+        };
+        let (mut a, mut b) = (ExprSet::new(), ExprSet::new());
+        for names in [["x", "y", "z"], ["y", "z", "x"], ["z", "x", "y"], ["y", "x", "z"], ["x", "z", "y"], ["z", "y", "x"]] {
+            let Ok(e) = Expr::parse(&renamed(names)) else { return Ok(()) };
+            let (Ok(p), Ok(q)) = (e.compile_with(&["x", "y", "z"], &interp()), e.compile_with(&["x", "y", "z"], &jit())) else {
+                return Ok(());
+            };
+            a.push(p);
+            b.push(q);
+        }
+        b.jit_now();
+        let (mut p, mut q) = (vec![0.0; a.len()], vec![1.0; b.len()]);
+        a.eval_all(&[x, y, z], &mut p).unwrap();
+        b.eval_all(&[x, y, z], &mut q).unwrap();
+        for (i, (p, q)) in p.iter().zip(&q).enumerate() {
+            prop_assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "`{}` member {}: {} vs JIT {}", src, i, p, q);
+        }
     }
 }
 

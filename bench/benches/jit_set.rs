@@ -1,7 +1,8 @@
 //! A step of model-sized expressions in an `ExprSet`: the interpreter, the JIT (members
 //! compiled with `Engine::Jit`, run as one native module in blocks), and the same expressions
 //! as Rust closures in a `Vec` (what `kexpr!` closures of a host would be), at 1,000 and 10,000
-//! members. Target: the JIT within 1.3× the closures.
+//! members. Target: the JIT within 1.3× the closures. Also the time to build a 1,000-member
+//! set's native module (target: 100 ms).
 //!
 //! `cargo bench -p kalix-expr-bench --bench jit_set -- --warm-up-time 1 --measurement-time 3`
 
@@ -35,6 +36,17 @@ fn sets(c: &mut Criterion) {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let jit = Options { engine: Engine::Jit, ..Options::default() };
     let days: Vec<Vec<f64>> = (0..64).map(|d| (0..INPUTS).map(|k| ((d * 7 + k) % 50) as f64).collect()).collect();
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(10);
+    let sources: Vec<Expr> = (0..1_000).map(|i| Expr::parse(&member(i).0).unwrap()).collect();
+    group.bench_function("ExprSet of 1000, compile + native module", |bch| {
+        bch.iter(|| {
+            let set: ExprSet = sources.iter().map(|e| e.compile_with(&names, &jit).unwrap()).collect();
+            assert_eq!(set.jit_now(), Engine::Jit);
+            set
+        })
+    });
+    group.finish();
     let mut group = c.benchmark_group("step");
     for n in [1_000, 10_000] {
         let members: Vec<Member> = (0..n).map(member).collect();

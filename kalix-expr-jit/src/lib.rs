@@ -231,30 +231,11 @@ impl Jit {
         programs: &[(&[Op], Option<usize>)],
         store: bool,
     ) -> Result<cranelift_module::FuncId, JitError> {
-        let err = |e: &dyn fmt::Display| JitError(e.to_string());
         let pointer = self.pointer;
-        let call_conv = self.frontend.default_call_conv;
-        let mut sig = self.module.make_signature();
-        sig.params.push(AbiParam::new(pointer));
-        if store {
-            sig.params.push(AbiParam::new(pointer));
-        }
-        sig.returns.push(AbiParam::new(types::F64));
-        self.next += 1;
-        let id = self.module.declare_function(&format!("f{}", self.next), Linkage::Local, &sig).map_err(|e| err(&e))?;
-        self.ctx.func.signature = sig;
-        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
-        let callee = |n: usize| {
-            let mut s = Signature::new(call_conv);
-            for _ in 0..n {
-                s.params.push(AbiParam::new(types::F64));
-            }
-            s.returns.push(AbiParam::new(types::F64));
-            s
-        };
+        let (id, callees) = self.declare(if store { 2 } else { 1 })?;
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            let sigs = [b.import_signature(callee(1)), b.import_signature(callee(2)), b.import_signature(callee(3))];
+            let sigs = callees.map(|s| b.import_signature(s));
             let entry = b.create_block();
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
@@ -262,7 +243,7 @@ impl Jit {
             let out = if store { Some(b.block_params(entry)[1]) } else { None };
             let mut last = None;
             for (ops, index) in programs {
-                let v = emit(&mut b, ops, values, pointer, &sigs)?;
+                let v = emit_from(&mut b, ops, Operands::Inline(values), pointer, &sigs)?;
                 if let (Some(out), Some(i)) = (out, index) {
                     let offset = i32::try_from(*i * 8).map_err(|_| JitError("too many members".into()))?;
                     b.ins().store(MemFlagsData::trusted(), v, out, offset);
@@ -277,9 +258,84 @@ impl Jit {
             b.seal_all_blocks();
             b.finalize(self.frontend);
         }
-        self.module.define_function(id, &mut self.ctx).map_err(|e| err(&e))?;
+        self.define(id)
+    }
+
+    /// Declares the next function, of `params` pointer-sized parameters returning an `f64`,
+    /// and makes it the context's; its id, and the signatures of the one-, two- and
+    /// three-argument functions programs call.
+    fn declare(&mut self, params: usize) -> Result<(cranelift_module::FuncId, [Signature; 3]), JitError> {
+        let mut sig = self.module.make_signature();
+        for _ in 0..params {
+            sig.params.push(AbiParam::new(self.pointer));
+        }
+        sig.returns.push(AbiParam::new(types::F64));
+        self.next += 1;
+        let id = self
+            .module
+            .declare_function(&format!("f{}", self.next), Linkage::Local, &sig)
+            .map_err(|e| JitError(e.to_string()))?;
+        self.ctx.func.signature = sig;
+        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        let call_conv = self.frontend.default_call_conv;
+        let callee = |n: usize| {
+            let mut s = Signature::new(call_conv);
+            for _ in 0..n {
+                s.params.push(AbiParam::new(types::F64));
+            }
+            s.returns.push(AbiParam::new(types::F64));
+            s
+        };
+        Ok((id, [callee(1), callee(2), callee(3)]))
+    }
+
+    /// Compiles the context's function, declared as `id`, into the module.
+    fn define(&mut self, id: cranelift_module::FuncId) -> Result<cranelift_module::FuncId, JitError> {
+        self.module.define_function(id, &mut self.ctx).map_err(|e| JitError(e.to_string()))?;
         self.module.clear_context(&mut self.ctx);
         Ok(id)
+    }
+
+    /// Defines `(values, out, table, rows) -> f64` computing `ops` once per row of `table`
+    /// (each row `width` entries, see [`Operands::Table`]) and writing each value to `out` at
+    /// the byte offset in the row's first entry.
+    fn shape_loop(&mut self, ops: &[Op], slots: usize, width: usize) -> Result<cranelift_module::FuncId, JitError> {
+        use cranelift_codegen::ir::condcodes::IntCC;
+        use cranelift_codegen::ir::BlockArg;
+        let pointer = self.pointer;
+        let (id, callees) = self.declare(4)?;
+        let stride = i64::try_from(width * 8).map_err(|_| JitError("a table row too wide".into()))?;
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let sigs = callees.map(|s| b.import_signature(s));
+            let (entry, header, body, exit) = (b.create_block(), b.create_block(), b.create_block(), b.create_block());
+            b.append_block_params_for_function_params(entry);
+            b.append_block_param(header, pointer);
+            b.switch_to_block(entry);
+            let p = b.block_params(entry).to_vec();
+            let (values, out, table, rows) = (p[0], p[1], p[2], p[3]);
+            // The table's end: it is one allocation of `rows * width` entries, so no overflow.
+            let size = b.ins().imul_imm_u(rows, stride);
+            let end = b.ins().iadd(table, size);
+            b.ins().jump(header, &[BlockArg::Value(table)]);
+            b.switch_to_block(header);
+            let row = b.block_params(header)[0];
+            let more = b.ins().icmp(IntCC::UnsignedLessThan, row, end);
+            b.ins().brif(more, body, &[], exit, &[]);
+            b.switch_to_block(body);
+            let v = emit_from(&mut b, ops, Operands::Table { values, row, slots }, pointer, &sigs)?;
+            let offset = b.ins().load(pointer, MemFlagsData::trusted(), row, 0);
+            let to = b.ins().iadd(out, offset);
+            b.ins().store(MemFlagsData::trusted(), v, to, 0);
+            let next = b.ins().iadd_imm_u(row, stride);
+            b.ins().jump(header, &[BlockArg::Value(next)]);
+            b.switch_to_block(exit);
+            let zero = b.ins().f64const(0.0);
+            b.ins().return_(&[zero]);
+            b.seal_all_blocks();
+            b.finalize(self.frontend);
+        }
+        self.define(id)
     }
 
     /// Links the module; it and the code of `id`.
@@ -290,90 +346,130 @@ impl Jit {
     }
 }
 
-/// Emits one program's instructions; its value.
-fn emit(
+/// Where a program's operands come from.
+#[derive(Clone, Copy)]
+enum Operands {
+    /// Constants in the code, value `i` at `values + 8i`.
+    Inline(Value),
+    /// From a row of a shape's table (see `ShapeLoop`): the `j`th `Slot` of the program reads
+    /// the value at `values` plus the byte offset in the row's entry `1 + j`, and the `j`th
+    /// `Const` is the row's entry `1 + slots + j`.
+    Table { values: Value, row: Value, slots: usize },
+}
+
+/// Emits one program's instructions over `operands`; its value.
+fn emit_from(
     b: &mut FunctionBuilder<'_>,
     ops: &[Op],
-    values: Value,
+    operands: Operands,
     pointer: types::Type,
     sigs: &[cranelift_codegen::ir::SigRef; 3],
 ) -> Result<Value, JitError> {
     let mut stack: Vec<Value> = Vec::with_capacity(64);
     let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
+    let (mut slot_seen, mut const_seen) = (0usize, 0usize);
+    let entry = |j: usize| i32::try_from((j + 1) * 8).map_err(|_| JitError("a program too long for a table".into()));
     for op in ops {
-        let v = match *op {
-            Op::Const(k) => b.ins().f64const(k),
-            Op::Slot(i) => b.ins().load(types::F64, MemFlagsData::trusted(), values, (i as i32) * 8),
-            Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil => {
-                let a = pop(&mut stack)?;
-                match *op {
-                    Op::Neg => b.ins().fneg(a),
-                    Op::Abs => b.ins().fabs(a),
-                    Op::Sqrt => b.ins().sqrt(a),
-                    Op::Floor => b.ins().floor(a),
-                    _ => b.ins().ceil(a),
-                }
+        let v = match (*op, operands) {
+            (Op::Const(k), Operands::Inline(_)) => b.ins().f64const(k),
+            (Op::Slot(i), Operands::Inline(values)) => {
+                b.ins().load(types::F64, MemFlagsData::trusted(), values, (i as i32) * 8)
             }
-            Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
-                match *op {
-                    Op::Add => b.ins().fadd(x, y),
-                    Op::Sub => b.ins().fsub(x, y),
-                    Op::Mul => b.ins().fmul(x, y),
-                    _ => b.ins().fdiv(x, y),
-                }
+            (Op::Const(_), Operands::Table { row, slots, .. }) => {
+                const_seen += 1;
+                b.ins().load(types::F64, MemFlagsData::trusted(), row, entry(slots + const_seen - 1)?)
             }
-            Op::Select => {
-                let (e, t, c) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
-                let zero = b.ins().f64const(0.0);
-                // `ne` is "unordered or not equal": NaN counts as true.
-                let truthy = b.ins().fcmp(FloatCC::NotEqual, c, zero);
-                b.ins().select(truthy, t, e)
+            (Op::Slot(_), Operands::Table { values, row, .. }) => {
+                slot_seen += 1;
+                let offset = b.ins().load(pointer, MemFlagsData::trusted(), row, entry(slot_seen - 1)?);
+                let at = b.ins().iadd(values, offset);
+                b.ins().load(types::F64, MemFlagsData::trusted(), at, 0)
             }
-            Op::Call1(f) => {
-                let a = pop(&mut stack)?;
-                let fp = b.ins().iconst(pointer, f as usize as i64);
-                let call = b.ins().call_indirect(sigs[0], fp, &[a]);
-                b.inst_results(call)[0]
-            }
-            Op::Call2(f) => {
-                let (y, x) = (pop(&mut stack)?, pop(&mut stack)?);
-                let fp = b.ins().iconst(pointer, f as usize as i64);
-                let call = b.ins().call_indirect(sigs[1], fp, &[x, y]);
-                b.inst_results(call)[0]
-            }
-            Op::Call3(f) => {
-                let (z, y, x) = (pop(&mut stack)?, pop(&mut stack)?, pop(&mut stack)?);
-                let fp = b.ins().iconst(pointer, f as usize as i64);
-                let call = b.ins().call_indirect(sigs[2], fp, &[x, y, z]);
-                b.inst_results(call)[0]
-            }
-            Op::Fold(_, n) | Op::Mean(n) => {
-                let f = if let Op::Fold(f, _) = *op { Some(f) } else { None };
-                let at =
-                    stack.len().checked_sub(n as usize).ok_or_else(|| JitError("a fold without its values".into()))?;
-                let args: Vec<Value> = stack.split_off(at);
-                let mut acc = args[0];
-                for &a in &args[1..] {
-                    acc = match f {
-                        None => b.ins().fadd(acc, a),
-                        Some(f) => {
-                            let fp = b.ins().iconst(pointer, f as usize as i64);
-                            let call = b.ins().call_indirect(sigs[1], fp, &[acc, a]);
-                            b.inst_results(call)[0]
-                        }
-                    };
-                }
-                if f.is_none() {
-                    let count = b.ins().f64const(f64::from(n));
-                    acc = b.ins().fdiv(acc, count);
-                }
-                acc
-            }
+            (op, _) => emit_op(b, op, &mut stack, pointer, sigs)?,
         };
         stack.push(v);
     }
     pop(&mut stack)
+}
+
+/// Emits an operation other than `Const` and `Slot`, popping its operands from `stack`.
+fn emit_op(
+    b: &mut FunctionBuilder<'_>,
+    op: Op,
+    stack: &mut Vec<Value>,
+    pointer: types::Type,
+    sigs: &[cranelift_codegen::ir::SigRef; 3],
+) -> Result<Value, JitError> {
+    let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
+    let v = match op {
+        Op::Const(_) | Op::Slot(_) => return Err(JitError("an operand where an operation was expected".into())),
+        Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil => {
+            let a = pop(stack)?;
+            match op {
+                Op::Neg => b.ins().fneg(a),
+                Op::Abs => b.ins().fabs(a),
+                Op::Sqrt => b.ins().sqrt(a),
+                Op::Floor => b.ins().floor(a),
+                _ => b.ins().ceil(a),
+            }
+        }
+        Op::Add | Op::Sub | Op::Mul | Op::Div => {
+            let (y, x) = (pop(stack)?, pop(stack)?);
+            match op {
+                Op::Add => b.ins().fadd(x, y),
+                Op::Sub => b.ins().fsub(x, y),
+                Op::Mul => b.ins().fmul(x, y),
+                _ => b.ins().fdiv(x, y),
+            }
+        }
+        Op::Select => {
+            let (e, t, c) = (pop(stack)?, pop(stack)?, pop(stack)?);
+            let zero = b.ins().f64const(0.0);
+            // `ne` is "unordered or not equal": NaN counts as true.
+            let truthy = b.ins().fcmp(FloatCC::NotEqual, c, zero);
+            b.ins().select(truthy, t, e)
+        }
+        Op::Call1(f) => {
+            let a = pop(stack)?;
+            let fp = b.ins().iconst(pointer, f as usize as i64);
+            let call = b.ins().call_indirect(sigs[0], fp, &[a]);
+            b.inst_results(call)[0]
+        }
+        Op::Call2(f) => {
+            let (y, x) = (pop(stack)?, pop(stack)?);
+            let fp = b.ins().iconst(pointer, f as usize as i64);
+            let call = b.ins().call_indirect(sigs[1], fp, &[x, y]);
+            b.inst_results(call)[0]
+        }
+        Op::Call3(f) => {
+            let (z, y, x) = (pop(stack)?, pop(stack)?, pop(stack)?);
+            let fp = b.ins().iconst(pointer, f as usize as i64);
+            let call = b.ins().call_indirect(sigs[2], fp, &[x, y, z]);
+            b.inst_results(call)[0]
+        }
+        Op::Fold(_, n) | Op::Mean(n) => {
+            let f = if let Op::Fold(f, _) = op { Some(f) } else { None };
+            let at = stack.len().checked_sub(n as usize).ok_or_else(|| JitError("a fold without its values".into()))?;
+            let args: Vec<Value> = stack.split_off(at);
+            let mut acc = args[0];
+            for &a in &args[1..] {
+                acc = match f {
+                    None => b.ins().fadd(acc, a),
+                    Some(f) => {
+                        let fp = b.ins().iconst(pointer, f as usize as i64);
+                        let call = b.ins().call_indirect(sigs[1], fp, &[acc, a]);
+                        b.inst_results(call)[0]
+                    }
+                };
+            }
+            if f.is_none() {
+                let count = b.ins().f64const(f64::from(n));
+                acc = b.ins().fdiv(acc, count);
+            }
+            acc
+        }
+    };
+    Ok(v)
 }
 
 /// Members of a set compiled into one module: functions of up to [`NativeSet::BLOCK`]
@@ -381,8 +477,47 @@ fn emit(
 pub struct NativeSet {
     module: Option<JITModule>,
     blocks: Vec<extern "C" fn(*const f64, *mut f64) -> f64>,
+    /// Members sharing a shape, each shape one loop over a table of its members' operands.
+    loops: Vec<ShapeLoop>,
     n_slots: usize,
     n_out: usize,
+}
+
+/// The members of a set that share a shape (the same operations, slots and constants aside),
+/// computed by one loop over their operands: one small function however many members, where
+/// code per member would outgrow the instruction cache.
+struct ShapeLoop {
+    code: extern "C" fn(*const f64, *mut f64, *const u64, usize) -> f64,
+    /// Per member, a row: the byte offset of its output, the byte offsets of the values its
+    /// `Slot`s read, the bits of its `Const`s, in program order.
+    table: Box<[u64]>,
+    rows: usize,
+}
+
+/// A program's shape: its operations with the slots and constants left out, so that programs
+/// differing only in those compare equal.
+fn shape(ops: &[Op]) -> Vec<u64> {
+    ops.iter()
+        .flat_map(|op| match *op {
+            Op::Const(_) => [0, 0],
+            Op::Slot(_) => [1, 0],
+            Op::Neg => [2, 0],
+            Op::Add => [3, 0],
+            Op::Sub => [4, 0],
+            Op::Mul => [5, 0],
+            Op::Div => [6, 0],
+            Op::Select => [7, 0],
+            Op::Abs => [8, 0],
+            Op::Sqrt => [9, 0],
+            Op::Floor => [10, 0],
+            Op::Ceil => [11, 0],
+            Op::Call1(f) => [12, f as usize as u64],
+            Op::Call2(f) => [13, f as usize as u64],
+            Op::Call3(f) => [14, f as usize as u64],
+            Op::Fold(f, n) => [15 + (u64::from(n) << 8), f as usize as u64],
+            Op::Mean(n) => [16 + (u64::from(n) << 8), 0],
+        })
+        .collect()
 }
 
 // SAFETY: as for `Native`: after compiling, the module is only freed on drop, and the code
@@ -425,9 +560,32 @@ impl NativeSet {
     /// assert_eq!(out, [-5.0, 9.0, 2.0]);
     /// ```
     pub fn compile(members: &[(usize, Vec<Op>)], n_slots: usize, n_out: usize) -> Result<NativeSet, JitError> {
-        let blocks: Vec<&[(usize, Vec<Op>)]> = members.chunks(Self::BLOCK).collect();
-        NativeSet::compile_blocks(&blocks, n_slots, n_out)
+        // Members whose shape recurs go to one loop a shape (their order does not matter:
+        // each reads only `values` and writes its own output); the rest, in blocks.
+        let mut shapes: Vec<(Vec<u64>, Vec<usize>)> = Vec::new();
+        let mut index: std::collections::HashMap<Vec<u64>, usize> = std::collections::HashMap::new();
+        for (m, (_, ops)) in members.iter().enumerate() {
+            let key = shape(ops);
+            match index.get(&key) {
+                Some(&s) => shapes[s].1.push(m),
+                None => {
+                    index.insert(key.clone(), shapes.len());
+                    shapes.push((key, vec![m]));
+                }
+            }
+        }
+        let (shared, single): (Vec<_>, Vec<_>) = shapes.into_iter().partition(|(_, ms)| ms.len() >= Self::SHAPE_MIN);
+        let mut rest: Vec<usize> = single.into_iter().flat_map(|(_, ms)| ms).collect();
+        rest.sort_unstable();
+        let rest: Vec<(usize, Vec<Op>)> = rest.into_iter().map(|m| members[m].clone()).collect();
+        let blocks: Vec<&[(usize, Vec<Op>)]> = rest.chunks(Self::BLOCK).collect();
+        let groups: Vec<Vec<&(usize, Vec<Op>)>> =
+            shared.iter().map(|(_, ms)| ms.iter().map(|&m| &members[m]).collect()).collect();
+        NativeSet::build(&blocks, &groups, n_slots, n_out)
     }
+
+    /// Members of one shape, at least this many, share one loop (see [`NativeSet::compile`]).
+    pub const SHAPE_MIN: usize = 4;
 
     /// Compiles each of `blocks` into one function, in order (block `i` is what
     /// [`NativeSet::call_block`] `i` runs): for a caller that decides where functions start,
@@ -447,7 +605,18 @@ impl NativeSet {
     /// assert_eq!(values, [1.0, 0.0, 2.0, 4.0]);
     /// ```
     pub fn compile_blocks(blocks: &[&[(usize, Vec<Op>)]], n_slots: usize, n_out: usize) -> Result<NativeSet, JitError> {
-        for (index, ops) in blocks.iter().flat_map(|b| b.iter()) {
+        NativeSet::build(blocks, &[], n_slots, n_out)
+    }
+
+    /// Compiles `blocks` (one function each) and `groups` (members of one shape, one loop
+    /// each).
+    fn build(
+        blocks: &[&[(usize, Vec<Op>)]],
+        groups: &[Vec<&(usize, Vec<Op>)>],
+        n_slots: usize,
+        n_out: usize,
+    ) -> Result<NativeSet, JitError> {
+        for (index, ops) in blocks.iter().flat_map(|b| b.iter()).chain(groups.iter().flatten().copied()) {
             if *index >= n_out {
                 return Err(JitError(format!("output {index} is past the {n_out} outputs")));
             }
@@ -460,6 +629,28 @@ impl NativeSet {
                 block.iter().map(|(i, ops)| (ops.as_slice(), Some(*i))).collect();
             ids.push(jit.function(&programs, true)?);
         }
+        let mut tables = Vec::with_capacity(groups.len());
+        for group in groups {
+            let Some((_, first)) = group.first() else { continue };
+            let slots = first.iter().filter(|op| matches!(op, Op::Slot(_))).count();
+            let width = 1 + first.len() - first.iter().filter(|op| !matches!(op, Op::Slot(_) | Op::Const(_))).count();
+            let mut table = Vec::with_capacity(group.len() * width);
+            for (index, ops) in group {
+                table.push((*index as u64) * 8);
+                table.extend(ops.iter().filter_map(|op| match *op {
+                    Op::Slot(i) => Some(u64::from(i) * 8),
+                    _ => None,
+                }));
+                table.extend(ops.iter().filter_map(|op| match *op {
+                    Op::Const(k) => Some(k.to_bits()),
+                    _ => None,
+                }));
+            }
+            if table.len() != group.len() * width {
+                return Err(JitError("members of one shape with different operands".into()));
+            }
+            tables.push((jit.shape_loop(first, slots, width)?, table.into_boxed_slice(), group.len()));
+        }
         jit.module.finalize_definitions().map_err(|e| JitError(e.to_string()))?;
         let blocks = ids
             .into_iter()
@@ -470,7 +661,20 @@ impl NativeSet {
                 unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const f64, *mut f64) -> f64>(ptr) }
             })
             .collect();
-        Ok(NativeSet { module: Some(jit.module), blocks, n_slots, n_out })
+        let loops = tables
+            .into_iter()
+            .map(|(id, table, rows)| {
+                let ptr = jit.module.get_finalized_function(id);
+                // SAFETY: `ptr` is the finalized code of a function defined by `shape_loop` with
+                // the signature `(pointer, pointer, pointer, pointer-sized integer) -> f64` in
+                // the default (C) calling convention, which `usize` matches.
+                let code = unsafe {
+                    std::mem::transmute::<*const u8, extern "C" fn(*const f64, *mut f64, *const u64, usize) -> f64>(ptr)
+                };
+                ShapeLoop { code, table, rows }
+            })
+            .collect();
+        Ok(NativeSet { module: Some(jit.module), blocks, loops, n_slots, n_out })
     }
 
     /// How many functions: [`NativeSet::call_block`] takes an index below it.
@@ -525,6 +729,13 @@ impl NativeSet {
             // SAFETY: the code reads `values[i]` for slots `i < n_slots` and writes `out[j]`
             // for outputs `j < n_out` only (checked by `compile`); both arrays are that long.
             block(values.as_ptr(), out.as_mut_ptr());
+        }
+        for l in &self.loops {
+            // SAFETY: the loop reads `rows` rows of its table, which holds exactly that many
+            // (built with it, checked by `build`); each row's byte offsets were made from
+            // slots below `n_slots` and outputs below `n_out` (checked by `build`), so every
+            // read of `values` and write of `out` is in bounds of these arrays.
+            (l.code)(values.as_ptr(), out.as_mut_ptr(), l.table.as_ptr(), l.rows);
         }
         true
     }
