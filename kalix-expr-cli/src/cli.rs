@@ -323,10 +323,10 @@ pub struct RunArgs {
     /// The series --plot draws, comma-separated (default: the first six)
     #[arg(long, value_name = "A,B,…", value_delimiter = ',', requires = "plot")]
     pub series: Vec<String>,
-    /// The engine: native code from the JIT (Cranelift) for the series it compiles (pure,
-    /// no offset, window, table or calendar call), the interpreter for the rest; or the
-    /// interpreter for all (the same results, bit for bit). `--profile` times each series
-    /// alone, so it runs them all in the interpreter
+    /// The engine: native code from the JIT (Cranelift), after 1,000 steps, for the series
+    /// it compiles (no window, table, calendar call or block), the interpreter for the rest;
+    /// or the interpreter for all (the same results, bit for bit). `--profile` times each
+    /// series alone, so it runs them all in the interpreter
     #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
     pub engine: EngineArg,
 }

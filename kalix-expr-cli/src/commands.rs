@@ -279,9 +279,14 @@ fn run_model(
     }
     // On a terminal, a line ends the run; piped, the command stays quiet.
     if show {
+        // The JIT compiles a run's series once it is past its warm-up.
+        let native = match compiled.program().native_series() {
+            0 => String::new(),
+            n => format!(" ({n} as native code)"),
+        };
         let _ = writeln!(
             stderr,
-            "ran {} of {} series from {} in {:.2} s; results on {place}",
+            "ran {} of {} series{native} from {} in {:.2} s; results on {place}",
             count(summary.steps, "step"),
             summary.series,
             summary.start,

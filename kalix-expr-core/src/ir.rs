@@ -203,6 +203,48 @@ impl IrStmt {
 }
 
 impl Ir {
+    /// Replaces every node for which `f` returns a node (its children are not visited then);
+    /// the others' children are visited in turn.
+    pub(crate) fn rewrite(&mut self, f: &mut dyn FnMut(&IrNode) -> Option<IrNode>) {
+        let mut stack: Vec<&mut IrNode> = self
+            .stmts
+            .iter_mut()
+            .map(|s| match s {
+                IrStmt::Let { value, .. } => value,
+                IrStmt::Assert { cond, .. } => cond,
+            })
+            .chain(std::iter::once(&mut self.result))
+            .collect();
+        while let Some(n) = stack.pop() {
+            if let Some(new) = f(n) {
+                *n = new;
+                continue;
+            }
+            match n {
+                IrNode::Neg(a) | IrNode::Not(a) => stack.push(a),
+                IrNode::Binary { lhs, rhs, .. } | IrNode::And(lhs, rhs) | IrNode::Or(lhs, rhs) => {
+                    stack.push(lhs);
+                    stack.push(rhs);
+                }
+                IrNode::If(c, a, b) => stack.extend([&mut **c, &mut **a, &mut **b]),
+                IrNode::Call { args, .. }
+                | IrNode::Table { args, .. }
+                | IrNode::Stateful { args, .. }
+                | IrNode::Native { args, .. } => stack.extend(args.iter_mut()),
+                IrNode::Calendar { arg, .. } => stack.push(arg),
+                IrNode::Inline { params, stmts, result } => {
+                    stack.extend(params.iter_mut().map(|(_, a)| a));
+                    stack.extend(stmts.iter_mut().map(|s| match s {
+                        IrStmt::Let { value, .. } => value,
+                        IrStmt::Assert { cond, .. } => cond,
+                    }));
+                    stack.push(result);
+                }
+                IrNode::Const(_) | IrNode::Slot(_) | IrNode::Local(_) | IrNode::Offset { .. } => {}
+            }
+        }
+    }
+
     /// Calls `f` on every node, statements first, parents before children.
     pub fn walk(&self, f: &mut dyn FnMut(&IrNode)) {
         let mut stack: Vec<&IrNode> =

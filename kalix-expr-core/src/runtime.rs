@@ -261,6 +261,9 @@ impl Model {
         let mut input_lookback = vec![0usize; self.inputs.len()];
         let mut series_lookback = vec![0usize; self.series.len()];
         let mut future_inputs = false;
+        // The offsets read at the start of each step (see below), and where each one is.
+        let mut prefetch: Vec<(Prefetch, i64, f64)> = Vec::new();
+        let mut prefetch_at: HashMap<(Prefetch, i64, u64), usize> = HashMap::new();
         // Per series the JIT can compile: its index in evaluation order, its slot, its program.
         #[cfg(feature = "jit")]
         let mut jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>)> = Vec::new();
@@ -274,7 +277,7 @@ impl Model {
             };
             let resolved =
                 resolve_shared(s.expr.ast(), s.expr.shared_source(), &Scope::Indexed(&slots), &host, &self.options);
-            let ir = match resolved {
+            let mut ir = match resolved {
                 Ok((ir, _)) => ir,
                 Err(e) => {
                     errors.push(e.with_origin(s.name.clone()));
@@ -328,6 +331,24 @@ impl Model {
                     },
                 })
                 .collect();
+            // Offsets read only earlier steps (or an input's whole column), never a value of this
+            // step: each distinct one is read once when the step starts, into a slot of its own
+            // past the model's names, and the expression reads that slot. An expression whose
+            // only link to the run was an offset is then pure: a node array, and native code.
+            ir.rewrite(&mut |n| {
+                let IrNode::Offset { slot, step, default } = *n else { return None };
+                let source = match sources.get(slot) {
+                    Some(SlotSource::Input(i)) if step != 0 => Prefetch::Input(*i),
+                    Some(SlotSource::Computed(k)) if step < 0 => Prefetch::Series(*k),
+                    _ => return None,
+                };
+                let at = *prefetch_at.entry((source, step, default.to_bits())).or_insert_with(|| {
+                    prefetch.push((source, step, default));
+                    prefetch.len() - 1
+                });
+                Some(IrNode::Slot(names.len() + at))
+            });
+            ir.n_slots = ir.n_slots.max(names.len() + prefetch.len());
             let stepping = Stepping { sources: &sources, sites: &sites, tables: &self.tables };
             match interp::Program::compile_stepping(&ir, &self.options, &stepping) {
                 Ok(mut program) => {
@@ -335,7 +356,7 @@ impl Model {
                     // A node array joins the model's arena, so a step reads the series' nodes
                     // front to back (see `flat::Arena`).
                     let flat = program.move_into(&mut arena);
-                    // What has a node array (pure, no offset into the run, nothing that can
+                    // What has a node array (pure once its offsets are slots, nothing that can
                     // fail) the JIT can compile too, under options with no error to report.
                     #[cfg(feature = "jit")]
                     if flat.is_some()
@@ -386,7 +407,9 @@ impl Model {
             calendar: self.calendar,
             inputs: self.inputs.clone(),
             constants: self.constants.iter().map(|(_, v)| *v).collect(),
-            n_slots: names.len(),
+            n_slots: names.len() + prefetch.len(),
+            first_prefetch: names.len(),
+            prefetch,
             series: compiled,
             arena,
             state_len,
@@ -477,12 +500,23 @@ pub struct Program {
     tables: Vec<Arc<Table>>,
     /// The engine its runs use (see [`Program::set_engine`]).
     engine: crate::Engine,
+    /// The offsets `x[k, d]` of the model, each read into slot `first_prefetch + j` when a
+    /// step starts: what, how many steps away, the default.
+    prefetch: Vec<(Prefetch, i64, f64)>,
+    first_prefetch: usize,
     /// The series the JIT can compile: index in evaluation order, slot, program.
     #[cfg(feature = "jit")]
     jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>)>,
     /// Their native code, built when the first run under the JIT starts.
     #[cfg(feature = "jit")]
     native: std::sync::OnceLock<Option<StepNative>>,
+}
+
+/// What an offset reads: an input's column or past, or a series' past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Prefetch {
+    Input(usize),
+    Series(usize),
 }
 
 /// A model's series compiled by the JIT: runs of consecutive series in evaluation order, each
@@ -801,7 +835,7 @@ impl Program {
 
     /// Sets the engine its runs use from now on: [`Engine::Jit`](crate::Engine::Jit) (the
     /// default where the `jit` feature is built) compiles the series the JIT can compile
-    /// (pure, no offset into the run's past, no window, table or calendar call) when a run
+    /// (no window, table, calendar call or block; offsets are read when a step starts) when a run
     /// reaches step [`JIT_AFTER`](crate::JIT_AFTER), or at once when asked
     /// ([`Program::engine`]), and the interpreter evaluates the rest; [`Engine::Interpreter`]
     /// (crate::Engine::Interpreter) evaluates them all. The results are the same bits.
@@ -989,6 +1023,31 @@ impl<'p> Run<'p> {
             }
         }
         self.set_calendar_fields();
+        self.read_offsets();
+    }
+
+    /// Reads the model's offsets for this step into their slots: `k` steps away from an input's
+    /// column (a run over whole columns) or past, or from a series' past; the default where that
+    /// step is outside the run or the kept history.
+    fn read_offsets(&mut self) {
+        let p = self.program;
+        let now = self.step;
+        for (j, &(source, step, default)) in p.prefetch.iter().enumerate() {
+            let t = now as i64 + step;
+            let v = if t < 0 {
+                default
+            } else {
+                let t = t as usize;
+                match (source, &self.columns) {
+                    (Prefetch::Input(i), Some(columns)) => {
+                        columns.get(i).and_then(|c| c.get(t)).copied().unwrap_or(default)
+                    }
+                    (Prefetch::Input(i), None) => self.input_history.get(i, t, now).unwrap_or(default),
+                    (Prefetch::Series(k), _) => self.history.get(k, t, now).unwrap_or(default),
+                }
+            };
+            self.values[p.first_prefetch + j] = v;
+        }
     }
 
     fn set_calendar_fields(&mut self) {
