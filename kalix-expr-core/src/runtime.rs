@@ -262,11 +262,14 @@ impl Model {
         let mut series_lookback = vec![0usize; self.series.len()];
         let mut future_inputs = false;
         // The offsets read at the start of each step (see below), and where each one is.
-        let mut prefetch: Vec<(Prefetch, i64, f64)> = Vec::new();
+        let mut prefetch: Vec<(Prefetch, i64, f64, usize)> = Vec::new();
         let mut prefetch_at: HashMap<(Prefetch, i64, u64), usize> = HashMap::new();
+        // Slots past the model's names: offsets read when a step starts, and the outputs of
+        // stateful calls written after a series' advance pass.
+        let mut extra = 0usize;
         // Per series the JIT can compile: its index in evaluation order, its slot, its program.
         #[cfg(feature = "jit")]
-        let mut jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>)> = Vec::new();
+        let mut jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>, bool)> = Vec::new();
         for (i, s) in self.series.iter().enumerate() {
             let host = Host {
                 tables: &self.tables,
@@ -342,20 +345,52 @@ impl Model {
                     Some(SlotSource::Computed(k)) if step < 0 => Prefetch::Series(*k),
                     _ => return None,
                 };
-                let at = *prefetch_at.entry((source, step, default.to_bits())).or_insert_with(|| {
-                    prefetch.push((source, step, default));
-                    prefetch.len() - 1
+                let slot = *prefetch_at.entry((source, step, default.to_bits())).or_insert_with(|| {
+                    extra += 1;
+                    prefetch.push((source, step, default, names.len() + extra - 1));
+                    names.len() + extra - 1
                 });
-                Some(IrNode::Slot(names.len() + at))
+                Some(IrNode::Slot(slot))
             });
-            ir.n_slots = ir.n_slots.max(names.len() + prefetch.len());
+            // A result with stateful calls and no statement: its advance pass moves every call
+            // site to this step, then the result reads each call's output, which the run writes
+            // to a slot of its own, so the rest of the result can be a node array (and native).
+            let mut outputs: Vec<(Site, usize)> = Vec::new();
+            let mut split = None;
+            if ir.stmts.is_empty() && ir.n_locals == 0 {
+                let mut result = ir.clone();
+                result.rewrite(&mut |n| {
+                    let IrNode::Stateful { site, .. } = *n else { return None };
+                    let site = *sites.get(site)?;
+                    extra += 1;
+                    outputs.push((site, names.len() + extra - 1));
+                    Some(IrNode::Slot(names.len() + extra - 1))
+                });
+                if !outputs.is_empty() {
+                    split = Some(result);
+                }
+            }
+            ir.n_slots = ir.n_slots.max(names.len() + extra);
+            if let Some(r) = &mut split {
+                r.n_slots = ir.n_slots;
+            }
             let stepping = Stepping { sources: &sources, sites: &sites, tables: &self.tables };
-            match interp::Program::compile_stepping(&ir, &self.options, &stepping) {
+            let compiled_program = match &split {
+                Some(result) => interp::Program::compile_stepping_split(&ir, result, &self.options, &stepping),
+                None => interp::Program::compile_stepping(&ir, &self.options, &stepping),
+            };
+            match compiled_program {
                 Ok(mut program) => {
                     max_locals = max_locals.max(program.n_locals);
                     // A node array joins the model's arena, so a step reads the series' nodes
                     // front to back (see `flat::Arena`).
                     let flat = program.move_into(&mut arena);
+                    // Outputs are written only for a node array run after its advance pass; a
+                    // closure tree reads the call sites itself.
+                    let pre = flat.is_some() && program.advances();
+                    if !pre {
+                        outputs.clear();
+                    }
                     // What has a node array (pure once its offsets are slots, nothing that can
                     // fail) the JIT can compile too, under options with no error to report.
                     #[cfg(feature = "jit")]
@@ -363,10 +398,11 @@ impl Model {
                         && self.options.div_by_zero == crate::options::DivByZero::Ieee
                         && self.options.domain_errors == crate::options::DomainErrors::Nan
                     {
+                        let result = split.as_ref().unwrap_or(&ir);
                         if let Some(ops) =
-                            crate::exec::batch::Tape::record(&ir).as_ref().and_then(crate::exec::jit::program)
+                            crate::exec::batch::Tape::record(result).as_ref().and_then(crate::exec::jit::program)
                         {
-                            jit_programs.push((compiled.len(), first_series + i, ops));
+                            jit_programs.push((compiled.len(), first_series + i, ops, pre));
                         }
                     }
                     compiled.push(CompiledSeries {
@@ -374,6 +410,7 @@ impl Model {
                         slot: first_series + i,
                         program,
                         flat,
+                        outputs,
                         source: s.expr.shared_source().clone(),
                     });
                 }
@@ -402,13 +439,12 @@ impl Model {
         if !errors.is_empty() {
             return Err(ModelError { errors });
         }
-        let plan = compiled.iter().map(|s| (s.slot as u32, s.flat)).collect();
+        let plan = compiled.iter().map(|s| (s.slot as u32, s.flat, !s.outputs.is_empty())).collect();
         Ok(Program {
             calendar: self.calendar,
             inputs: self.inputs.clone(),
             constants: self.constants.iter().map(|(_, v)| *v).collect(),
-            n_slots: names.len() + prefetch.len(),
-            first_prefetch: names.len(),
+            n_slots: names.len() + extra,
             prefetch,
             series: compiled,
             arena,
@@ -466,9 +502,13 @@ impl Model {
 struct CompiledSeries {
     name: String,
     slot: usize,
-    /// Its program; when `flat` is set, its nodes are in the model's arena and it is never run.
+    /// Its program; when `flat` is set, its nodes are in the model's arena and only its advance
+    /// pass is run (see `outputs`).
     program: interp::Program,
     flat: Option<Member>,
+    /// With `flat`, its stateful calls: after its advance pass, each one's output is written to
+    /// its slot, where the nodes read it. Empty when there is no advance pass to run.
+    outputs: Vec<(Site, usize)>,
     source: Arc<str>,
 }
 
@@ -491,22 +531,23 @@ pub struct Program {
     /// Whether an expression reads an input's future (`x[1, d]`), which only a run over whole
     /// input columns can give.
     future_inputs: bool,
-    /// Per series, in evaluation order, what a step reads: its slot and, for a series in the
-    /// arena, where (a compact array, so a step walks 8 bytes a series, not the whole series).
-    plan: Vec<(u32, Option<Member>)>,
+    /// Per series, in evaluation order, what a step reads: its slot, for a series in the arena
+    /// where, and whether its advance pass runs first (a compact array, so a step walks 16
+    /// bytes a series, not the whole series).
+    plan: Vec<(u32, Option<Member>, bool)>,
     /// The series whose past some offset reads: their index and slot.
     kept: Vec<(usize, usize)>,
     /// The model's tables, for the report of lookups outside their keys.
     tables: Vec<Arc<Table>>,
     /// The engine its runs use (see [`Program::set_engine`]).
     engine: crate::Engine,
-    /// The offsets `x[k, d]` of the model, each read into slot `first_prefetch + j` when a
-    /// step starts: what, how many steps away, the default.
-    prefetch: Vec<(Prefetch, i64, f64)>,
-    first_prefetch: usize,
-    /// The series the JIT can compile: index in evaluation order, slot, program.
+    /// The offsets `x[k, d]` of the model, each read into its slot when a step starts: what,
+    /// how many steps away, the default, the slot.
+    prefetch: Vec<(Prefetch, i64, f64, usize)>,
+    /// The series the JIT can compile: index in evaluation order, slot, program, and whether
+    /// its advance pass runs first.
     #[cfg(feature = "jit")]
-    jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>)>,
+    jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>, bool)>,
     /// Their native code, built when the first run under the JIT starts.
     #[cfg(feature = "jit")]
     native: std::sync::OnceLock<Option<StepNative>>,
@@ -535,16 +576,21 @@ struct StepNative {
 impl StepNative {
     /// Compiles `programs` (see `Program::jit_programs`) of a model with `n_series` series
     /// reading `n_slots` values; `None` when there are none or Cranelift fails.
-    fn compile(programs: &[(usize, usize, Vec<kalix_expr_jit::Op>)], n_series: usize, n_slots: usize) -> Option<Self> {
+    fn compile(
+        programs: &[(usize, usize, Vec<kalix_expr_jit::Op>, bool)],
+        n_series: usize,
+        n_slots: usize,
+    ) -> Option<Self> {
         use kalix_expr_jit::NativeSet;
         // Runs of consecutive series, cut into blocks.
         let mut blocks: Vec<Vec<(usize, Vec<kalix_expr_jit::Op>)>> = Vec::new();
         let mut firsts = Vec::new();
         let mut last: Option<usize> = None;
-        for (index, slot, ops) in programs {
+        for (index, slot, ops, pre) in programs {
             let follows = last.is_some_and(|l| l + 1 == *index);
             let full = blocks.last().is_some_and(|b| b.len() >= NativeSet::BLOCK);
-            if !follows || full {
+            // A series with an advance pass starts a block: the pass runs before the call.
+            if !follows || full || *pre {
                 blocks.push(Vec::new());
                 firsts.push(*index);
             }
@@ -835,7 +881,7 @@ impl Program {
 
     /// Sets the engine its runs use from now on: [`Engine::Jit`](crate::Engine::Jit) (the
     /// default where the `jit` feature is built) compiles the series the JIT can compile
-    /// (no window, table, calendar call or block; offsets are read when a step starts) when a run
+    /// (no table, calendar call or block: offsets and windows are read from slots) when a run
     /// reaches step [`JIT_AFTER`](crate::JIT_AFTER), or at once when asked
     /// ([`Program::engine`]), and the interpreter evaluates the rest; [`Engine::Interpreter`]
     /// (crate::Engine::Interpreter) evaluates them all. The results are the same bits.
@@ -893,7 +939,7 @@ impl Program {
     /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
     /// model.input("rain");
     /// model.series("var.a", Expr::parse("max(0, rain - 2)")?); // pure: native under the JIT
-    /// model.series("var.b", Expr::parse("moving_mean(rain, 3, 0)")?); // a window: interpreted
+    /// model.series("var.b", Expr::parse("{ r = rain; assert(r >= 0); r }")?); // a block: interpreted
     /// let program = model.compile().unwrap();
     /// let native = if program.jit_now() == Engine::Jit { 1 } else { 0 };
     /// assert_eq!(program.native_series(), native);
@@ -1032,7 +1078,7 @@ impl<'p> Run<'p> {
     fn read_offsets(&mut self) {
         let p = self.program;
         let now = self.step;
-        for (j, &(source, step, default)) in p.prefetch.iter().enumerate() {
+        for &(source, step, default, slot) in &p.prefetch {
             let t = now as i64 + step;
             let v = if t < 0 {
                 default
@@ -1046,7 +1092,7 @@ impl<'p> Run<'p> {
                     (Prefetch::Series(k), _) => self.history.get(k, t, now).unwrap_or(default),
                 }
             };
-            self.values[p.first_prefetch + j] = v;
+            self.values[slot] = v;
         }
     }
 
@@ -1090,12 +1136,24 @@ impl<'p> Run<'p> {
                 // group that ends inside a block is finished by the interpreter: same bits.)
                 if let Some(&block) = n.starts.get(self.done) {
                     let len = n.lens.get(block as usize).map_or(usize::MAX, |&l| l as usize);
-                    if block != u32::MAX
-                        && self.done + len <= end
-                        && n.set.call_block_in_place(block as usize, &mut self.values)
-                    {
-                        self.done += len;
-                        continue;
+                    if block != u32::MAX && self.done + len <= end {
+                        // Only a block's first series may have an advance pass (see
+                        // `StepNative::compile`).
+                        if self.program.plan[self.done].2 {
+                            self.advance_series(self.done);
+                        }
+                        if n.set.call_block_in_place(block as usize, &mut self.values) {
+                            self.done += len;
+                            continue;
+                        }
+                        // Not called (it cannot happen: `values` holds every slot): the
+                        // interpreter evaluates the series, and must not advance it twice.
+                        let (slot, flat, _) = self.program.plan[self.done];
+                        if let Some(m) = flat {
+                            self.values[slot as usize] = self.program.arena.eval_in_pass(m, &self.values);
+                            self.done += 1;
+                            continue;
+                        }
                     }
                 }
             }
@@ -1108,32 +1166,51 @@ impl<'p> Run<'p> {
     #[inline(always)]
     fn eval_next(&mut self) -> Result<(), RunError> {
         let p = self.program;
-        let (slot, flat) = p.plan[self.done];
+        let (slot, flat, pre) = p.plan[self.done];
         let v = match flat {
             // `values` holds every slot of the model, so the arena reads in bounds.
-            Some(m) => p.arena.eval_in_pass(m, &self.values),
+            Some(m) => {
+                if pre {
+                    self.advance_series(self.done);
+                }
+                p.arena.eval_in_pass(m, &self.values)
+            }
             None => {
                 let s = &p.series[self.done];
-                let inputs = match &self.columns {
-                    Some(columns) => InputsAt::Columns(columns),
-                    None => InputsAt::Past(&self.input_history),
-                };
-                let rt = Rt {
-                    step: self.step,
-                    inputs,
-                    history: &self.history,
-                    state: &self.state,
-                    calendar: &self.calendar,
-                    outside: &self.outside,
-                };
                 s.program
-                    .run_step(&self.values, &self.locals, &rt)
+                    .run_step(&self.values, &self.locals, &self.rt())
                     .map_err(|f| p.run_error(&self.calendar, s, self.step, f))?
             }
         };
         self.values[slot as usize] = v;
         self.done += 1;
         Ok(())
+    }
+
+    /// What the interpreter's step reads of the run.
+    fn rt(&self) -> Rt<'_> {
+        let inputs = match &self.columns {
+            Some(columns) => InputsAt::Columns(columns),
+            None => InputsAt::Past(&self.input_history),
+        };
+        Rt {
+            step: self.step,
+            inputs,
+            history: &self.history,
+            state: &self.state,
+            calendar: &self.calendar,
+            outside: &self.outside,
+        }
+    }
+
+    /// Runs the advance pass of series `i` (split, its nodes in the arena) and writes its
+    /// stateful calls' outputs to their slots, where its nodes read them.
+    fn advance_series(&mut self, i: usize) {
+        let s = &self.program.series[i];
+        s.program.advance_step(&self.values, &self.locals, &self.rt());
+        for &(site, slot) in &s.outputs {
+            self.values[slot] = site.output(&self.state);
+        }
     }
 
     /// [`Run::eval_all`], adding the nanoseconds each series took to `nanos` (one per series,

@@ -222,16 +222,36 @@ impl Program {
         if ir.n_locals > MAX_LOCALS {
             return Err(Unsupported::Limit("a block may assign at most 64 locals"));
         }
-        Program::build(ir, opts, None)
+        Program::build(ir, None, opts, None)
     }
 
     /// Compiles `ir` for the stepping runtime: offsets read the run's columns and stateful
     /// calls keep state in the run.
     pub(crate) fn compile_stepping(ir: &Ir, opts: &Options, stepping: &Stepping<'_>) -> Result<Program, Unsupported> {
-        Program::build(ir, opts, Some(stepping))
+        Program::build(ir, None, opts, Some(stepping))
     }
 
-    fn build(ir: &Ir, opts: &Options, stepping: Option<&Stepping<'_>>) -> Result<Program, Unsupported> {
+    /// [`Program::compile_stepping`] of an expression with no statement whose stateful calls
+    /// write their outputs to slots: the advance pass is built from `ir` and the result from
+    /// `result` (`ir` with each stateful call replaced by the slot its output is written to
+    /// after the pass, by the runtime). A result with nothing else of the run takes a node
+    /// array (and the JIT); its program is then the advance pass alone
+    /// ([`Program::advance_step`]).
+    pub(crate) fn compile_stepping_split(
+        ir: &Ir,
+        result: &Ir,
+        opts: &Options,
+        stepping: &Stepping<'_>,
+    ) -> Result<Program, Unsupported> {
+        Program::build(ir, Some(result), opts, Some(stepping))
+    }
+
+    fn build(
+        ir: &Ir,
+        split: Option<&Ir>,
+        opts: &Options,
+        stepping: Option<&Stepping<'_>>,
+    ) -> Result<Program, Unsupported> {
         let reg = Registry::default();
         let o = Opts { div: opts.div_by_zero, domain: opts.domain_errors, stepping, reg: &reg };
         let mut steps = Vec::with_capacity(ir.stmts.len());
@@ -246,16 +266,20 @@ impl Program {
             steps.push(step);
         }
         let result_advance = advance(&ir.result, o)?;
+        // The result evaluated after the advance pass: with its stateful calls read from slots
+        // when split (the same values: the pass has moved every call site to this step).
+        let split = split.filter(|_| ir.stmts.is_empty());
+        let result_ir = split.map_or(&ir.result, |r| &r.result);
         let strict = opts.div_by_zero == DivByZero::Error || opts.domain_errors == DomainErrors::Error;
-        let may_fault = strict || !ir.stmts.is_empty() || may_fault(&ir.result);
+        let may_fault = strict || !ir.stmts.is_empty() || may_fault(result_ir);
         // One expression, no statement or local, nothing that can fail.
         let simple = !may_fault && ir.n_locals == 0 && steps.is_empty();
         let pure = simple && stepping.is_none();
         // The node array serves simple results in single evaluations and in runs alike (a run's
         // step reads its slot array as a single evaluation does; offsets and stateful calls
         // keep the closure tree).
-        let flat = simple && result_advance.is_none();
-        let result = match flat.then(|| Flat::compile(&ir.result, opts.div_by_zero, stepping.is_none())).flatten() {
+        let flat = simple && (result_advance.is_none() || (split.is_some() && !has_sites(result_ir)));
+        let result = match flat.then(|| Flat::compile(result_ir, opts.div_by_zero, stepping.is_none())).flatten() {
             Some(flat) => Body::Flat(flat),
             None => Body::Tree(code(&ir.result, o)?),
         };
@@ -275,8 +299,9 @@ impl Program {
     /// [`ExprSet`](crate::ExprSet)'s or a model's); where it is there, or `None` when the
     /// program has no node array or the arena is full (then the program keeps it). After a
     /// move the program holds an empty array (it evaluates to NaN, and the owner never runs
-    /// it). Such a program is all result: no statement, no local, no advance of stateful calls,
-    /// nothing that can fail, so evaluating the nodes is all of a run.
+    /// it). Such a program is all result: no statement, no local, nothing that can fail, so
+    /// evaluating the nodes is all of a run, after its advance pass if it is split
+    /// ([`Program::advance_step`]).
     pub(crate) fn move_into(&mut self, arena: &mut Arena) -> Option<Member> {
         match &mut self.result {
             Body::Flat(flat) => {
@@ -337,6 +362,21 @@ impl Program {
 
     /// Evaluates one step of a run: advances this expression's stateful calls, then evaluates.
     /// `locals` holds at least `n_locals` cells.
+    /// Runs the advance pass of a split program ([`Program::compile_stepping_split`]) whose
+    /// node array is in an arena: what a step does before the nodes are evaluated. Nothing
+    /// in it can fail (its result has no statement).
+    pub(crate) fn advance_step(&self, values: &[f64], locals: &[Cell<f64>], rt: &Rt<'_>) {
+        if let Some(adv) = &self.result_advance {
+            let fault = Cell::new(None);
+            adv(&Ctx { values, locals, fault: &fault, rt: Some(rt) });
+        }
+    }
+
+    /// Whether the program has an advance pass to run before its result.
+    pub(crate) fn advances(&self) -> bool {
+        self.result_advance.is_some()
+    }
+
     pub(crate) fn run_step(&self, values: &[f64], locals: &[Cell<f64>], rt: &Rt<'_>) -> Result<f64, Fault> {
         let fault = Cell::new(None);
         let ctx = Ctx { values, locals, fault: &fault, rt: Some(rt) };
