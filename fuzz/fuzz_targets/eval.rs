@@ -20,6 +20,8 @@ fuzz_target!(|data: &[u8]| {
         case_insensitive: head[0] & 1 == 1,
         div_by_zero: [DivByZero::Ieee, DivByZero::Error, DivByZero::Nan][usize::from(head[0] >> 1) % 3],
         domain_errors: if head[0] & 8 == 8 { DomainErrors::Error } else { DomainErrors::Nan },
+        // Offsets and windows compile only as a single step; otherwise they are an error.
+        single_step: head[0] & 16 == 16,
         ..Options::default()
     };
     let Ok(compiled) = expr.compile_with(&names, &opts) else { return };

@@ -205,6 +205,7 @@ impl IrStmt {
 impl Ir {
     /// Replaces every node for which `f` returns a node (its children are not visited then);
     /// the others' children are visited in turn.
+    #[cfg(feature = "interp")]
     pub(crate) fn rewrite(&mut self, f: &mut dyn FnMut(&IrNode) -> Option<IrNode>) {
         let mut stack: Vec<&mut IrNode> = self
             .stmts
