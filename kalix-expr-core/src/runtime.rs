@@ -355,18 +355,26 @@ impl Model {
             // A result with stateful calls and no statement: its advance pass moves every call
             // site to this step, then the result reads each call's output, which the run writes
             // to a slot of its own, so the rest of the result can be a node array (and native).
+            // Likewise a Kalix table of one key and a calendar call (which cannot fail): the
+            // interpreter evaluates each into a slot just before the rest of the result.
             let mut outputs: Vec<(Site, usize)> = Vec::new();
+            let mut pre: Vec<(IrNode, usize)> = Vec::new();
             let mut split = None;
             if ir.stmts.is_empty() && ir.n_locals == 0 {
                 let mut result = ir.clone();
                 result.rewrite(&mut |n| {
-                    let IrNode::Stateful { site, .. } = *n else { return None };
-                    let site = *sites.get(site)?;
+                    match n {
+                        IrNode::Stateful { site, .. } => outputs.push((*sites.get(*site)?, names.len() + extra)),
+                        IrNode::Table { table, args, .. } if args.len() == 1 && table.is_kalix() => {
+                            pre.push((n.clone(), names.len() + extra))
+                        }
+                        IrNode::Calendar { .. } => pre.push((n.clone(), names.len() + extra)),
+                        _ => return None,
+                    }
                     extra += 1;
-                    outputs.push((site, names.len() + extra - 1));
                     Some(IrNode::Slot(names.len() + extra - 1))
                 });
-                if !outputs.is_empty() {
+                if !outputs.is_empty() || !pre.is_empty() {
                     split = Some(result);
                 }
             }
@@ -376,7 +384,7 @@ impl Model {
             }
             let stepping = Stepping { sources: &sources, sites: &sites, tables: &self.tables };
             let compiled_program = match &split {
-                Some(result) => interp::Program::compile_stepping_split(&ir, result, &self.options, &stepping),
+                Some(result) => interp::Program::compile_stepping_split(&ir, result, &pre, &self.options, &stepping),
                 None => interp::Program::compile_stepping(&ir, &self.options, &stepping),
             };
             match compiled_program {
@@ -439,7 +447,7 @@ impl Model {
         if !errors.is_empty() {
             return Err(ModelError { errors });
         }
-        let plan = compiled.iter().map(|s| (s.slot as u32, s.flat, !s.outputs.is_empty())).collect();
+        let plan = compiled.iter().map(|s| (s.slot as u32, s.flat, s.flat.is_some() && s.program.advances())).collect();
         Ok(Program {
             calendar: self.calendar,
             inputs: self.inputs.clone(),
@@ -881,7 +889,8 @@ impl Program {
 
     /// Sets the engine its runs use from now on: [`Engine::Jit`](crate::Engine::Jit) (the
     /// default where the `jit` feature is built) compiles the series the JIT can compile
-    /// (no table, calendar call or block: offsets and windows are read from slots) when a run
+    /// (no block or 2D table: offsets, windows, Kalix tables of one key and
+    /// calendar calls are read from slots) when a run
     /// reaches step [`JIT_AFTER`](crate::JIT_AFTER), or at once when asked
     /// ([`Program::engine`]), and the interpreter evaluates the rest; [`Engine::Interpreter`]
     /// (crate::Engine::Interpreter) evaluates them all. The results are the same bits.
@@ -1017,6 +1026,8 @@ pub struct Run<'p> {
     /// The model's native code, when the run uses the JIT.
     #[cfg(feature = "jit")]
     native: Option<&'p StepNative>,
+    /// Room for the values of a series' pre nodes (see `Run::advance_series`).
+    scratch: Vec<Cell<f64>>,
 }
 
 impl fmt::Debug for Run<'_> {
@@ -1048,6 +1059,9 @@ impl<'p> Run<'p> {
             values,
             state,
             locals: (0..program.max_locals).map(|_| Cell::new(0.0)).collect(),
+            scratch: (0..program.series.iter().map(|s| s.program.n_pre()).max().unwrap_or(0))
+                .map(|_| Cell::new(0.0))
+                .collect(),
             history: Rings::new(&program.series_lookback),
             input_history: Rings::new(&input_lookback),
             outside: program.tables.iter().map(|_| Cell::new((0, 0))).collect(),
@@ -1210,6 +1224,12 @@ impl<'p> Run<'p> {
         s.program.advance_step(&self.values, &self.locals, &self.rt());
         for &(site, slot) in &s.outputs {
             self.values[slot] = site.output(&self.state);
+        }
+        if s.program.n_pre() > 0 {
+            s.program.pre_values(&self.values, &self.locals, &self.rt(), &self.scratch);
+            for (slot, cell) in s.program.pre_slots().zip(&self.scratch) {
+                self.values[slot] = cell.get();
+            }
         }
     }
 

@@ -202,6 +202,10 @@ pub(crate) struct Program {
     /// Each statement, after the advance of the stateful calls it holds (stepping only).
     steps: Vec<(Option<Code>, Step)>,
     result_advance: Option<Code>,
+    /// Of a split program (see [`Program::compile_stepping_split`]): the parts of its result
+    /// evaluated after the advance pass into slots the node array reads (table and calendar
+    /// calls), each with its slot.
+    pre: Vec<(Code, usize)>,
     pub(crate) n_locals: usize,
     pub(crate) n_slots: usize,
     tables: Vec<Arc<Table>>,
@@ -222,33 +226,36 @@ impl Program {
         if ir.n_locals > MAX_LOCALS {
             return Err(Unsupported::Limit("a block may assign at most 64 locals"));
         }
-        Program::build(ir, None, opts, None)
+        Program::build(ir, None, &[], opts, None)
     }
 
     /// Compiles `ir` for the stepping runtime: offsets read the run's columns and stateful
     /// calls keep state in the run.
     pub(crate) fn compile_stepping(ir: &Ir, opts: &Options, stepping: &Stepping<'_>) -> Result<Program, Unsupported> {
-        Program::build(ir, None, opts, Some(stepping))
+        Program::build(ir, None, &[], opts, Some(stepping))
     }
 
     /// [`Program::compile_stepping`] of an expression with no statement whose stateful calls
     /// write their outputs to slots: the advance pass is built from `ir` and the result from
     /// `result` (`ir` with each stateful call replaced by the slot its output is written to
-    /// after the pass, by the runtime). A result with nothing else of the run takes a node
-    /// array (and the JIT); its program is then the advance pass alone
-    /// ([`Program::advance_step`]).
+    /// after the pass, by the runtime, and each of `pre`'s nodes, a table or calendar call, by
+    /// the slot given with it). A result with nothing else of the run takes a node array (and
+    /// the JIT); its program is then the advance pass and the `pre` nodes
+    /// ([`Program::advance_step`], [`Program::pre_values`]).
     pub(crate) fn compile_stepping_split(
         ir: &Ir,
         result: &Ir,
+        pre: &[(IrNode, usize)],
         opts: &Options,
         stepping: &Stepping<'_>,
     ) -> Result<Program, Unsupported> {
-        Program::build(ir, Some(result), opts, Some(stepping))
+        Program::build(ir, Some(result), pre, opts, Some(stepping))
     }
 
     fn build(
         ir: &Ir,
         split: Option<&Ir>,
+        pre: &[(IrNode, usize)],
         opts: &Options,
         stepping: Option<&Stepping<'_>>,
     ) -> Result<Program, Unsupported> {
@@ -278,7 +285,12 @@ impl Program {
         // The node array serves simple results in single evaluations and in runs alike (a run's
         // step reads its slot array as a single evaluation does; offsets and stateful calls
         // keep the closure tree).
-        let flat = simple && (result_advance.is_none() || (split.is_some() && !has_sites(result_ir)));
+        let flat = simple && if split.is_some() { !has_sites(result_ir) } else { result_advance.is_none() };
+        // The pre nodes are evaluated only for a node array: a closure tree reads them itself.
+        let pre: Vec<(Code, usize)> = match (flat, split) {
+            (true, Some(_)) => pre.iter().map(|(n, slot)| Ok((code(n, o)?, *slot))).collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        };
         let result = match flat.then(|| Flat::compile(result_ir, opts.div_by_zero, stepping.is_none())).flatten() {
             Some(flat) => Body::Flat(flat),
             None => Body::Tree(code(&ir.result, o)?),
@@ -288,6 +300,7 @@ impl Program {
             steps,
             result,
             result_advance,
+            pre,
             n_locals: ir.n_locals,
             n_slots: ir.n_slots,
             tables: reg.tables.into_inner(),
@@ -372,9 +385,31 @@ impl Program {
         }
     }
 
-    /// Whether the program has an advance pass to run before its result.
+    /// Whether the program has an advance pass or pre nodes to run before its result.
     pub(crate) fn advances(&self) -> bool {
-        self.result_advance.is_some()
+        self.result_advance.is_some() || !self.pre.is_empty()
+    }
+
+    /// Evaluates the pre nodes of a split program (after [`Program::advance_step`]) into
+    /// `out`, a cell per node: what the runtime then writes to each node's slot (see
+    /// [`Program::pre_slots`]). Nothing in them can fail (Kalix tables of one key, calendar
+    /// calls).
+    pub(crate) fn pre_values(&self, values: &[f64], locals: &[Cell<f64>], rt: &Rt<'_>, out: &[Cell<f64>]) {
+        let fault = Cell::new(None);
+        let ctx = Ctx { values, locals, fault: &fault, rt: Some(rt) };
+        for ((code, _), cell) in self.pre.iter().zip(out) {
+            cell.set(code(&ctx));
+        }
+    }
+
+    /// The slots of the pre nodes, in order.
+    pub(crate) fn pre_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.pre.iter().map(|(_, slot)| *slot)
+    }
+
+    /// How many pre nodes.
+    pub(crate) fn n_pre(&self) -> usize {
+        self.pre.len()
     }
 
     pub(crate) fn run_step(&self, values: &[f64], locals: &[Cell<f64>], rt: &Rt<'_>) -> Result<f64, Fault> {
