@@ -60,7 +60,7 @@ pub struct Compiled {
     /// Evaluations so far, until the native code is built (a race between threads only
     /// miscounts a few).
     #[cfg(feature = "jit")]
-    evals: std::sync::atomic::AtomicU32,
+    evals: crate::exec::jit::WarmUp,
 }
 
 impl fmt::Debug for Compiled {
@@ -135,7 +135,7 @@ impl Expr {
             #[cfg(feature = "jit")]
             native: std::sync::OnceLock::new(),
             #[cfg(feature = "jit")]
-            evals: std::sync::atomic::AtomicU32::new(0),
+            evals: crate::exec::jit::WarmUp::default(),
         })
     }
 
@@ -435,13 +435,11 @@ impl Compiled {
     #[cfg(feature = "jit")]
     #[cold]
     fn warm_up(&self) -> Option<&kalix_expr_jit::Native> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let n = self.evals.load(Relaxed);
-        if n < crate::options::JIT_AFTER {
-            self.evals.store(n + 1, Relaxed);
-            return None;
+        if self.evals.over() {
+            self.native()
+        } else {
+            None
         }
-        self.native()
     }
 
     /// Its native code, built now if it is not yet; `None` when it is not compiled for the

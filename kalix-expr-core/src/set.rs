@@ -78,7 +78,7 @@ pub struct ExprSet {
     /// Calls of [`ExprSet::eval_all`] so far, until the native module is built after
     /// [`JIT_AFTER`](crate::JIT_AFTER) of them.
     #[cfg(feature = "jit")]
-    evals: std::sync::atomic::AtomicU32,
+    evals: crate::exec::jit::WarmUp,
 }
 
 impl fmt::Debug for ExprSet {
@@ -127,7 +127,7 @@ impl ExprSet {
             // A new member: the native module is built again, with it, on the next call if
             // the set is past its warm-up.
             if self.native.get().is_some() {
-                *self.evals.get_mut() = crate::options::JIT_AFTER;
+                self.evals.end();
             }
             self.native = std::sync::OnceLock::new();
         }
@@ -177,13 +177,11 @@ impl ExprSet {
     #[cfg(feature = "jit")]
     #[cold]
     fn warm_up(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<bool>)> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let n = self.evals.load(Relaxed);
-        if n < crate::options::JIT_AFTER {
-            self.evals.store(n + 1, Relaxed);
-            return None;
+        if self.evals.over() {
+            self.native()
+        } else {
+            None
         }
-        self.native()
     }
 
     /// The native module of the members compiled for the JIT, built once.

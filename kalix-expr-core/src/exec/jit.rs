@@ -114,3 +114,28 @@ pub(crate) fn program(tape: &Tape) -> Option<Vec<J>> {
     }
     Some(program)
 }
+
+/// The JIT's warm-up: uses counted until [`JIT_AFTER`](crate::JIT_AFTER), after which native
+/// code pays for itself. Shared by [`Compiled`](crate::Compiled) and
+/// [`ExprSet`](crate::ExprSet); a race between threads only miscounts a few.
+#[derive(Debug, Default)]
+pub(crate) struct WarmUp(std::sync::atomic::AtomicU32);
+
+impl WarmUp {
+    /// Counts one use; whether the warm-up is over (this use may build the native code).
+    #[cold]
+    pub(crate) fn over(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.0.load(Relaxed);
+        if n < crate::options::JIT_AFTER {
+            self.0.store(n + 1, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Ends the warm-up: the next use builds the native code.
+    pub(crate) fn end(&mut self) {
+        *self.0.get_mut() = crate::options::JIT_AFTER;
+    }
+}
