@@ -84,14 +84,120 @@ fn it_compiles_pure_expressions_and_leaves_the_rest_to_the_interpreter() {
         // The facade builds the JIT in, and then it is the default engine.
         assert_eq!(engine(src, &Options::default()), Engine::Jit, "{src}");
     }
-    // Errors to report, statements, slices: the interpreter.
+    // Blocks, asserts and slices are native too (see below); errors to report under strict
+    // options stay with the interpreter.
+    assert_eq!(engine("{ a = x; assert(a > 0); a }", &jit()), Engine::Jit);
+    assert_eq!(engine("interp(x, 0, 0, y, 1)", &jit()), Engine::Jit);
     let strict = Options { div_by_zero: DivByZero::Error, ..jit() };
     assert_eq!(engine("x / y", &strict), Engine::Interpreter);
-    assert_eq!(engine("{ a = x; assert(a > 0); a }", &jit()), Engine::Interpreter);
-    assert_eq!(engine("interp(x, 0, 0, y, 1)", &jit()), Engine::Interpreter);
     // Too few values: an error, never a read past the end.
     let c = Expr::parse("x + y").unwrap().compile_with(&["x", "y"], &jit()).unwrap();
     assert!(c.eval(&[1.0]).is_err());
+}
+
+/// Tables (a Kalix 2D one, whose column keys must match; one whose lookups outside its keys
+/// are errors), pure natives (one that panics on a negative argument) and user functions with
+/// statements and asserts, for the tests below.
+fn host_parts(
+) -> (Vec<std::sync::Arc<kalix_expr::Table>>, Vec<std::sync::Arc<kalix_expr::NativeFn>>, kalix_expr::Functions) {
+    use kalix_expr::{FnDef, Functions, NativeFn, Table};
+    use kalix_expr_core::table::Extrapolation;
+    use std::sync::Arc;
+    let pump =
+        Table::from_cells("pump", &["head", "10", "20", "0", "0", "0", "5", "50", "80", "10", "60", "100"], 3).unwrap();
+    let curve =
+        Table::from_cells("curve", &["0", "0", "10", "100"], 2).unwrap().with_extrapolation(Extrapolation::Error, true);
+    let natives = vec![
+        Arc::new(NativeFn::pure("cube", 1, |a| a[0] * a[0] * a[0]).unwrap()),
+        Arc::new(
+            NativeFn::pure("fussy", 2, |a| if a[0] < -1e6 { panic!("fussy: {}", a[0]) } else { a[0] - a[1] }).unwrap(),
+        ),
+    ];
+    let functions = Functions::new(vec![
+        FnDef::parse("excess(v, cap)", "{ over = v - cap; assert(over < 1e9); max(0, over) }").unwrap(),
+        FnDef::parse("half(v)", "v / 2").unwrap(),
+    ])
+    .unwrap();
+    (vec![Arc::new(pump), Arc::new(curve)], natives, functions)
+}
+
+#[test]
+fn blocks_asserts_tables_natives_and_user_functions_run_natively_and_fail_as_the_interpreter_does() {
+    use kalix_expr::Host;
+    let (tables, natives, functions) = host_parts();
+    let host = Host { tables: &tables, natives: &natives, functions: Some(&functions), ..Host::default() };
+    let sources = [
+        "table.pump(if(x > 5, 10, 20), y * 4) + table.curve(clamp(x, 0, 10))",
+        "if(x > 100, table.pump(15, y), fn.half(x))",
+        "if(x >= 0 && x <= 10, table.curve(x), -1) * cube(y)",
+        "table.curve(x)",
+        "table.pump(x, y)",
+        "{ a = x * 2; b = a + fn.excess(y, 3); assert(b != 7); b - fussy(a, 1) }",
+        "fn.excess(x, y) + fn.excess(y, x) + interp(x, 0, 0, y, 1, 20, 5)",
+        "if(y > 1e300, fussy(x, 0), cube(fn.half(x)))",
+        "{ assert(x > -5); table.pump(10, x) }",
+    ];
+    let inputs = [
+        [1.0, 2.0],
+        [7.0, 0.5],
+        [10.0, 10.0],
+        [20.0, 1.0],
+        [-6.0, 3.0],
+        [f64::NAN, 1.0],
+        [0.0, f64::NAN],
+        [5.0, 1e9],
+        [-2e6, 1.0],
+        [-0.0, f64::INFINITY],
+    ];
+    let (mut native_results, mut errors, mut panics) = (0, 0, 0);
+    for src in sources {
+        let expr = Expr::parse(src).unwrap();
+        let interp = expr.compile_with_host(&["x", "y"], &host, &interp()).unwrap();
+        let native = expr.compile_with_host(&["x", "y"], &host, &jit()).unwrap();
+        assert_eq!(native.jit_now(), Engine::Jit, "{src}");
+        for xy in inputs {
+            let run = |c: &kalix_expr::Compiled| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.eval(&xy).map_err(|e| e.to_string())))
+                    .map_err(|p| p.downcast_ref::<String>().cloned().unwrap_or_default())
+            };
+            match (run(&interp), run(&native)) {
+                (Ok(Ok(a)), Ok(Ok(b))) => {
+                    assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "`{src}` {xy:?}: {a} vs JIT {b}");
+                    native_results += 1;
+                }
+                (a, b) => {
+                    assert_eq!(a, b, "`{src}` {xy:?}");
+                    if a.is_err() {
+                        panics += 1;
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Most evaluations give a value; failed lookups and asserts give errors; `fussy` panics.
+    assert!(native_results > 50 && errors >= 10 && panics >= 1, "{native_results} {errors} {panics}");
+    // A set of the same: a pass in which a member fails is done again on the interpreter,
+    // which gives the first failing member's error.
+    let (mut a, mut b) = (kalix_expr::ExprSet::new(), kalix_expr::ExprSet::new());
+    for src in &sources[..4] {
+        let expr = Expr::parse(src).unwrap();
+        a.push(expr.compile_with_host(&["x", "y"], &host, &interp()).unwrap());
+        b.push(expr.compile_with_host(&["x", "y"], &host, &jit()).unwrap());
+    }
+    assert_eq!(b.jit_now(), Engine::Jit);
+    let (mut out_a, mut out_b) = (vec![0.0; 4], vec![0.0; 4]);
+    for xy in inputs {
+        match (a.eval_all(&xy, &mut out_a), b.eval_all(&xy, &mut out_b)) {
+            (Ok(()), Ok(())) => {
+                for (p, q) in out_a.iter().zip(&out_b) {
+                    assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "{xy:?}: {p} vs JIT {q}");
+                }
+            }
+            (p, q) => assert_eq!(p.map_err(|e| e.to_string()), q.map_err(|e| e.to_string()), "{xy:?}"),
+        }
+    }
 }
 
 #[test]

@@ -118,10 +118,11 @@ impl Expr {
             && opts.domain_errors == crate::options::DomainErrors::Nan;
         let program = self.closures(&ir, opts)?;
         let tape = if batchable { Tape::record(&ir) } else { None };
-        // The JIT compiles what the tape holds: pure expressions under options with no error
-        // to report, the same set batch evaluation runs column-wise.
+        // The JIT compiles what the tape holds: expressions without statements under options
+        // with no error to report; a table lookup that misses makes the native call bail, and
+        // the interpreter reports it.
         #[cfg(feature = "jit")]
-        let jit = tape.is_some() && opts.engine == crate::options::Engine::Jit && program.is_pure();
+        let jit = tape.is_some() && opts.engine == crate::options::Engine::Jit;
         Ok(Compiled {
             program,
             n_slots: ir.n_slots,
@@ -273,6 +274,16 @@ impl Compiled {
             return Ok(v);
         }
         // The hot path, inlined into the caller: a pure program is one call of its result.
+        if self.program.is_pure() && values.len() >= self.n_slots {
+            return Ok(self.program.run_pure(values));
+        }
+        self.eval_general(values)
+    }
+
+    /// [`Compiled::eval`] on the interpreter, never native code and without counting towards
+    /// its warm-up, over enough `values`: an `ExprSet` evaluating its members, whose warm-up
+    /// is the set's.
+    pub(crate) fn eval_interpreted(&self, values: &[f64]) -> Result<f64, Error> {
         if self.program.is_pure() && values.len() >= self.n_slots {
             return Ok(self.program.run_pure(values));
         }

@@ -270,6 +270,9 @@ impl Model {
         // Per series the JIT can compile: its index in evaluation order, its slot, its program.
         #[cfg(feature = "jit")]
         let mut jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>, bool)> = Vec::new();
+        // The tables and natives their native code calls.
+        #[cfg(feature = "jit")]
+        let mut jit_callouts: Vec<Arc<dyn kalix_expr_jit::Callout>> = Vec::new();
         for (i, s) in self.series.iter().enumerate() {
             let host = Host {
                 tables: &self.tables,
@@ -399,17 +402,18 @@ impl Model {
                     if !pre {
                         outputs.clear();
                     }
-                    // What has a node array (pure once its offsets are slots, nothing that can
-                    // fail) the JIT can compile too, under options with no error to report.
+                    // The JIT compiles, under options with no error to report, what has a node
+                    // array (pure once its offsets are slots, nothing that can fail), after its
+                    // advance pass when it has one; and an expression with lookups that can
+                    // miss (or be counted) and nothing stateful: a lookup that would fail or
+                    // count makes the call bail, and the interpreter evaluates the series.
                     #[cfg(feature = "jit")]
-                    if flat.is_some()
-                        && self.options.div_by_zero == crate::options::DivByZero::Ieee
+                    if self.options.div_by_zero == crate::options::DivByZero::Ieee
                         && self.options.domain_errors == crate::options::DomainErrors::Nan
                     {
-                        let result = split.as_ref().unwrap_or(&ir);
-                        if let Some(ops) =
-                            crate::exec::batch::Tape::record(result).as_ref().and_then(crate::exec::jit::program)
-                        {
+                        let result = if flat.is_some() { split.as_ref().unwrap_or(&ir) } else { &ir };
+                        let tape = crate::exec::batch::Tape::record(result);
+                        if let Some(ops) = tape.and_then(|t| crate::exec::jit::program(&t, &mut jit_callouts, true)) {
                             jit_programs.push((compiled.len(), first_series + i, ops, pre));
                         }
                     }
@@ -474,6 +478,8 @@ impl Model {
             engine: self.options.engine,
             #[cfg(feature = "jit")]
             jit_programs,
+            #[cfg(feature = "jit")]
+            jit_callouts,
             #[cfg(feature = "jit")]
             native: std::sync::OnceLock::new(),
         })
@@ -556,6 +562,9 @@ pub struct Program {
     /// its advance pass runs first.
     #[cfg(feature = "jit")]
     jit_programs: Vec<(usize, usize, Vec<kalix_expr_jit::Op>, bool)>,
+    /// The tables and natives their code calls.
+    #[cfg(feature = "jit")]
+    jit_callouts: Vec<Arc<dyn kalix_expr_jit::Callout>>,
     /// Their native code, built when the first run under the JIT starts.
     #[cfg(feature = "jit")]
     native: std::sync::OnceLock<Option<StepNative>>,
@@ -586,6 +595,7 @@ impl StepNative {
     /// reading `n_slots` values; `None` when there are none or Cranelift fails.
     fn compile(
         programs: &[(usize, usize, Vec<kalix_expr_jit::Op>, bool)],
+        callouts: &[Arc<dyn kalix_expr_jit::Callout>],
         n_series: usize,
         n_slots: usize,
     ) -> Option<Self> {
@@ -611,7 +621,7 @@ impl StepNative {
             return None;
         }
         let refs: Vec<&[(usize, Vec<kalix_expr_jit::Op>)]> = blocks.iter().map(Vec::as_slice).collect();
-        let set = NativeSet::compile_blocks(&refs, n_slots, n_slots).ok()?;
+        let set = NativeSet::compile_blocks(&refs, n_slots, n_slots, callouts).ok()?;
         let mut starts = vec![u32::MAX; n_series];
         for (b, &first) in firsts.iter().enumerate() {
             *starts.get_mut(first)? = u32::try_from(b).ok()?;
@@ -889,8 +899,8 @@ impl Program {
 
     /// Sets the engine its runs use from now on: [`Engine::Jit`](crate::Engine::Jit) (the
     /// default where the `jit` feature is built) compiles the series the JIT can compile
-    /// (no block or 2D table: offsets, windows, Kalix tables of one key and
-    /// calendar calls are read from slots) when a run
+    /// (all but impure natives, and windows or calendar calls inside a block or beside a
+    /// lookup that can fail) when a run
     /// reaches step [`JIT_AFTER`](crate::JIT_AFTER), or at once when asked
     /// ([`Program::engine`]), and the interpreter evaluates the rest; [`Engine::Interpreter`]
     /// (crate::Engine::Interpreter) evaluates them all. The results are the same bits.
@@ -948,9 +958,9 @@ impl Program {
     /// let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
     /// model.input("rain");
     /// model.series("var.a", Expr::parse("max(0, rain - 2)")?); // pure: native under the JIT
-    /// model.series("var.b", Expr::parse("{ r = rain; assert(r >= 0); r }")?); // a block: interpreted
+    /// model.series("var.b", Expr::parse("{ r = rain; assert(r >= 0); r }")?); // a block: native too
     /// let program = model.compile().unwrap();
-    /// let native = if program.jit_now() == Engine::Jit { 1 } else { 0 };
+    /// let native = if program.jit_now() == Engine::Jit { 2 } else { 0 };
     /// assert_eq!(program.native_series(), native);
     /// # Ok::<(), kalix_expr_core::Error>(())
     /// ```
@@ -968,7 +978,11 @@ impl Program {
         if self.engine != crate::Engine::Jit {
             return None;
         }
-        self.native.get_or_init(|| StepNative::compile(&self.jit_programs, self.series.len(), self.n_slots)).as_ref()
+        self.native
+            .get_or_init(|| {
+                StepNative::compile(&self.jit_programs, &self.jit_callouts, self.series.len(), self.n_slots)
+            })
+            .as_ref()
     }
 
     /// The index of input `name` (matched as the model matches names), for [`Run::set_input`].
@@ -1160,14 +1174,21 @@ impl<'p> Run<'p> {
                             self.done += len;
                             continue;
                         }
-                        // Not called (it cannot happen: `values` holds every slot): the
-                        // interpreter evaluates the series, and must not advance it twice.
-                        let (slot, flat, _) = self.program.plan[self.done];
-                        if let Some(m) = flat {
+                        // The call bailed (a lookup missed, or would be counted): the
+                        // interpreter evaluates the block's series again, which writes each
+                        // one's value over what the call left, and reports the error or counts
+                        // the lookup. The first must not advance twice: its node array reads
+                        // the outputs the pass wrote.
+                        let block_end = self.done + len;
+                        let (slot, flat, pre) = self.program.plan[self.done];
+                        if let (true, Some(m)) = (pre, flat) {
                             self.values[slot as usize] = self.program.arena.eval_in_pass(m, &self.values);
                             self.done += 1;
-                            continue;
                         }
+                        while self.done < block_end {
+                            self.eval_next()?;
+                        }
+                        continue;
                     }
                 }
             }

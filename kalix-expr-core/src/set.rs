@@ -29,6 +29,16 @@ enum Entry {
     Tree,
 }
 
+/// Whether a member is in the set's native module, and whether its code can bail (it calls a
+/// table, a native or `interp`, or asserts).
+#[cfg(feature = "jit")]
+#[derive(Clone, Copy, Debug)]
+enum Jitted {
+    No,
+    Yes,
+    MayBail,
+}
+
 /// Many compiled expressions, evaluated in turn over one slot array, with their pure members'
 /// nodes kept together in one array: the way to hold thousands of expressions that are all
 /// evaluated at every step.
@@ -74,7 +84,7 @@ pub struct ExprSet {
     /// The members compiled for the JIT, as one native module (built on the first
     /// [`ExprSet::eval_all`]), and which members it computes.
     #[cfg(feature = "jit")]
-    native: std::sync::OnceLock<Option<(kalix_expr_jit::NativeSet, Vec<bool>)>>,
+    native: std::sync::OnceLock<Option<(kalix_expr_jit::NativeSet, Vec<Jitted>)>>,
     /// Calls of [`ExprSet::eval_all`] so far, until the native module is built after
     /// [`JIT_AFTER`](crate::JIT_AFTER) of them.
     #[cfg(feature = "jit")]
@@ -167,7 +177,7 @@ impl ExprSet {
     /// [`JIT_AFTER`](crate::JIT_AFTER)th.
     #[cfg(feature = "jit")]
     #[inline(always)]
-    fn warm_native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<bool>)> {
+    fn warm_native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<Jitted>)> {
         match self.native.get() {
             Some(n) => n.as_ref(),
             None => self.warm_up(),
@@ -176,7 +186,7 @@ impl ExprSet {
 
     #[cfg(feature = "jit")]
     #[cold]
-    fn warm_up(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<bool>)> {
+    fn warm_up(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<Jitted>)> {
         if self.evals.over() {
             self.native()
         } else {
@@ -186,21 +196,26 @@ impl ExprSet {
 
     /// The native module of the members compiled for the JIT, built once.
     #[cfg(feature = "jit")]
-    fn native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<bool>)> {
+    fn native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<Jitted>)> {
         self.native
             .get_or_init(|| {
-                let mut mask = vec![false; self.members.len()];
+                let mut mask = vec![Jitted::No; self.members.len()];
                 let mut programs = Vec::new();
+                let mut callouts = Vec::new();
                 for (i, m) in self.members.iter().enumerate() {
-                    if let Some(p) = m.jit_tape().and_then(crate::exec::jit::program) {
+                    if let Some(p) = m.jit_tape().and_then(|t| crate::exec::jit::program(t, &mut callouts, false)) {
+                        let may_bail = p
+                            .iter()
+                            .any(|op| matches!(op, kalix_expr_jit::Op::Callout(..) | kalix_expr_jit::Op::Assert));
+                        mask[i] = if may_bail { Jitted::MayBail } else { Jitted::Yes };
                         programs.push((i, p));
-                        mask[i] = true;
                     }
                 }
                 if programs.is_empty() {
                     return None;
                 }
-                let set = kalix_expr_jit::NativeSet::compile(&programs, self.n_slots, self.members.len()).ok()?;
+                let set =
+                    kalix_expr_jit::NativeSet::compile(&programs, self.n_slots, self.members.len(), &callouts).ok()?;
                 Some((set, mask))
             })
             .as_ref()
@@ -324,15 +339,21 @@ impl ExprSet {
             return Err(self.too_few(values.len()));
         }
         #[cfg(feature = "jit")]
-        if let Some((set, native)) = self.warm_native() {
-            // The native members in one pass of machine code, then the others.
-            set.call(values, out);
-            for (((entry, member), out), native) in self.entries.iter().zip(&self.members).zip(out).zip(native) {
-                if !native {
-                    *out = match *entry {
-                        Entry::Flat(m) => self.arena.eval_in_pass(m, values),
-                        Entry::Tree => member.eval(values)?,
-                    };
+        if let Some((set, jitted)) = self.warm_native() {
+            // The native members in one pass of machine code, then the others. When the pass
+            // bailed (a lookup missed, an assert failed), the members that can bail are
+            // evaluated again on the interpreter, in order, which reports the first error.
+            let whole = set.call(values, out);
+            for (((entry, member), out), jitted) in self.entries.iter().zip(&self.members).zip(out).zip(jitted) {
+                match (jitted, whole) {
+                    (Jitted::Yes, _) | (Jitted::MayBail, true) => {}
+                    (Jitted::MayBail, false) => *out = member.eval_interpreted(values)?,
+                    (Jitted::No, _) => {
+                        *out = match *entry {
+                            Entry::Flat(m) => self.arena.eval_in_pass(m, values),
+                            Entry::Tree => member.eval_interpreted(values)?,
+                        }
+                    }
                 }
             }
             return Ok(());
@@ -347,10 +368,16 @@ impl ExprSet {
             }
             return Ok(());
         }
+        self.eval_each(values, out)
+    }
+
+    /// Evaluates each member in turn on the interpreter (its node array in the set's arena, or
+    /// its own closures); the first error stops.
+    fn eval_each(&self, values: &[f64], out: &mut [f64]) -> Result<(), Error> {
         for ((entry, member), out) in self.entries.iter().zip(&self.members).zip(out) {
             *out = match *entry {
                 Entry::Flat(m) => self.arena.eval_in_pass(m, values),
-                Entry::Tree => member.eval(values)?,
+                Entry::Tree => member.eval_interpreted(values)?,
             };
         }
         Ok(())

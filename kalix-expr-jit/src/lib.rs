@@ -1,6 +1,9 @@
 //! The JIT back-end of kalix-expr: a pure expression, given as a post-order program of [`Op`]s,
 //! compiled by Cranelift into one native function of the values it reads. Functions are called
-//! through `extern "C"` pointers the caller supplies.
+//! through `extern "C"` pointers the caller supplies, or, for what needs more than its
+//! arguments (a table, a host's function), through a [`Callout`]: a Rust object the code calls
+//! with its arguments in an array, which may decline, making the call *bail* so that its caller
+//! evaluates another way.
 //!
 //! This crate knows nothing of the language: the core translates its resolved form into
 //! [`Op`]s, choosing what is computed inline (`+ - * /`, negation, a branch-free `if`) and which
@@ -17,10 +20,14 @@
 //! ```
 #![deny(missing_docs)]
 
+use std::cell::Cell;
 use std::fmt;
+use std::sync::Arc;
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, UserFuncName, Value};
+use cranelift_codegen::ir::{
+    types, AbiParam, InstBuilder, MemFlagsData, SigRef, Signature, StackSlotData, StackSlotKind, UserFuncName, Value,
+};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
@@ -65,6 +72,15 @@ pub enum Op {
     Fold(extern "C" fn(f64, f64) -> f64, u32),
     /// Pop `n` values: their left-to-right sum divided by `n`.
     Mean(u32),
+    /// Pop `n` values and call callout `i` of the program's [`Callout`]s with them, in order.
+    Callout(u32, u32),
+    /// Pop a value into local `i` (nothing is pushed).
+    Set(u32),
+    /// Push local `i`: the value the last `Set(i)` stored (0 before any).
+    Get(u32),
+    /// Pop a value; the call bails (see [`Callout`]) if it is 0 or NaN, for the caller's other
+    /// engine to report the failed assertion (nothing is pushed).
+    Assert,
 }
 
 impl fmt::Debug for Op {
@@ -87,6 +103,10 @@ impl fmt::Debug for Op {
             Op::Call3(_) => f.write_str("Call3"),
             Op::Fold(_, n) => write!(f, "Fold({n})"),
             Op::Mean(n) => write!(f, "Mean({n})"),
+            Op::Callout(i, n) => write!(f, "Callout({i}, {n})"),
+            Op::Set(i) => write!(f, "Set({i})"),
+            Op::Get(i) => write!(f, "Get({i})"),
+            Op::Assert => f.write_str("Assert"),
         }
     }
 }
@@ -107,24 +127,110 @@ impl std::error::Error for JitError {}
 /// own limits keep real expressions far below it).
 pub const MAX_OPS: usize = 100_000;
 
+/// A function generated code calls with its arguments in an array ([`Op::Callout`]): one that
+/// needs more than its arguments, such as a lookup table or a host's function.
+///
+/// It may decline (`None`) where the caller's other engine would do something this one cannot:
+/// report an error, count an event, or anything a branch not taken would not have done (the
+/// generated code evaluates both branches of an `if`). A call of the code in which a callout
+/// declined (or panicked) *bails*: [`Native::call`] gives `None`, [`NativeSet::call`] and its
+/// kin `false`, and the caller evaluates that call another way, which must reproduce whatever
+/// happened. A callout is called for every evaluation, in both branches of an `if`, so it must
+/// have no effect of its own.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kalix_expr_jit::{Callout, Native, Op};
+/// // √x, declining below zero.
+/// struct Root;
+/// impl Callout for Root {
+///     fn call(&self, args: &[f64]) -> Option<f64> {
+///         (args[0] >= 0.0).then(|| args[0].sqrt())
+///     }
+/// }
+/// let callouts: [Arc<dyn Callout>; 1] = [Arc::new(Root)];
+/// let f = Native::compile_with(&[Op::Slot(0), Op::Callout(0, 1)], 1, &callouts).unwrap();
+/// assert_eq!(f.call(&[9.0]), Some(3.0));
+/// assert_eq!(f.call(&[-9.0]), None); // bailed: evaluate another way
+/// ```
+pub trait Callout: Send + Sync {
+    /// The value of the call with `args`, or `None` to make the call of the code bail.
+    fn call(&self, args: &[f64]) -> Option<f64>;
+}
+
+thread_local! {
+    /// Set by a callout that declined during a call of generated code on this thread; read and
+    /// cleared by the call's Rust side when it returns (so it is clear between calls).
+    static BAILED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a callout declined since the last check, clearing it.
+#[inline]
+fn bailed() -> bool {
+    BAILED.with(|b| b.replace(false))
+}
+
+/// The door generated code calls for [`Op::Callout`]: `callout` with the `n` values at `args`.
+/// A decline or a panic sets [`BAILED`] and gives NaN (a panic must not unwind through
+/// generated code; the caller's other engine calls the function again and panics there).
+extern "C" fn callout_door(callout: *const Arc<dyn Callout>, args: *const f64, n: usize) -> f64 {
+    // SAFETY: the code passes a pointer to one of the callouts its owner (`Native`,
+    // `NativeSet`) holds in a boxed slice that lives, unmoved, as long as the code; and a
+    // pointer to a stack slot of the calling frame holding `n` values (room for one when
+    // `n` is 0, so the pointer is valid and aligned either way).
+    let (callout, args) = unsafe { (&*callout, std::slice::from_raw_parts(args, n)) };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callout.call(args))) {
+        Ok(Some(v)) => v,
+        _ => {
+            BAILED.with(|b| b.set(true));
+            f64::NAN
+        }
+    }
+}
+
+/// The door generated code calls when an [`Op::Assert`] fails: the call bails.
+extern "C" fn bail_door(_: *const Arc<dyn Callout>, _: *const f64, _: usize) -> f64 {
+    BAILED.with(|b| b.set(true));
+    f64::NAN
+}
+
+/// Whether a call of code compiled from `ops` with `callouts` can bail.
+fn may_bail<'a>(mut ops: impl Iterator<Item = &'a Op>, callouts: &[Arc<dyn Callout>]) -> bool {
+    !callouts.is_empty() || ops.any(|op| matches!(op, Op::Assert))
+}
+
+/// What emitting an operation needs of its function: the pointer type, the signatures of the
+/// functions it calls (one, two and three `f64`s; a callout's door) and the callouts.
+struct Emit<'a> {
+    pointer: types::Type,
+    sigs: [SigRef; 4],
+    callouts: &'a [Arc<dyn Callout>],
+}
+
 /// A compiled program: a native function of the values, owning its code memory.
 pub struct Native {
     module: Option<JITModule>,
     code: extern "C" fn(*const f64) -> f64,
     n_slots: usize,
+    /// The callouts the code calls, at addresses the code holds (a boxed slice never moves).
+    callouts: Box<[Arc<dyn Callout>]>,
+    /// Whether a call can bail (it has callouts or asserts).
+    may_bail: bool,
 }
 
 // SAFETY: after `compile` the module is never used again except to free its memory on drop;
 // the code is immutable machine code that reads only its argument array and calls the pure,
-// thread-safe trampolines above, so calling it from several threads at once is as safe as
-// calling a `fn`. Dropping happens once, from whichever thread owns the `Native`.
+// thread-safe trampolines above and its callouts (`Send + Sync`), so calling it from several
+// threads at once is as safe as calling a `fn`. Dropping happens once, from whichever thread
+// owns the `Native`.
 unsafe impl Send for Native {}
-// SAFETY: see `Send`: `call` takes `&self` and touches no shared mutable state.
+// SAFETY: see `Send`: `call` takes `&self` and touches no shared mutable state (a bail is
+// recorded per thread).
 unsafe impl Sync for Native {}
 
 impl fmt::Debug for Native {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Native").field("n_slots", &self.n_slots).finish()
+        f.debug_struct("Native").field("n_slots", &self.n_slots).field("callouts", &self.callouts.len()).finish()
     }
 }
 
@@ -140,17 +246,26 @@ impl Drop for Native {
 
 impl Native {
     /// Compiles `ops` (a post-order program reading values `0..n_slots`) into native code.
-    /// Refuses a program that does not leave exactly one value, reads past `n_slots`, or is
-    /// longer than [`MAX_OPS`]; and fails where Cranelift does not support the machine.
+    /// Refuses a program that does not leave exactly one value, reads past `n_slots`, calls a
+    /// callout (it has none: see [`Native::compile_with`]), or is longer than [`MAX_OPS`]; and
+    /// fails where Cranelift does not support the machine.
     pub fn compile(ops: &[Op], n_slots: usize) -> Result<Native, JitError> {
-        check(ops, n_slots)?;
+        Native::compile_with(ops, n_slots, &[])
+    }
+
+    /// [`Native::compile`] for a program whose [`Op::Callout`]s call `callouts` (see
+    /// [`Callout`] for an example).
+    pub fn compile_with(ops: &[Op], n_slots: usize, callouts: &[Arc<dyn Callout>]) -> Result<Native, JitError> {
+        check(ops, n_slots, callouts.len())?;
+        let callouts: Box<[Arc<dyn Callout>]> = callouts.into();
         let mut jit = Jit::new()?;
-        let id = jit.function(&[(ops, None)], false)?;
+        let id = jit.function(&[(ops, None)], false, &callouts)?;
         let (module, ptr) = jit.finish(id)?;
         // SAFETY: `ptr` is the finalized code of the function just defined with the signature
         // `(pointer) -> f64` in the platform's default (C) calling convention.
         let code = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const f64) -> f64>(ptr) };
-        Ok(Native { module: Some(module), code, n_slots })
+        let may_bail = may_bail(ops.iter(), &callouts);
+        Ok(Native { module: Some(module), code, n_slots, callouts, may_bail })
     }
 
     /// How many values the function reads.
@@ -158,7 +273,8 @@ impl Native {
         self.n_slots
     }
 
-    /// Evaluates the function over `values`, or `None` if it holds fewer than it reads.
+    /// Evaluates the function over `values`; `None` if it holds fewer than it reads, or if
+    /// the call bailed (a [`Callout`] declined): evaluate it another way.
     #[inline]
     pub fn call(&self, values: &[f64]) -> Option<f64> {
         if values.len() < self.n_slots {
@@ -166,13 +282,17 @@ impl Native {
         }
         // SAFETY: the code reads `values[i]` only for the slots `i < n_slots` its program
         // names (checked by `compile`), and `values` holds at least `n_slots`.
-        Some((self.code)(values.as_ptr()))
+        let v = (self.code)(values.as_ptr());
+        if self.may_bail && bailed() {
+            return None;
+        }
+        Some(v)
     }
 }
 
-/// Checks a program's shape: every slot below `n_slots`, operands for every operation, one
-/// value left, at most [`MAX_OPS`] operations.
-fn check(ops: &[Op], n_slots: usize) -> Result<(), JitError> {
+/// Checks a program's shape: every slot below `n_slots`, every callout below `n_callouts`,
+/// operands for every operation, one value left, at most [`MAX_OPS`] operations.
+fn check(ops: &[Op], n_slots: usize, n_callouts: usize) -> Result<(), JitError> {
     if ops.len() > MAX_OPS {
         return Err(JitError(format!("{} operations, more than {MAX_OPS}", ops.len())));
     }
@@ -187,6 +307,10 @@ fn check(ops: &[Op], n_slots: usize) -> Result<(), JitError> {
             Op::Select | Op::Call3(_) => (3, 1),
             Op::Fold(_, n) | Op::Mean(n) if n >= 1 => (n as usize, 1),
             Op::Fold(..) | Op::Mean(_) => return Err(JitError("a fold of no values".into())),
+            Op::Callout(i, n) if (i as usize) < n_callouts => (n as usize, 1),
+            Op::Callout(i, _) => return Err(JitError(format!("callout {i} is past the {n_callouts} callouts"))),
+            Op::Set(_) | Op::Assert => (1, 0),
+            Op::Get(_) => (0, 1),
         };
         depth = depth.checked_sub(pops).ok_or_else(|| JitError("an operation without its operands".into()))?;
         depth += pushes;
@@ -230,12 +354,13 @@ impl Jit {
         &mut self,
         programs: &[(&[Op], Option<usize>)],
         store: bool,
+        callouts: &[Arc<dyn Callout>],
     ) -> Result<cranelift_module::FuncId, JitError> {
         let pointer = self.pointer;
         let (id, callees) = self.declare(if store { 2 } else { 1 })?;
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            let sigs = callees.map(|s| b.import_signature(s));
+            let e = Emit { pointer, sigs: callees.map(|s| b.import_signature(s)), callouts };
             let entry = b.create_block();
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
@@ -243,7 +368,7 @@ impl Jit {
             let out = if store { Some(b.block_params(entry)[1]) } else { None };
             let mut last = None;
             for (ops, index) in programs {
-                let v = emit_from(&mut b, ops, Operands::Inline(values), pointer, &sigs)?;
+                let v = emit_from(&mut b, ops, Operands::Inline(values), &e)?;
                 if let (Some(out), Some(i)) = (out, index) {
                     let offset = i32::try_from(*i * 8).map_err(|_| JitError("too many members".into()))?;
                     b.ins().store(MemFlagsData::trusted(), v, out, offset);
@@ -263,8 +388,8 @@ impl Jit {
 
     /// Declares the next function, of `params` pointer-sized parameters returning an `f64`,
     /// and makes it the context's; its id, and the signatures of the one-, two- and
-    /// three-argument functions programs call.
-    fn declare(&mut self, params: usize) -> Result<(cranelift_module::FuncId, [Signature; 3]), JitError> {
+    /// three-argument functions programs call and of a callout's door.
+    fn declare(&mut self, params: usize) -> Result<(cranelift_module::FuncId, [Signature; 4]), JitError> {
         let mut sig = self.module.make_signature();
         for _ in 0..params {
             sig.params.push(AbiParam::new(self.pointer));
@@ -286,7 +411,12 @@ impl Jit {
             s.returns.push(AbiParam::new(types::F64));
             s
         };
-        Ok((id, [callee(1), callee(2), callee(3)]))
+        let mut door = Signature::new(call_conv);
+        for _ in 0..3 {
+            door.params.push(AbiParam::new(self.pointer));
+        }
+        door.returns.push(AbiParam::new(types::F64));
+        Ok((id, [callee(1), callee(2), callee(3), door]))
     }
 
     /// Compiles the context's function, declared as `id`, into the module.
@@ -299,7 +429,13 @@ impl Jit {
     /// Defines `(values, out, table, rows) -> f64` computing `ops` once per row of `table`
     /// (each row `width` entries, see [`Operands::Table`]) and writing each value to `out` at
     /// the byte offset in the row's first entry.
-    fn shape_loop(&mut self, ops: &[Op], slots: usize, width: usize) -> Result<cranelift_module::FuncId, JitError> {
+    fn shape_loop(
+        &mut self,
+        ops: &[Op],
+        slots: usize,
+        width: usize,
+        callouts: &[Arc<dyn Callout>],
+    ) -> Result<cranelift_module::FuncId, JitError> {
         use cranelift_codegen::ir::condcodes::IntCC;
         use cranelift_codegen::ir::BlockArg;
         let pointer = self.pointer;
@@ -307,7 +443,7 @@ impl Jit {
         let stride = i64::try_from(width * 8).map_err(|_| JitError("a table row too wide".into()))?;
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            let sigs = callees.map(|s| b.import_signature(s));
+            let e = Emit { pointer, sigs: callees.map(|s| b.import_signature(s)), callouts };
             let (entry, header, body, exit) = (b.create_block(), b.create_block(), b.create_block(), b.create_block());
             b.append_block_params_for_function_params(entry);
             b.append_block_param(header, pointer);
@@ -323,7 +459,7 @@ impl Jit {
             let more = b.ins().icmp(IntCC::UnsignedLessThan, row, end);
             b.ins().brif(more, body, &[], exit, &[]);
             b.switch_to_block(body);
-            let v = emit_from(&mut b, ops, Operands::Table { values, row, slots }, pointer, &sigs)?;
+            let v = emit_from(&mut b, ops, Operands::Table { values, row, slots }, &e)?;
             let offset = b.ins().load(pointer, MemFlagsData::trusted(), row, 0);
             let to = b.ins().iadd(out, offset);
             b.ins().store(MemFlagsData::trusted(), v, to, 0);
@@ -358,19 +494,41 @@ enum Operands {
 }
 
 /// Emits one program's instructions over `operands`; its value.
-fn emit_from(
-    b: &mut FunctionBuilder<'_>,
-    ops: &[Op],
-    operands: Operands,
-    pointer: types::Type,
-    sigs: &[cranelift_codegen::ir::SigRef; 3],
-) -> Result<Value, JitError> {
+fn emit_from(b: &mut FunctionBuilder<'_>, ops: &[Op], operands: Operands, e: &Emit<'_>) -> Result<Value, JitError> {
+    let pointer = e.pointer;
     let mut stack: Vec<Value> = Vec::with_capacity(64);
     let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
     let (mut slot_seen, mut const_seen) = (0usize, 0usize);
     let entry = |j: usize| i32::try_from((j + 1) * 8).map_err(|_| JitError("a program too long for a table".into()));
+    let mut locals: std::collections::HashMap<u32, cranelift_frontend::Variable> = std::collections::HashMap::new();
     for op in ops {
         let v = match (*op, operands) {
+            (Op::Set(i), _) => {
+                let v = pop(&mut stack)?;
+                let var = *locals.entry(i).or_insert_with(|| b.declare_var(types::F64));
+                b.def_var(var, v);
+                continue;
+            }
+            (Op::Get(i), _) => {
+                let var = *locals.entry(i).or_insert_with(|| b.declare_var(types::F64));
+                b.use_var(var)
+            }
+            (Op::Assert, _) => {
+                let c = pop(&mut stack)?;
+                let zero = b.ins().f64const(0.0);
+                // `one` is "ordered and not equal": false for 0 and for NaN.
+                let holds = b.ins().fcmp(FloatCC::OrderedNotEqual, c, zero);
+                let (fails, next) = (b.create_block(), b.create_block());
+                b.ins().brif(holds, next, &[], fails, &[]);
+                b.switch_to_block(fails);
+                b.set_cold_block(fails);
+                let null = b.ins().iconst(pointer, 0);
+                let door = b.ins().iconst(pointer, bail_door as extern "C" fn(_, _, _) -> f64 as usize as i64);
+                b.ins().call_indirect(e.sigs[3], door, &[null, null, null]);
+                b.ins().jump(next, &[]);
+                b.switch_to_block(next);
+                continue;
+            }
             (Op::Const(k), Operands::Inline(_)) => b.ins().f64const(k),
             (Op::Slot(i), Operands::Inline(values)) => {
                 b.ins().load(types::F64, MemFlagsData::trusted(), values, (i as i32) * 8)
@@ -385,7 +543,7 @@ fn emit_from(
                 let at = b.ins().iadd(values, offset);
                 b.ins().load(types::F64, MemFlagsData::trusted(), at, 0)
             }
-            (op, _) => emit_op(b, op, &mut stack, pointer, sigs)?,
+            (op, _) => emit_op(b, op, &mut stack, e)?,
         };
         stack.push(v);
     }
@@ -393,16 +551,13 @@ fn emit_from(
 }
 
 /// Emits an operation other than `Const` and `Slot`, popping its operands from `stack`.
-fn emit_op(
-    b: &mut FunctionBuilder<'_>,
-    op: Op,
-    stack: &mut Vec<Value>,
-    pointer: types::Type,
-    sigs: &[cranelift_codegen::ir::SigRef; 3],
-) -> Result<Value, JitError> {
+fn emit_op(b: &mut FunctionBuilder<'_>, op: Op, stack: &mut Vec<Value>, e: &Emit<'_>) -> Result<Value, JitError> {
+    let (pointer, sigs) = (e.pointer, &e.sigs);
     let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
     let v = match op {
-        Op::Const(_) | Op::Slot(_) => return Err(JitError("an operand where an operation was expected".into())),
+        Op::Const(_) | Op::Slot(_) | Op::Set(_) | Op::Get(_) | Op::Assert => {
+            return Err(JitError("an operand or local where an operation was expected".into()))
+        }
         Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil => {
             let a = pop(stack)?;
             match op {
@@ -468,6 +623,25 @@ fn emit_op(
             }
             acc
         }
+        Op::Callout(i, n) => {
+            let callout = e.callouts.get(i as usize).ok_or_else(|| JitError(format!("no callout {i}")))?;
+            let at = stack.len().checked_sub(n as usize).ok_or_else(|| JitError("a call without its values".into()))?;
+            let args: Vec<Value> = stack.split_off(at);
+            // The arguments, in order, in a slot of this frame (room for one at least, so its
+            // address is valid for an empty slice too).
+            let size =
+                u32::try_from(args.len().max(1) * 8).map_err(|_| JitError("a call of too many values".into()))?;
+            let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 3));
+            for (k, &a) in args.iter().enumerate() {
+                b.ins().stack_store(pointer, a, slot, (k * 8) as i32);
+            }
+            let at = b.ins().stack_addr(pointer, slot, 0);
+            let object = b.ins().iconst(pointer, callout as *const Arc<dyn Callout> as usize as i64);
+            let count = b.ins().iconst(pointer, i64::from(n));
+            let door = b.ins().iconst(pointer, callout_door as extern "C" fn(_, _, _) -> f64 as usize as i64);
+            let call = b.ins().call_indirect(sigs[3], door, &[object, at, count]);
+            b.inst_results(call)[0]
+        }
     };
     Ok(v)
 }
@@ -481,6 +655,10 @@ pub struct NativeSet {
     loops: Vec<ShapeLoop>,
     n_slots: usize,
     n_out: usize,
+    /// The callouts the code calls, at addresses the code holds (a boxed slice never moves).
+    callouts: Box<[Arc<dyn Callout>]>,
+    /// Whether a call can bail (it has callouts or asserts).
+    may_bail: bool,
 }
 
 /// The members of a set that share a shape (the same operations, slots and constants aside),
@@ -516,20 +694,28 @@ fn shape(ops: &[Op]) -> Vec<u64> {
             Op::Call3(f) => [14, f as usize as u64],
             Op::Fold(f, n) => [15 + (u64::from(n) << 8), f as usize as u64],
             Op::Mean(n) => [16 + (u64::from(n) << 8), 0],
+            Op::Callout(i, n) => [17 + (u64::from(n) << 8), u64::from(i)],
+            Op::Set(i) => [18, u64::from(i)],
+            Op::Get(i) => [19, u64::from(i)],
+            Op::Assert => [20, 0],
         })
         .collect()
 }
 
 // SAFETY: as for `Native`: after compiling, the module is only freed on drop, and the code
-// reads its argument arrays and calls pure functions; a call writes only to the `out` it is
-// given, which `call` borrows mutably.
+// reads its argument arrays and calls pure functions and its callouts (`Send + Sync`); a call
+// writes only to the `out` it is given, which `call` borrows mutably.
 unsafe impl Send for NativeSet {}
 // SAFETY: see `Send`.
 unsafe impl Sync for NativeSet {}
 
 impl fmt::Debug for NativeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NativeSet").field("blocks", &self.blocks.len()).field("n_out", &self.n_out).finish()
+        f.debug_struct("NativeSet")
+            .field("blocks", &self.blocks.len())
+            .field("n_out", &self.n_out)
+            .field("callouts", &self.callouts.len())
+            .finish()
     }
 }
 
@@ -549,17 +735,22 @@ impl NativeSet {
     pub const BLOCK: usize = 64;
 
     /// Compiles `members`, each a program reading values `0..n_slots` and the index of the
-    /// output it writes (below `n_out`).
+    /// output it writes (below `n_out`), whose [`Op::Callout`]s call `callouts`.
     ///
     /// ```
     /// use kalix_expr_jit::{NativeSet, Op};
     /// let members = [(2, vec![Op::Slot(0), Op::Const(1.0), Op::Add]), (0, vec![Op::Slot(1), Op::Neg])];
-    /// let set = NativeSet::compile(&members, 2, 3).unwrap();
+    /// let set = NativeSet::compile(&members, 2, 3, &[]).unwrap();
     /// let mut out = [9.0; 3];
     /// assert!(set.call(&[1.0, 5.0], &mut out));
     /// assert_eq!(out, [-5.0, 9.0, 2.0]);
     /// ```
-    pub fn compile(members: &[(usize, Vec<Op>)], n_slots: usize, n_out: usize) -> Result<NativeSet, JitError> {
+    pub fn compile(
+        members: &[(usize, Vec<Op>)],
+        n_slots: usize,
+        n_out: usize,
+        callouts: &[Arc<dyn Callout>],
+    ) -> Result<NativeSet, JitError> {
         // Members whose shape recurs go to one loop a shape (their order does not matter:
         // each reads only `values` and writes its own output); the rest, in blocks.
         let mut shapes: Vec<(Vec<u64>, Vec<usize>)> = Vec::new();
@@ -581,7 +772,7 @@ impl NativeSet {
         let blocks: Vec<&[(usize, Vec<Op>)]> = rest.chunks(Self::BLOCK).collect();
         let groups: Vec<Vec<&(usize, Vec<Op>)>> =
             shared.iter().map(|(_, ms)| ms.iter().map(|&m| &members[m]).collect()).collect();
-        NativeSet::build(&blocks, &groups, n_slots, n_out)
+        NativeSet::build(&blocks, &groups, n_slots, n_out, callouts)
     }
 
     /// Members of one shape, at least this many, share one loop (see [`NativeSet::compile`]).
@@ -591,21 +782,26 @@ impl NativeSet {
     /// [`NativeSet::call_block`] `i` runs): for a caller that decides where functions start,
     /// as a model does, whose host may stop between groups of members. Members of a block are
     /// computed in order, each program reading values `0..n_slots` and writing the output
-    /// it names (below `n_out`).
+    /// it names (below `n_out`), its [`Op::Callout`]s calling `callouts`.
     ///
     /// ```
     /// use kalix_expr_jit::{NativeSet, Op};
     /// // Value 2 is value 0 plus one, then value 3 is value 2 doubled: in place, in order.
     /// let first = [(2, vec![Op::Slot(0), Op::Const(1.0), Op::Add])];
     /// let second = [(3, vec![Op::Slot(2), Op::Const(2.0), Op::Mul])];
-    /// let set = NativeSet::compile_blocks(&[&first, &second], 4, 4).unwrap();
+    /// let set = NativeSet::compile_blocks(&[&first, &second], 4, 4, &[]).unwrap();
     /// let mut values = [1.0, 0.0, 0.0, 0.0];
     /// assert!(set.call_block_in_place(0, &mut values));
     /// assert!(set.call_block_in_place(1, &mut values));
     /// assert_eq!(values, [1.0, 0.0, 2.0, 4.0]);
     /// ```
-    pub fn compile_blocks(blocks: &[&[(usize, Vec<Op>)]], n_slots: usize, n_out: usize) -> Result<NativeSet, JitError> {
-        NativeSet::build(blocks, &[], n_slots, n_out)
+    pub fn compile_blocks(
+        blocks: &[&[(usize, Vec<Op>)]],
+        n_slots: usize,
+        n_out: usize,
+        callouts: &[Arc<dyn Callout>],
+    ) -> Result<NativeSet, JitError> {
+        NativeSet::build(blocks, &[], n_slots, n_out, callouts)
     }
 
     /// Compiles `blocks` (one function each) and `groups` (members of one shape, one loop
@@ -615,19 +811,23 @@ impl NativeSet {
         groups: &[Vec<&(usize, Vec<Op>)>],
         n_slots: usize,
         n_out: usize,
+        callouts: &[Arc<dyn Callout>],
     ) -> Result<NativeSet, JitError> {
+        let callouts: Box<[Arc<dyn Callout>]> = callouts.into();
+        let members = || blocks.iter().flat_map(|b| b.iter()).chain(groups.iter().flatten().copied());
+        let may_bail = may_bail(members().flat_map(|(_, ops)| ops), &callouts);
         for (index, ops) in blocks.iter().flat_map(|b| b.iter()).chain(groups.iter().flatten().copied()) {
             if *index >= n_out {
                 return Err(JitError(format!("output {index} is past the {n_out} outputs")));
             }
-            check(ops, n_slots)?;
+            check(ops, n_slots, callouts.len())?;
         }
         let mut jit = Jit::new()?;
         let mut ids = Vec::new();
         for block in blocks {
             let programs: Vec<(&[Op], Option<usize>)> =
                 block.iter().map(|(i, ops)| (ops.as_slice(), Some(*i))).collect();
-            ids.push(jit.function(&programs, true)?);
+            ids.push(jit.function(&programs, true, &callouts)?);
         }
         let mut tables = Vec::with_capacity(groups.len());
         for group in groups {
@@ -649,7 +849,7 @@ impl NativeSet {
             if table.len() != group.len() * width {
                 return Err(JitError("members of one shape with different operands".into()));
             }
-            tables.push((jit.shape_loop(first, slots, width)?, table.into_boxed_slice(), group.len()));
+            tables.push((jit.shape_loop(first, slots, width, &callouts)?, table.into_boxed_slice(), group.len()));
         }
         jit.module.finalize_definitions().map_err(|e| JitError(e.to_string()))?;
         let blocks = ids
@@ -674,7 +874,7 @@ impl NativeSet {
                 ShapeLoop { code, table, rows }
             })
             .collect();
-        Ok(NativeSet { module: Some(jit.module), blocks, loops, n_slots, n_out })
+        Ok(NativeSet { module: Some(jit.module), blocks, loops, n_slots, n_out, callouts, may_bail })
     }
 
     /// How many functions: [`NativeSet::call_block`] takes an index below it.
@@ -682,9 +882,10 @@ impl NativeSet {
         self.blocks.len()
     }
 
-    /// Runs block `block` over `values`, writing its members' values to `out`; `false` (and
-    /// nothing written) if there is no such block, or `values` or `out` is shorter than the
-    /// set needs.
+    /// Runs block `block` over `values`, writing its members' values to `out`; `false` if there
+    /// is no such block, or `values` or `out` is shorter than the set needs (nothing written),
+    /// or the call bailed (a [`Callout`] declined: what it wrote is unspecified, evaluate the
+    /// block another way).
     #[inline]
     pub fn call_block(&self, block: usize, values: &[f64], out: &mut [f64]) -> bool {
         let Some(code) = self.blocks.get(block) else { return false };
@@ -695,13 +896,15 @@ impl NativeSet {
         // outputs `j < n_out` only (checked by `compile_blocks`); both arrays are that long,
         // and they do not overlap (`out` is borrowed mutably).
         code(values.as_ptr(), out.as_mut_ptr());
-        true
+        !self.may_bail || !bailed()
     }
 
     /// Runs block `block` with `values` as both its input and its output: each member writes
     /// its value into `values`, where members after it in the block (and later blocks) read
-    /// it, as a model's step reads the series computed before. `false` (and nothing written)
-    /// if there is no such block or `values` is shorter than the slots or outputs.
+    /// it, as a model's step reads the series computed before. `false` if there is no such block
+    /// or `values` is shorter than the slots or outputs (nothing written), or the call bailed
+    /// (a [`Callout`] declined: the members' places hold unspecified values, evaluate them
+    /// another way).
     #[inline]
     pub fn call_block_in_place(&self, block: usize, values: &mut [f64]) -> bool {
         let Some(code) = self.blocks.get(block) else { return false };
@@ -715,11 +918,12 @@ impl NativeSet {
         // (its loads and stores share one alias class), so a member reads the values written
         // by the members before it. No Rust reference to `values` is used meanwhile.
         code(p.cast_const(), p);
-        true
+        !self.may_bail || !bailed()
     }
 
     /// Evaluates every member over `values`, writing its value to its place in `out`; `false`
-    /// (and nothing written) if `values` or `out` is shorter than the set needs.
+    /// if `values` or `out` is shorter than the set needs (nothing written) or the call bailed
+    /// (a [`Callout`] declined: `out` holds unspecified values, evaluate another way).
     #[inline]
     pub fn call(&self, values: &[f64], out: &mut [f64]) -> bool {
         if values.len() < self.n_slots || out.len() < self.n_out {
@@ -737,6 +941,6 @@ impl NativeSet {
             // read of `values` and write of `out` is in bounds of these arrays.
             (l.code)(values.as_ptr(), out.as_mut_ptr(), l.table.as_ptr(), l.rows);
         }
-        true
+        !self.may_bail || !bailed()
     }
 }

@@ -17,6 +17,8 @@ use crate::builtins::{self, Imp};
 use crate::host::NativeFn;
 use crate::ir::{Ir, IrNode};
 use crate::span::Span;
+#[cfg(feature = "jit")]
+use crate::table::Table;
 
 /// Rows evaluated together; the chunk's temporaries live on the stack.
 pub const CHUNK: usize = 64;
@@ -57,14 +59,21 @@ impl BatchProgram {
 /// calls of natives stay resolved) without keeping the whole `Ir` tree, which would more than
 /// double its memory. Past 65,535 slots, constants or arguments of one call an expression has
 /// no tape, and batch evaluation takes the row-by-row path (the same bits, only slower).
+/// Table lookups are on the tape for the JIT; batch evaluation runs them row by row.
 pub(crate) struct Tape {
-    ops: Box<[Op]>,
-    consts: Box<[f64]>,
-    natives: Box<[Arc<NativeFn>]>,
+    /// The operations, in post-order (read by the JIT's translation too).
+    pub(crate) ops: Box<[Op]>,
+    /// The constants they point into.
+    pub(crate) consts: Box<[f64]>,
+    /// The natives they call.
+    pub(crate) natives: Box<[Arc<NativeFn>]>,
+    /// The tables they look up.
+    #[cfg(feature = "jit")]
+    pub(crate) tables: Box<[Arc<Table>]>,
 }
 
 /// One node of a [`Tape`]; indices point into the tape's constants, the built-in table and the
-/// tape's natives.
+/// tape's natives and tables.
 #[derive(Clone, Copy)]
 pub(crate) enum Op {
     Const(u16),
@@ -77,28 +86,44 @@ pub(crate) enum Op {
     Binary(BinaryOp),
     Call(u8, u16),
     Native(u8, u16),
+    #[cfg(feature = "jit")]
+    Table(u8, u16),
+    /// Push a local.
+    #[cfg(feature = "jit")]
+    Local(u16),
+    /// Pop a value into a local.
+    #[cfg(feature = "jit")]
+    SetLocal(u16),
+    /// Pop a condition that must hold (not 0, not NaN).
+    #[cfg(feature = "jit")]
+    Assert,
 }
 
 impl Tape {
-    /// The operations, in post-order, and the constants, built-in table indices and natives
-    /// they point into (for another back-end to translate).
-    #[cfg(feature = "jit")]
-    pub(crate) fn parts(&self) -> (&[Op], &[f64]) {
-        (&self.ops, &self.consts)
-    }
-
     /// The tape of `ir`, or `None` when batch evaluation could not run it anyway (statements,
-    /// locals, stateful, calendar and table calls, user functions, impure natives).
+    /// locals, stateful and calendar calls, user functions, impure natives).
     pub(crate) fn record(ir: &Ir) -> Option<Tape> {
+        // Statements and locals are for the JIT only: batch evaluation runs them row by row.
+        #[cfg(not(feature = "jit"))]
         if !ir.stmts.is_empty() || ir.n_locals > 0 {
             return None;
         }
-        let mut r = Recorder { ops: Vec::new(), consts: Vec::new(), natives: Vec::new() };
+        let mut r = Recorder {
+            ops: Vec::new(),
+            consts: Vec::new(),
+            natives: Vec::new(),
+            #[cfg(feature = "jit")]
+            tables: Vec::new(),
+        };
+        #[cfg(feature = "jit")]
+        r.stmts(&ir.stmts)?;
         r.node(&ir.result)?;
         Some(Tape {
             ops: r.ops.into_boxed_slice(),
             consts: r.consts.into_boxed_slice(),
             natives: r.natives.into_boxed_slice(),
+            #[cfg(feature = "jit")]
+            tables: r.tables.into_boxed_slice(),
         })
     }
 
@@ -133,6 +158,9 @@ impl Tape {
                     let f = Arc::clone(self.natives.get(usize::from(f))?);
                     IrNode::Native { f, args: args(&mut stack, n)?, span }
                 }
+                // A lookup can fail or be counted, a block is in order: row by row.
+                #[cfg(feature = "jit")]
+                Op::Table(..) | Op::Local(_) | Op::SetLocal(_) | Op::Assert => return None,
             };
             stack.push(node);
         }
@@ -145,6 +173,8 @@ struct Recorder {
     ops: Vec<Op>,
     consts: Vec<f64>,
     natives: Vec<Arc<NativeFn>>,
+    #[cfg(feature = "jit")]
+    tables: Vec<Arc<Table>>,
 }
 
 impl Recorder {
@@ -194,14 +224,50 @@ impl Recorder {
                 args.iter().try_for_each(|a| self.node(a))?;
                 Op::Native(index, count(args)?)
             }
-            IrNode::Native { .. }
-            | IrNode::Local(_)
-            | IrNode::Stateful { .. }
-            | IrNode::Calendar { .. }
-            | IrNode::Table { .. }
-            | IrNode::Inline { .. } => return None,
+            // For the JIT only: batch evaluation runs lookups row by row.
+            #[cfg(feature = "jit")]
+            IrNode::Table { table, args, .. } => {
+                let index = u8::try_from(self.tables.len()).ok()?;
+                self.tables.push(Arc::clone(table));
+                args.iter().try_for_each(|a| self.node(a))?;
+                Op::Table(index, count(args)?)
+            }
+            // An inlined function: its arguments into its parameters' locals, its statements,
+            // then its result, which is the node's value (there is no operation of its own).
+            #[cfg(feature = "jit")]
+            IrNode::Local(l) => Op::Local(u16::try_from(*l).ok()?),
+            #[cfg(feature = "jit")]
+            IrNode::Inline { params, stmts, result } => {
+                for (local, arg) in params {
+                    self.node(arg)?;
+                    self.ops.push(Op::SetLocal(u16::try_from(*local).ok()?));
+                }
+                self.stmts(stmts)?;
+                return self.node(result);
+            }
+            #[cfg(not(feature = "jit"))]
+            IrNode::Table { .. } | IrNode::Local(_) | IrNode::Inline { .. } => return None,
+            IrNode::Native { .. } | IrNode::Stateful { .. } | IrNode::Calendar { .. } => return None,
         };
         self.ops.push(op);
+        Some(())
+    }
+
+    /// A block's statements, in order.
+    #[cfg(feature = "jit")]
+    fn stmts(&mut self, stmts: &[crate::ir::IrStmt]) -> Option<()> {
+        for s in stmts {
+            match s {
+                crate::ir::IrStmt::Let { local, value } => {
+                    self.node(value)?;
+                    self.ops.push(Op::SetLocal(u16::try_from(*local).ok()?));
+                }
+                crate::ir::IrStmt::Assert { cond, .. } => {
+                    self.node(cond)?;
+                    self.ops.push(Op::Assert);
+                }
+            }
+        }
         Some(())
     }
 

@@ -2,12 +2,24 @@
 //! form in post-order) into the program `kalix-expr-jit` compiles. Only `+ - * /`, negation and
 //! `if` are computed inline; every other operator and built-in is a call of the very function
 //! the interpreter calls (the one table, `builtins`), so the two engines give the same bits.
+//!
+//! Table lookups, pure natives and `interp` are callouts: the generated code calls the table's
+//! own lookup (or the function) with its arguments. A lookup that misses, or that a run would
+//! count as outside the table's keys, declines, and so does a failed `assert` (a block's
+//! statements and an inlined user function's are locals and checks in the generated code):
+//! the call *bails*, and the caller evaluates it again on the interpreter, which reports the
+//! error or counts the lookup as it always has (and does neither in a branch not taken, where
+//! the generated code also evaluated the lookup or the assert).
 
-use kalix_expr_jit::{Native, Op as J};
+use std::sync::Arc;
+
+use kalix_expr_jit::{Callout, Native, Op as J};
 
 use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
 use crate::exec::batch::{Op, Tape};
+use crate::host::NativeFn;
+use crate::table::Table;
 
 /// The C-ABI doors generated code calls: each is the `builtins` function of the same name.
 mod c {
@@ -66,15 +78,75 @@ mod c {
     }
 }
 
-/// The native code of `tape` reading `n_slots` values, or `None` where the JIT does not compile
-/// it (a native function, a built-in over a slice) or Cranelift fails.
-pub(crate) fn native(tape: &Tape, n_slots: usize) -> Option<Native> {
-    Native::compile(&program(tape)?, n_slots).ok()
+/// A pure native, called with the arguments the generated code passes.
+struct NativeCall(Arc<NativeFn>);
+
+impl Callout for NativeCall {
+    fn call(&self, args: &[f64]) -> Option<f64> {
+        Some(self.0.call(args))
+    }
 }
 
-/// The program of `tape` for the JIT, or `None` where the JIT does not compile it.
-pub(crate) fn program(tape: &Tape) -> Option<Vec<J>> {
-    let (ops, consts) = tape.parts();
+/// A built-in over all its arguments as a slice (`interp`), the function the interpreter calls.
+struct SliceCall(fn(&[f64]) -> f64);
+
+impl Callout for SliceCall {
+    fn call(&self, args: &[f64]) -> Option<f64> {
+        Some((self.0)(args))
+    }
+}
+
+/// A table lookup, as the interpreter looks it up (`interp::code`, `IrNode::Table`), declining
+/// where the interpreter records a fault, and, in a run, where it counts a lookup outside the
+/// keys of a table that reports them.
+struct Lookup {
+    table: Arc<Table>,
+    counted: bool,
+}
+
+impl Callout for Lookup {
+    fn call(&self, args: &[f64]) -> Option<f64> {
+        let t = &self.table;
+        if t.is_kalix() {
+            return match *args {
+                [x] => Some(t.lookup1(x)),
+                [col, row] => t.lookup2(col, row),
+                _ => None,
+            };
+        }
+        match t.lookup(args) {
+            Ok(found) if !(found.outside && self.counted) => Some(found.value),
+            _ => None,
+        }
+    }
+}
+
+/// The native code of `tape` reading `n_slots` values, or `None` where the JIT does not compile
+/// it (an impure native) or Cranelift fails.
+pub(crate) fn native(tape: &Tape, n_slots: usize) -> Option<Native> {
+    let mut callouts = Vec::new();
+    Native::compile_with(&program(tape, &mut callouts, false)?, n_slots, &callouts).ok()
+}
+
+/// The program of `tape` for the JIT, or `None` where the JIT does not compile it. Its
+/// callouts are pushed onto `callouts` (which may hold others' already: a set's, a model's);
+/// `run` says it is a model run's, which counts lookups outside a table's keys.
+pub(crate) fn program(tape: &Tape, callouts: &mut Vec<Arc<dyn Callout>>, run: bool) -> Option<Vec<J>> {
+    let before = callouts.len();
+    let program = translate(tape, callouts, run);
+    if program.is_none() {
+        callouts.truncate(before);
+    }
+    program
+}
+
+/// [`program`], leaving the callouts of a program it does not compile.
+fn translate(tape: &Tape, callouts: &mut Vec<Arc<dyn Callout>>, run: bool) -> Option<Vec<J>> {
+    let (ops, consts, natives, tables) = (&tape.ops, &tape.consts, &tape.natives, &tape.tables);
+    let mut callout = |c: Arc<dyn Callout>, n: u16| {
+        callouts.push(c);
+        Some(J::Callout(u32::try_from(callouts.len() - 1).ok()?, u32::from(n)))
+    };
     let mut program = Vec::with_capacity(ops.len());
     for op in ops {
         program.push(match *op {
@@ -106,10 +178,19 @@ pub(crate) fn program(tape: &Tape) -> Option<Vec<J>> {
                     // As the interpreter folds: from the left, the first argument the start.
                     (Imp::Fold(_), n) => J::Fold(c::binary(f.rust)?, u32::from(n)),
                     (Imp::Mean, n) => J::Mean(u32::from(n)),
+                    (Imp::Slice(g), n) => callout(Arc::new(SliceCall(g)), n)?,
                     _ => return None,
                 }
             }
-            Op::Native(..) => return None,
+            Op::Native(f, n) => callout(Arc::new(NativeCall(Arc::clone(natives.get(usize::from(f))?))), n)?,
+            Op::Local(l) => J::Get(u32::from(l)),
+            Op::SetLocal(l) => J::Set(u32::from(l)),
+            Op::Assert => J::Assert,
+            Op::Table(t, n) => {
+                let table = Arc::clone(tables.get(usize::from(t))?);
+                let counted = run && table.reports_outside();
+                callout(Arc::new(Lookup { table, counted }), n)?
+            }
         });
     }
     Some(program)
