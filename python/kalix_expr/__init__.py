@@ -287,6 +287,7 @@ class Model:
         steps: Optional[int] = None,
         nan_outside_data: bool = False,
         dataframe: Optional[bool] = None,
+        engine: str = "jit",
     ) -> Any:
         """Runs the model and returns its series.
 
@@ -294,7 +295,8 @@ class Model:
         of arrays (the first row on the run's first step) or a pandas DataFrame (its
         DatetimeIndex gives the dates). The result is a DataFrame indexed by date when pandas
         is installed (``dataframe=False`` asks for a dict of arrays, with a ``"date"`` array of
-        ``datetime64[D]``).
+        ``datetime64[D]``). ``engine="interpreter"`` runs every series on the interpreter
+        instead of as native code (``"jit"``, the default): the results are the same bits.
         """
         columns = []
         first_date = None
@@ -309,7 +311,9 @@ class Model:
             for name, values in items:
                 columns.append((name, np.ascontiguousarray(np.asarray(values, dtype=np.float64).reshape(-1))))
         start_text = None if start is None else str(np.datetime64(str(start)[:10], "D"))
-        dates, names, arrays, warnings = self._model.run(columns, first_date, start_text, steps, nan_outside_data)
+        dates, names, arrays, warnings = self._model.run(
+            columns, first_date, start_text, steps, nan_outside_data, engine
+        )
         self.warnings = [Diagnostic(w) for w in warnings]
         date_array = np.array(dates, dtype="datetime64[D]")
         want_frame = dataframe if dataframe is not None else _has_pandas()

@@ -47,4 +47,5 @@ class LoadedModel:
         start: Optional[str] = None,
         steps: Optional[int] = None,
         nan_outside_data: bool = False,
+        engine: str = "jit",
     ) -> Tuple[List[str], List[str], List[npt.NDArray[np.float64]], List[Dict[str, Any]]]: ...

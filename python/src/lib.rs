@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use kalix_expr::model::{Data, Diagnostic, ModelFile, RunRange};
-use kalix_expr::{Compiled, Date, DivByZero, DomainErrors, Error as ExprError, Expr, Options};
+use kalix_expr::{Compiled, Date, DivByZero, DomainErrors, Engine, Error as ExprError, Expr, Options};
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
@@ -277,6 +277,15 @@ struct LoadedModel {
     model: ModelFile,
 }
 
+/// The engine named `"jit"` or `"interpreter"` (`"interp"` too, as `kexpr run --engine`).
+fn engine(text: &str) -> PyResult<Engine> {
+    match text {
+        "jit" => Ok(Engine::Jit),
+        "interpreter" | "interp" => Ok(Engine::Interpreter),
+        _ => Err(PyValueError::new_err(format!("engine `{text}` is not one of \"jit\", \"interpreter\""))),
+    }
+}
+
 /// A date `YYYY-MM-DD`.
 fn date(text: &str) -> PyResult<Date> {
     text.parse::<Date>().map_err(|e| PyValueError::new_err(format!("`{text}` is not a date YYYY-MM-DD: {e}")))
@@ -348,9 +357,11 @@ impl LoadedModel {
 
     /// Runs the model over its `[data]` files and `columns` (name, float64 array; the first row
     /// on `first_date`, or on the run's first step): the dates, the series' names and their
-    /// columns, and the run's warnings.
-    #[pyo3(signature = (columns, first_date = None, start = None, steps = None, nan_outside_data = false))]
-    #[allow(clippy::type_complexity)]
+    /// columns, and the run's warnings. `engine` is `"jit"` (native code for the series it
+    /// compiles) or `"interpreter"`: the same bits either way.
+    #[pyo3(signature = (columns, first_date = None, start = None, steps = None, nan_outside_data = false, engine = "jit"))]
+    // Python's keyword arguments, one each: a struct would only move them into a tuple.
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -359,7 +370,9 @@ impl LoadedModel {
         start: Option<&str>,
         steps: Option<usize>,
         nan_outside_data: bool,
+        engine: &str,
     ) -> PyResult<(Vec<String>, Vec<String>, Vec<Bound<'py, PyArray1<f64>>>, Vec<PyObject>)> {
+        let engine = self::engine(engine)?;
         let first_date = first_date.map(date).transpose()?;
         let start = start.map(date).transpose()?;
         let columns: Vec<(String, Vec<f64>)> =
@@ -368,7 +381,8 @@ impl LoadedModel {
         let outcome = py.allow_threads(|| {
             let mut data = Data::read_all(model, &[])?;
             data.add_columns(first_date, columns)?;
-            let compiled = model.compile_with_data(None, &data)?;
+            let mut compiled = model.compile_with_data(None, &data)?;
+            compiled.set_engine(engine);
             let results = compiled.run(&data, RunRange { start, steps, nan_outside_data })?;
             let dates: Vec<String> = (0..results.steps()).map(|t| results.date(t).to_string()).collect();
             let names = results.names().to_vec();

@@ -25,6 +25,18 @@ def test_a_run_is_kexpr_runs_csv(kexpr, root):
         assert got[c].to_numpy().tobytes() == want[c].to_numpy(dtype=np.float64).tobytes(), c
 
 
+def test_both_engines_give_the_same_bits_and_an_unknown_engine_is_refused(root):
+    model = Model.load(root / "examples" / "model" / "creek.ini")
+    inputs = pd.read_csv(root / "examples" / "model" / "creek.csv", index_col="date", parse_dates=True)
+    jit = model.run(inputs, engine="jit", dataframe=False)
+    interp = model.run(inputs, engine="interpreter", dataframe=False)
+    assert list(jit) == list(interp) and len(jit) > 2
+    for name in jit:
+        assert jit[name].tobytes() == interp[name].tobytes(), name
+    with pytest.raises(ValueError, match="engine `fast`"):
+        model.run(inputs, engine="fast")
+
+
 def test_inputs_as_a_dict_and_results_as_arrays_without_pandas_frames(root):
     m = Model.from_text("[var.b]\nx = data.rain * 2\ny = var.b.x + this[-1, 0]\n")
     out = m.run({"data.rain": [1.0, 2.0, 3.0]}, start="2001-03-01", dataframe=False)
