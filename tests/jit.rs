@@ -257,9 +257,9 @@ fn dropping_compiled_expressions_frees_their_code() {
     };
     round(2_000);
     let before = resident();
-    round(20_000);
+    round(100_000);
     let after = resident();
-    // Each module maps at least a page of code: kept, 20,000 would hold over 80 MB.
+    // Each module maps at least a page of code: kept, 100,000 would hold over 400 MB.
     assert!(after < before + 16 * 1024 * 1024, "{} MB grew to {} MB", before >> 20, after >> 20);
 }
 
