@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use kalix_expr::{DivByZero, Engine, Expr, Options};
+use kalix_expr::{DivByZero, DomainErrors, Engine, Expr, Options};
 use proptest::prelude::*;
 
 fn jit() -> Options {
@@ -84,12 +84,13 @@ fn it_compiles_pure_expressions_and_leaves_the_rest_to_the_interpreter() {
         // The facade builds the JIT in, and then it is the default engine.
         assert_eq!(engine(src, &Options::default()), Engine::Jit, "{src}");
     }
-    // Blocks, asserts and slices are native too (see below); errors to report under strict
-    // options stay with the interpreter.
+    // Blocks, asserts and slices are native too (see below), and so are expressions under
+    // strict options (their errors make the call bail, see below).
     assert_eq!(engine("{ a = x; assert(a > 0); a }", &jit()), Engine::Jit);
     assert_eq!(engine("interp(x, 0, 0, y, 1)", &jit()), Engine::Jit);
-    let strict = Options { div_by_zero: DivByZero::Error, ..jit() };
-    assert_eq!(engine("x / y", &strict), Engine::Interpreter);
+    let strict = Options { div_by_zero: DivByZero::Error, domain_errors: DomainErrors::Error, ..jit() };
+    assert_eq!(engine("x / y + ln(x)", &strict), Engine::Jit);
+    assert_eq!(engine("x / y + ln(x)", &Options { engine: Engine::Interpreter, ..strict }), Engine::Interpreter);
     // Too few values: an error, never a read past the end.
     let c = Expr::parse("x + y").unwrap().compile_with(&["x", "y"], &jit()).unwrap();
     assert!(c.eval(&[1.0]).is_err());
@@ -355,6 +356,117 @@ proptest! {
     }
 }
 
+/// The interpreter's and the JIT's results for `src` at `inputs` under `opts`, native code at
+/// once; panics unless the JIT compiled it.
+fn strict_pair(src: &str, opts: &Options, inputs: &[f64]) -> (Result<f64, String>, Result<f64, String>) {
+    let expr = Expr::parse(src).unwrap();
+    let interp = expr.compile_with(&["x", "y"], &Options { engine: Engine::Interpreter, ..opts.clone() }).unwrap();
+    let native = expr.compile_with(&["x", "y"], &Options { engine: Engine::Jit, ..opts.clone() }).unwrap();
+    assert_eq!(native.jit_now(), Engine::Jit, "{src}");
+    let text = |r: Result<f64, kalix_expr::Error>| r.map_err(|e| e.to_string());
+    (text(interp.eval(inputs)), text(native.eval(inputs)))
+}
+
+#[test]
+fn strict_options_run_natively_and_report_the_interpreters_errors() {
+    let div_error = Options { div_by_zero: DivByZero::Error, ..Options::default() };
+    let div_nan = Options { div_by_zero: DivByZero::Nan, ..Options::default() };
+    let domain = Options { domain_errors: DomainErrors::Error, ..Options::default() };
+    let cases: &[(&str, &Options, [f64; 2], Option<&str>)] = &[
+        // A division or remainder by zero, reported where it is written.
+        ("x / y + 1", &div_error, [1.0, 0.0], Some("division by zero")),
+        ("x % y", &div_error, [1.0, -0.0], Some("division by zero")),
+        ("x / y", &div_error, [1.0, 4.0], None),
+        // In a branch not taken: no error, the taken branch's value.
+        ("if(y != 0, x / y, -1)", &div_error, [1.0, 0.0], None),
+        // Division by zero is NaN, remainder by zero as IEEE.
+        ("x / y", &div_nan, [1.0, 0.0], None),
+        ("x % y", &div_nan, [1.0, 0.0], None),
+        // Domain errors of built-ins and `^`, but not from a NaN argument.
+        ("ln(x) + y", &domain, [-1.0, 0.0], Some("ln")),
+        ("sqrt(x - y)", &domain, [1.0, 2.0], Some("sqrt")),
+        ("x ^ y", &domain, [-8.0, 0.5], Some("^")),
+        ("atan2(x, y) + ln(x)", &domain, [2.0, 1.0], None),
+        ("ln(x)", &domain, [f64::NAN, 0.0], None),
+        ("if(x > 0, ln(x), 0)", &domain, [-1.0, 0.0], None),
+        ("max(ln(x), y)", &domain, [-1.0, f64::NAN], Some("ln")),
+    ];
+    for &(src, opts, inputs, error) in cases {
+        let (a, b) = strict_pair(src, opts, &inputs);
+        match (&a, &b, error) {
+            (Ok(a), Ok(b), None) => {
+                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "`{src}`: {a} vs JIT {b}")
+            }
+            (Err(a), Err(b), Some(what)) => {
+                assert_eq!(a, b, "`{src}`");
+                assert!(b.contains(what), "`{src}`: {b}");
+            }
+            _ => panic!("`{src}` {inputs:?}: {a:?} vs JIT {b:?}, expected error {error:?}"),
+        }
+    }
+}
+
+/// The strict options: division by zero an error, NaN or IEEE, domain errors reported or not.
+fn strict() -> impl Strategy<Value = Options> {
+    (0..3usize, any::<bool>()).prop_map(|(div, domain)| Options {
+        div_by_zero: [DivByZero::Error, DivByZero::Nan, DivByZero::Ieee][div],
+        domain_errors: if domain { DomainErrors::Error } else { DomainErrors::Nan },
+        ..Options::default()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Random expressions and inputs under strict options: the JIT gives the interpreter's
+    /// bits, or its error, word for word.
+    #[test]
+    fn random_expressions_under_strict_options_give_the_interpreters_bits_and_errors(
+        src in expression(), opts in strict(), x in value(), y in value(),
+    ) {
+        let src = src.replace('z', "x");
+        if Expr::parse(&src).and_then(|e| e.compile_with(&["x", "y"], &opts)).is_err() {
+            return Ok(()); // refused when compiled (a constant division by zero): both engines
+        }
+        match strict_pair(&src, &opts, &[x, y]) {
+            (Ok(a), Ok(b)) => prop_assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "`{}`: {} vs JIT {}", src, a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(a, b, "`{}`", src),
+            (a, b) => prop_assert!(false, "`{}` at {:?}: {:?} vs JIT {:?}", src, (x, y), a, b),
+        }
+    }
+
+    /// The same in a set: members under strict options, the set's error or values alike.
+    #[test]
+    fn random_sets_under_strict_options_give_the_interpreters_bits_and_errors(
+        a in expression(), b in expression(), opts in strict(), x in value(), y in value(), z in value(),
+    ) {
+        use kalix_expr::ExprSet;
+        let (mut p, mut q) = (ExprSet::new(), ExprSet::new());
+        for src in [&a, &b, &a] {
+            let Ok(e) = Expr::parse(src) else { return Ok(()) };
+            let (Ok(i), Ok(j)) = (
+                e.compile_with(&["x", "y", "z"], &Options { engine: Engine::Interpreter, ..opts.clone() }),
+                e.compile_with(&["x", "y", "z"], &Options { engine: Engine::Jit, ..opts.clone() }),
+            ) else {
+                return Ok(());
+            };
+            p.push(i);
+            q.push(j);
+        }
+        q.jit_now();
+        let (mut u, mut v) = (vec![0.0; 3], vec![1.0; 3]);
+        match (p.eval_all(&[x, y, z], &mut u), q.eval_all(&[x, y, z], &mut v)) {
+            (Ok(()), Ok(())) => {
+                for (i, (u, v)) in u.iter().zip(&v).enumerate() {
+                    prop_assert!(u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan()), "member {}: {} vs JIT {}", i, u, v);
+                }
+            }
+            (Err(e), Err(f)) => prop_assert_eq!(e.to_string(), f.to_string()),
+            (e, f) => prop_assert!(false, "{:?} vs JIT {:?}", e, f),
+        }
+    }
+}
+
 /// A model whose series mix what the JIT compiles (pure, reading inputs, constants, the
 /// calendar's fields and series computed before them in the step) with what it leaves to the
 /// interpreter (offsets, windows, `*_since`, calendar calls, blocks).
@@ -468,6 +580,51 @@ fn a_models_run_turns_native_after_its_warm_up_steps_with_the_same_bits() {
         }
         a.next_step().unwrap();
         b.next_step().unwrap();
+    }
+}
+
+#[test]
+fn a_model_under_strict_options_runs_natively_and_fails_at_the_interpreters_step() {
+    use kalix_expr::{Calendar, Date, Model};
+    let build = |engine| {
+        let mut model = Model::new(Calendar::daily(Date::new(2000, 1, 1).unwrap()));
+        let strict = Options { div_by_zero: DivByZero::Error, domain_errors: DomainErrors::Error, ..Options::model() };
+        model.options(Options { engine, ..strict });
+        model.input("data.a").input("data.b");
+        for (name, src) in [
+            ("var.q", "data.a / data.b"),
+            ("var.r", "if(data.b > 0, sqrt(data.a - data.b), 0) + var.q"),
+            ("var.s", "var.r + this[-1, 0]"),
+            ("var.m", "moving_mean(var.q, 3, 0) / var.s"),
+        ] {
+            model.series(name, Expr::parse(src).unwrap());
+        }
+        model.compile().unwrap()
+    };
+    let (interp, native) = (build(Engine::Interpreter), build(Engine::Jit));
+    assert_eq!(native.jit_now(), Engine::Jit);
+    // q, r and s (its offset read when the step starts); m's window stays with the
+    // interpreter under strict options.
+    assert_eq!(native.native_series(), 3);
+    let steps = 400;
+    let a: Vec<f64> =
+        (0..steps).map(|t| if t % 19 == 4 { f64::NAN } else { ((t as f64) * 0.3).sin() * 4.0 + 10.0 }).collect();
+    let b: Vec<f64> = (0..steps).map(|t| ((t * 13) % 5) as f64 + 1.0).collect();
+    // No error: the same bits (NaN inputs give NaN, not a domain error).
+    let (p, q) = (interp.run(&[&a, &b], steps).unwrap(), native.run(&[&a, &b], steps).unwrap());
+    for k in 0..4 {
+        for (t, (p, q)) in p.column_at(k).iter().zip(q.column_at(k)).enumerate() {
+            assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "series {k} step {t}: {p} vs JIT {q}");
+        }
+    }
+    // A zero divisor at step 300 (in `q`; `r`'s branch is not taken), then a square root of
+    // a negative number at step 250: the same error, step and place.
+    for (step, divisor, what) in [(300, 0.0, "division by zero"), (250, 20.0, "sqrt")] {
+        let mut b = b.clone();
+        b[step] = divisor;
+        let (e, f) = (interp.run(&[&a, &b], steps).unwrap_err(), native.run(&[&a, &b], steps).unwrap_err());
+        assert_eq!(e.to_string(), f.to_string());
+        assert!(f.to_string().contains(what) && f.to_string().contains(&step.to_string()), "{f}");
     }
 }
 

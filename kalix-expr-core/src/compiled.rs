@@ -117,10 +117,13 @@ impl Expr {
         let batchable = opts.div_by_zero == crate::options::DivByZero::Ieee
             && opts.domain_errors == crate::options::DomainErrors::Nan;
         let program = self.closures(&ir, opts)?;
-        let tape = if batchable { Tape::record(&ir) } else { None };
-        // The JIT compiles what the tape holds: expressions without statements under options
-        // with no error to report; a table lookup that misses makes the native call bail, and
-        // the interpreter reports it.
+        // The JIT compiles what the tape holds, under any options: a table lookup that misses,
+        // or a division by zero or domain error that strict options report, makes the native
+        // call bail, and the interpreter reports it. Batch evaluation runs the tape only
+        // under the default options.
+        #[cfg(feature = "jit")]
+        let batchable = batchable || opts.engine == crate::options::Engine::Jit;
+        let tape = if batchable { Tape::record(&ir, opts) } else { None };
         #[cfg(feature = "jit")]
         let jit = tape.is_some() && opts.engine == crate::options::Engine::Jit;
         Ok(Compiled {

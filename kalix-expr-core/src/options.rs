@@ -97,10 +97,12 @@ pub struct Options {
 pub enum Engine {
     /// The interpreter (closures and node arrays over the resolved form).
     Interpreter,
-    /// Native code from the Cranelift JIT (feature `jit`), for pure expressions under options
-    /// whose errors it need not report (division by zero and domain errors not `Error`);
-    /// anything else, or a machine Cranelift does not support, falls back to the interpreter.
-    /// The same bits either way: the JIT calls the interpreter's own functions.
+    /// Native code from the Cranelift JIT (feature `jit`), under any options: where an error
+    /// must be reported (a division by zero or domain error under strict options, a failed
+    /// `assert`, a table lookup that misses) the native call gives up and the interpreter
+    /// evaluates it again and reports it. What it does not compile (an impure native), or a
+    /// machine Cranelift does not support, falls back to the interpreter. The same bits either
+    /// way: the JIT calls the interpreter's own functions.
     ///
     /// Tiered: the interpreter evaluates the first [`JIT_AFTER`] evaluations of an expression
     /// (calls of an [`ExprSet`](crate::ExprSet)'s `eval_all`, steps of a model's run), and

@@ -402,17 +402,16 @@ impl Model {
                     if !pre {
                         outputs.clear();
                     }
-                    // The JIT compiles, under options with no error to report, what has a node
-                    // array (pure once its offsets are slots, nothing that can fail), after its
-                    // advance pass when it has one; and an expression with lookups that can
-                    // miss (or be counted) and nothing stateful: a lookup that would fail or
-                    // count makes the call bail, and the interpreter evaluates the series.
+                    // The JIT compiles what has a node array (pure once its offsets are slots,
+                    // nothing that can fail), after its advance pass when it has one; and an
+                    // expression with lookups that can miss (or be counted), asserts, or
+                    // errors that strict options report, and nothing stateful: a lookup that
+                    // would fail or count, or an error, makes the call bail, and the
+                    // interpreter evaluates the series.
                     #[cfg(feature = "jit")]
-                    if self.options.div_by_zero == crate::options::DivByZero::Ieee
-                        && self.options.domain_errors == crate::options::DomainErrors::Nan
                     {
                         let result = if flat.is_some() { split.as_ref().unwrap_or(&ir) } else { &ir };
-                        let tape = crate::exec::batch::Tape::record(result);
+                        let tape = crate::exec::batch::Tape::record(result, &self.options);
                         if let Some(ops) = tape.and_then(|t| crate::exec::jit::program(&t, &mut jit_callouts, true)) {
                             jit_programs.push((compiled.len(), first_series + i, ops, pre));
                         }

@@ -204,9 +204,7 @@ impl ExprSet {
                 let mut callouts = Vec::new();
                 for (i, m) in self.members.iter().enumerate() {
                     if let Some(p) = m.jit_tape().and_then(|t| crate::exec::jit::program(t, &mut callouts, false)) {
-                        let may_bail = p
-                            .iter()
-                            .any(|op| matches!(op, kalix_expr_jit::Op::Callout(..) | kalix_expr_jit::Op::Assert));
+                        let may_bail = p.iter().any(kalix_expr_jit::Op::may_bail);
                         mask[i] = if may_bail { Jitted::MayBail } else { Jitted::Yes };
                         programs.push((i, p));
                     }

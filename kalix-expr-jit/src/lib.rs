@@ -81,6 +81,26 @@ pub enum Op {
     /// Pop a value; the call bails (see [`Callout`]) if it is 0 or NaN, for the caller's other
     /// engine to report the failed assertion (nothing is pushed).
     Assert,
+    /// Keep the top value; the call bails if it is ±0: a divisor that the caller's other
+    /// engine reports as a division by zero under strict options.
+    BailIfZero,
+    /// Keep the top value; the call bails if it is NaN: a result that the caller's other
+    /// engine may report as a domain error under strict options.
+    BailIfNan,
+}
+
+impl Op {
+    /// Whether a call of code holding this operation can bail (see [`Callout`]): a callout,
+    /// an assertion or a check for strict options.
+    ///
+    /// ```
+    /// use kalix_expr_jit::Op;
+    /// assert!(Op::BailIfZero.may_bail());
+    /// assert!(!Op::Add.may_bail());
+    /// ```
+    pub fn may_bail(&self) -> bool {
+        matches!(self, Op::Callout(..) | Op::Assert | Op::BailIfZero | Op::BailIfNan)
+    }
 }
 
 impl fmt::Debug for Op {
@@ -107,6 +127,8 @@ impl fmt::Debug for Op {
             Op::Set(i) => write!(f, "Set({i})"),
             Op::Get(i) => write!(f, "Get({i})"),
             Op::Assert => f.write_str("Assert"),
+            Op::BailIfZero => f.write_str("BailIfZero"),
+            Op::BailIfNan => f.write_str("BailIfNan"),
         }
     }
 }
@@ -188,7 +210,8 @@ extern "C" fn callout_door(callout: *const Arc<dyn Callout>, args: *const f64, n
     }
 }
 
-/// The door generated code calls when an [`Op::Assert`] fails: the call bails.
+/// The door generated code calls when an [`Op::Assert`] fails (or an [`Op::BailIfZero`],
+/// [`Op::BailIfNan`] finds what it looks for): the call bails.
 extern "C" fn bail_door(_: *const Arc<dyn Callout>, _: *const f64, _: usize) -> f64 {
     BAILED.with(|b| b.set(true));
     f64::NAN
@@ -196,7 +219,7 @@ extern "C" fn bail_door(_: *const Arc<dyn Callout>, _: *const f64, _: usize) -> 
 
 /// Whether a call of code compiled from `ops` with `callouts` can bail.
 fn may_bail<'a>(mut ops: impl Iterator<Item = &'a Op>, callouts: &[Arc<dyn Callout>]) -> bool {
-    !callouts.is_empty() || ops.any(|op| matches!(op, Op::Assert))
+    !callouts.is_empty() || ops.any(Op::may_bail)
 }
 
 /// What emitting an operation needs of its function: the pointer type, the signatures of the
@@ -302,7 +325,9 @@ fn check(ops: &[Op], n_slots: usize, n_callouts: usize) -> Result<(), JitError> 
             Op::Const(_) => (0, 1),
             Op::Slot(i) if (i as usize) < n_slots => (0, 1),
             Op::Slot(i) => return Err(JitError(format!("slot {i} is past the {n_slots} values"))),
-            Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil | Op::Call1(_) => (1, 1),
+            Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil | Op::Call1(_) | Op::BailIfZero | Op::BailIfNan => {
+                (1, 1)
+            }
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Call2(_) => (2, 1),
             Op::Select | Op::Call3(_) => (3, 1),
             Op::Fold(_, n) | Op::Mean(n) if n >= 1 => (n as usize, 1),
@@ -516,17 +541,23 @@ fn emit_from(b: &mut FunctionBuilder<'_>, ops: &[Op], operands: Operands, e: &Em
             (Op::Assert, _) => {
                 let c = pop(&mut stack)?;
                 let zero = b.ins().f64const(0.0);
-                // `one` is "ordered and not equal": false for 0 and for NaN.
-                let holds = b.ins().fcmp(FloatCC::OrderedNotEqual, c, zero);
-                let (fails, next) = (b.create_block(), b.create_block());
-                b.ins().brif(holds, next, &[], fails, &[]);
-                b.switch_to_block(fails);
-                b.set_cold_block(fails);
-                let null = b.ins().iconst(pointer, 0);
-                let door = b.ins().iconst(pointer, bail_door as extern "C" fn(_, _, _) -> f64 as usize as i64);
-                b.ins().call_indirect(e.sigs[3], door, &[null, null, null]);
-                b.ins().jump(next, &[]);
-                b.switch_to_block(next);
+                // `ueq` is "unordered or equal": true for 0 and for NaN.
+                let fails = b.ins().fcmp(FloatCC::UnorderedOrEqual, c, zero);
+                bail_if(b, fails, e);
+                continue;
+            }
+            (Op::BailIfZero, _) => {
+                let v = *stack.last().ok_or_else(|| JitError("empty stack".into()))?;
+                let zero = b.ins().f64const(0.0);
+                // `eq` is "ordered and equal": true for ±0 only.
+                let fails = b.ins().fcmp(FloatCC::Equal, v, zero);
+                bail_if(b, fails, e);
+                continue;
+            }
+            (Op::BailIfNan, _) => {
+                let v = *stack.last().ok_or_else(|| JitError("empty stack".into()))?;
+                let fails = b.ins().fcmp(FloatCC::Unordered, v, v);
+                bail_if(b, fails, e);
                 continue;
             }
             (Op::Const(k), Operands::Inline(_)) => b.ins().f64const(k),
@@ -550,12 +581,25 @@ fn emit_from(b: &mut FunctionBuilder<'_>, ops: &[Op], operands: Operands, e: &Em
     pop(&mut stack)
 }
 
+/// Emits a call of [`bail_door`] in a cold block, taken where `fails` is true.
+fn bail_if(b: &mut FunctionBuilder<'_>, fails: Value, e: &Emit<'_>) {
+    let (bail, next) = (b.create_block(), b.create_block());
+    b.ins().brif(fails, bail, &[], next, &[]);
+    b.switch_to_block(bail);
+    b.set_cold_block(bail);
+    let null = b.ins().iconst(e.pointer, 0);
+    let door = b.ins().iconst(e.pointer, bail_door as extern "C" fn(_, _, _) -> f64 as usize as i64);
+    b.ins().call_indirect(e.sigs[3], door, &[null, null, null]);
+    b.ins().jump(next, &[]);
+    b.switch_to_block(next);
+}
+
 /// Emits an operation other than `Const` and `Slot`, popping its operands from `stack`.
 fn emit_op(b: &mut FunctionBuilder<'_>, op: Op, stack: &mut Vec<Value>, e: &Emit<'_>) -> Result<Value, JitError> {
     let (pointer, sigs) = (e.pointer, &e.sigs);
     let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| JitError("empty stack".into()));
     let v = match op {
-        Op::Const(_) | Op::Slot(_) | Op::Set(_) | Op::Get(_) | Op::Assert => {
+        Op::Const(_) | Op::Slot(_) | Op::Set(_) | Op::Get(_) | Op::Assert | Op::BailIfZero | Op::BailIfNan => {
             return Err(JitError("an operand or local where an operation was expected".into()))
         }
         Op::Neg | Op::Abs | Op::Sqrt | Op::Floor | Op::Ceil => {
@@ -698,6 +742,8 @@ fn shape(ops: &[Op]) -> Vec<u64> {
             Op::Set(i) => [18, u64::from(i)],
             Op::Get(i) => [19, u64::from(i)],
             Op::Assert => [20, 0],
+            Op::BailIfZero => [21, 0],
+            Op::BailIfNan => [22, 0],
         })
         .collect()
 }

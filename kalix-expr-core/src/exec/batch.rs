@@ -16,6 +16,7 @@ use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
 use crate::host::NativeFn;
 use crate::ir::{Ir, IrNode};
+use crate::options::{DivByZero, DomainErrors, Options};
 use crate::span::Span;
 #[cfg(feature = "jit")]
 use crate::table::Table;
@@ -70,6 +71,10 @@ pub(crate) struct Tape {
     /// The tables they look up.
     #[cfg(feature = "jit")]
     pub(crate) tables: Box<[Arc<Table>]>,
+    /// The options' division by zero and domain errors: batch evaluation runs only the
+    /// default ones (IEEE, NaN); the JIT checks for the others' errors.
+    pub(crate) div_by_zero: DivByZero,
+    pub(crate) domain_errors: DomainErrors,
 }
 
 /// One node of a [`Tape`]; indices point into the tape's constants, the built-in table and the
@@ -101,8 +106,8 @@ pub(crate) enum Op {
 
 impl Tape {
     /// The tape of `ir`, or `None` when batch evaluation could not run it anyway (statements,
-    /// locals, stateful and calendar calls, user functions, impure natives).
-    pub(crate) fn record(ir: &Ir) -> Option<Tape> {
+    /// locals, stateful and calendar calls, user functions, impure natives) under `opts`.
+    pub(crate) fn record(ir: &Ir, opts: &Options) -> Option<Tape> {
         // Statements and locals are for the JIT only: batch evaluation runs them row by row.
         #[cfg(not(feature = "jit"))]
         if !ir.stmts.is_empty() || ir.n_locals > 0 {
@@ -124,11 +129,16 @@ impl Tape {
             natives: r.natives.into_boxed_slice(),
             #[cfg(feature = "jit")]
             tables: r.tables.into_boxed_slice(),
+            div_by_zero: opts.div_by_zero,
+            domain_errors: opts.domain_errors,
         })
     }
 
-    /// The batch program of the recorded expression.
+    /// The batch program of the recorded expression, under the default options only.
     pub(crate) fn program(&self) -> Option<BatchProgram> {
+        if (self.div_by_zero, self.domain_errors) != (DivByZero::Ieee, DomainErrors::Nan) {
+            return None;
+        }
         let mut stack: Vec<IrNode> = Vec::new();
         let span = Span::default();
         let args = |stack: &mut Vec<IrNode>, n: u16| Some(stack.split_off(stack.len().checked_sub(usize::from(n))?));

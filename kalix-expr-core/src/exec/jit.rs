@@ -10,6 +10,12 @@
 //! the call *bails*, and the caller evaluates it again on the interpreter, which reports the
 //! error or counts the lookup as it always has (and does neither in a branch not taken, where
 //! the generated code also evaluated the lookup or the assert).
+//!
+//! Strict options work the same way: under `DivByZero::Error` the code bails where a divisor
+//! is zero, under `DomainErrors::Error` where a built-in the interpreter checks gives NaN, and
+//! the interpreter reports the error (or finds the NaN came from a NaN argument, or from a
+//! branch not taken, and gives the same value without one). `DivByZero::Nan` divides with
+//! the interpreter's own `div_nan`.
 
 use std::sync::Arc;
 
@@ -19,6 +25,7 @@ use crate::ast::BinaryOp;
 use crate::builtins::{self, Imp};
 use crate::exec::batch::{Op, Tape};
 use crate::host::NativeFn;
+use crate::options::{DivByZero, DomainErrors};
 use crate::table::Table;
 
 /// The C-ABI doors generated code calls: each is the `builtins` function of the same name.
@@ -75,6 +82,9 @@ mod c {
     }
     pub(super) extern "C" fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
         builtins::clamp(x, lo, hi)
+    }
+    pub(super) extern "C" fn div_nan(a: f64, b: f64) -> f64 {
+        builtins::div_nan(a, b)
     }
 }
 
@@ -147,8 +157,25 @@ fn translate(tape: &Tape, callouts: &mut Vec<Arc<dyn Callout>>, run: bool) -> Op
         callouts.push(c);
         Some(J::Callout(u32::try_from(callouts.len() - 1).ok()?, u32::from(n)))
     };
+    let strict_div = tape.div_by_zero == DivByZero::Error;
+    let strict_domain = tape.domain_errors == DomainErrors::Error;
     let mut program = Vec::with_capacity(ops.len());
     for op in ops {
+        // What strict options check: the divisor before a division or remainder, the value
+        // of a one- or two-argument built-in or `^` after it (as the interpreter's `binary`
+        // and `call` do).
+        let (check_divisor, check_value) = match *op {
+            Op::Binary(BinaryOp::Div | BinaryOp::Rem) => (strict_div, false),
+            Op::Binary(BinaryOp::Pow) => (false, strict_domain),
+            Op::Call(f, _) => {
+                let f = builtins::BUILTINS.get(usize::from(f))?;
+                (false, strict_domain && matches!(f.imp, Imp::F1(_) | Imp::F2(_)))
+            }
+            _ => (false, false),
+        };
+        if check_divisor {
+            program.push(J::BailIfZero);
+        }
         program.push(match *op {
             Op::Const(k) => J::Const(*consts.get(usize::from(k))?),
             Op::Slot(i) => J::Slot(u32::from(i)),
@@ -157,11 +184,11 @@ fn translate(tape: &Tape, callouts: &mut Vec<Arc<dyn Callout>>, run: bool) -> Op
             Op::And => J::Call2(c::and),
             Op::Or => J::Call2(c::or),
             Op::If => J::Select,
-            // IEEE arithmetic is the same instruction in both engines; the tape exists only
-            // under IEEE division.
+            // IEEE arithmetic is the same instruction in both engines.
             Op::Binary(BinaryOp::Add) => J::Add,
             Op::Binary(BinaryOp::Sub) => J::Sub,
             Op::Binary(BinaryOp::Mul) => J::Mul,
+            Op::Binary(BinaryOp::Div) if tape.div_by_zero == DivByZero::Nan => J::Call2(c::div_nan),
             Op::Binary(BinaryOp::Div) => J::Div,
             Op::Binary(op) => J::Call2(c::op(op)),
             Op::Call(f, n) => {
@@ -192,6 +219,9 @@ fn translate(tape: &Tape, callouts: &mut Vec<Arc<dyn Callout>>, run: bool) -> Op
                 callout(Arc::new(Lookup { table, counted }), n)?
             }
         });
+        if check_value {
+            program.push(J::BailIfNan);
+        }
     }
     Some(program)
 }
