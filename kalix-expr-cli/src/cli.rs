@@ -325,9 +325,9 @@ pub struct RunArgs {
     pub series: Vec<String>,
     /// The engine: native code from the JIT (Cranelift), after 1,000 steps, for the series
     /// it compiles (all but impure natives, and windows or calendar calls inside a block or
-    /// beside a 2D table), the interpreter for the rest; or the interpreter for all (the same
-    /// results, bit for bit). `--profile` times each series alone, so it runs them all in the
-    /// interpreter
+    /// beside a lookup that can fail), the interpreter for the rest; or the interpreter for
+    /// all (the same results, bit for bit). `--profile` times each series alone, so it runs
+    /// them all in the interpreter
     #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
     pub engine: EngineArg,
 }
