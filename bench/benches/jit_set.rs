@@ -2,14 +2,15 @@
 //! compiled with `Engine::Jit`, run as one native module in blocks), and the same expressions
 //! as Rust closures in a `Vec` (what `kexpr!` closures of a host would be), at 1,000 and 10,000
 //! members. Target: the JIT within 1.3× the closures. Also the time to build a 1,000-member
-//! set's native module (target: 100 ms).
+//! set's native module (target: 100 ms). And the cost of strict options on each engine, on
+//! 1,000 members with divisions and built-ins.
 //!
 //! `cargo bench -p kalix-expr-bench --bench jit_set -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use kalix_expr_core::{Engine, Expr, ExprSet, Options};
+use kalix_expr_core::{DivByZero, DomainErrors, Engine, Expr, ExprSet, Options};
 
 const INPUTS: usize = 8;
 
@@ -97,5 +98,58 @@ fn sets(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sets);
+/// Member `i` of a set with divisions and built-ins that strict options check: the divisor is
+/// never zero and the logarithm's argument is positive, so no member fails.
+fn checked_member(i: usize) -> String {
+    let (a, b) = (i % INPUTS, (i + 3) % INPUTS);
+    match i % 4 {
+        0 => format!("x{a} / (x{b} + 1)"),
+        1 => format!("sqrt(x{a}) * 0.35 + x{b} * 0.65"),
+        2 => format!("ln(x{a} + 1) * {:?}", i as f64 * 0.5),
+        _ => format!("max(0, min(37.5, x{a} - 21)) / 2"),
+    }
+}
+
+/// The cost of strict options (`DivByZero::Error`, `DomainErrors::Error`) on each engine: the
+/// JIT checks each divisor and each result for NaN, and bails to the interpreter on a failure.
+fn strict(c: &mut Criterion) {
+    let names: Vec<String> = (0..INPUTS).map(|i| format!("x{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let days: Vec<Vec<f64>> = (0..64).map(|d| (0..INPUTS).map(|k| ((d * 7 + k) % 50) as f64).collect()).collect();
+    let strict = Options { div_by_zero: DivByZero::Error, domain_errors: DomainErrors::Error, ..Options::default() };
+    let n = 1_000;
+    let sources: Vec<Expr> = (0..n).map(|i| Expr::parse(&checked_member(i)).unwrap()).collect();
+    let mut group = c.benchmark_group("strict");
+    let mut first: Option<Vec<u64>> = None;
+    for (label, opts) in [
+        ("interpreter, default options", Options { engine: Engine::Interpreter, ..Options::default() }),
+        ("interpreter, strict options", Options { engine: Engine::Interpreter, ..strict.clone() }),
+        ("JIT, default options", Options { engine: Engine::Jit, ..Options::default() }),
+        ("JIT, strict options", Options { engine: Engine::Jit, ..strict }),
+    ] {
+        let set: ExprSet = sources.iter().map(|e| e.compile_with(&names, &opts).unwrap()).collect();
+        assert_eq!(set.jit_now(), opts.engine);
+        // Same bits on every engine and options first.
+        let mut out = vec![0.0; n];
+        let mut all = Vec::new();
+        for day in &days {
+            set.eval_all(day, &mut out).unwrap();
+            all.extend(out.iter().map(|v| v.to_bits()));
+        }
+        match &first {
+            None => first = Some(all),
+            Some(f) => assert!(*f == all, "{label} differs from the interpreter"),
+        }
+        let mut d = 0;
+        group.bench_with_input(BenchmarkId::new(label, n), &n, |bch, _| {
+            bch.iter(|| {
+                d = (d + 1) & 63;
+                set.eval_all(black_box(&days[d]), &mut out).unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sets, strict);
 criterion_main!(benches);
