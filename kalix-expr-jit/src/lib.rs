@@ -546,17 +546,16 @@ fn emit_from(b: &mut FunctionBuilder<'_>, ops: &[Op], operands: Operands, e: &Em
                 bail_if(b, fails, e);
                 continue;
             }
-            (Op::BailIfZero, _) => {
+            (Op::BailIfZero | Op::BailIfNan, _) => {
                 let v = *stack.last().ok_or_else(|| JitError("empty stack".into()))?;
-                let zero = b.ins().f64const(0.0);
-                // `eq` is "ordered and equal": true for ±0 only.
-                let fails = b.ins().fcmp(FloatCC::Equal, v, zero);
-                bail_if(b, fails, e);
-                continue;
-            }
-            (Op::BailIfNan, _) => {
-                let v = *stack.last().ok_or_else(|| JitError("empty stack".into()))?;
-                let fails = b.ins().fcmp(FloatCC::Unordered, v, v);
+                // `eq` against 0 is "ordered and equal": true for ±0 only; `uno` against
+                // itself is true for NaN only.
+                let fails = if matches!(op, Op::BailIfZero) {
+                    let zero = b.ins().f64const(0.0);
+                    b.ins().fcmp(FloatCC::Equal, v, zero)
+                } else {
+                    b.ins().fcmp(FloatCC::Unordered, v, v)
+                };
                 bail_if(b, fails, e);
                 continue;
             }
