@@ -29,14 +29,15 @@ enum Entry {
     Tree,
 }
 
-/// Whether a member is in the set's native module, and whether its code can bail (it calls a
-/// table, a native or `interp`, or asserts).
+/// A member the set's native module does not always evaluate: one outside it, or one whose
+/// code can bail (it calls a table, a native or `interp`, asserts, or checks for strict
+/// options' errors). The members always evaluated natively are not listed, so a step where
+/// nothing bails does not visit them again.
 #[cfg(feature = "jit")]
 #[derive(Clone, Copy, Debug)]
 enum Jitted {
-    No,
-    Yes,
-    MayBail,
+    No(usize),
+    MayBail(usize),
 }
 
 /// Many compiled expressions, evaluated in turn over one slot array, with their pure members'
@@ -84,7 +85,7 @@ pub struct ExprSet {
     /// The members compiled for the JIT, as one native module (built on the first
     /// [`ExprSet::eval_all`]), and which members it computes.
     #[cfg(feature = "jit")]
-    native: std::sync::OnceLock<Option<(kalix_expr_jit::NativeSet, Vec<Jitted>)>>,
+    native: std::sync::OnceLock<Option<(kalix_expr_jit::NativeSet, Box<[Jitted]>)>>,
     /// Calls of [`ExprSet::eval_all`] so far, until the native module is built after
     /// [`JIT_AFTER`](crate::JIT_AFTER) of them.
     #[cfg(feature = "jit")]
@@ -177,7 +178,7 @@ impl ExprSet {
     /// [`JIT_AFTER`](crate::JIT_AFTER)th.
     #[cfg(feature = "jit")]
     #[inline(always)]
-    fn warm_native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<Jitted>)> {
+    fn warm_native(&self) -> Option<&(kalix_expr_jit::NativeSet, Box<[Jitted]>)> {
         match self.native.get() {
             Some(n) => n.as_ref(),
             None => self.warm_up(),
@@ -186,7 +187,7 @@ impl ExprSet {
 
     #[cfg(feature = "jit")]
     #[cold]
-    fn warm_up(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<Jitted>)> {
+    fn warm_up(&self) -> Option<&(kalix_expr_jit::NativeSet, Box<[Jitted]>)> {
         if self.evals.over() {
             self.native()
         } else {
@@ -196,17 +197,20 @@ impl ExprSet {
 
     /// The native module of the members compiled for the JIT, built once.
     #[cfg(feature = "jit")]
-    fn native(&self) -> Option<&(kalix_expr_jit::NativeSet, Vec<Jitted>)> {
+    fn native(&self) -> Option<&(kalix_expr_jit::NativeSet, Box<[Jitted]>)> {
         self.native
             .get_or_init(|| {
-                let mut mask = vec![Jitted::No; self.members.len()];
+                let mut others = Vec::new();
                 let mut programs = Vec::new();
                 let mut callouts = Vec::new();
                 for (i, m) in self.members.iter().enumerate() {
                     if let Some(p) = m.jit_tape().and_then(|t| crate::exec::jit::program(t, &mut callouts, false)) {
-                        let may_bail = p.iter().any(kalix_expr_jit::Op::may_bail);
-                        mask[i] = if may_bail { Jitted::MayBail } else { Jitted::Yes };
+                        if p.iter().any(kalix_expr_jit::Op::may_bail) {
+                            others.push(Jitted::MayBail(i));
+                        }
                         programs.push((i, p));
+                    } else {
+                        others.push(Jitted::No(i));
                     }
                 }
                 if programs.is_empty() {
@@ -214,7 +218,7 @@ impl ExprSet {
                 }
                 let set =
                     kalix_expr_jit::NativeSet::compile(&programs, self.n_slots, self.members.len(), &callouts).ok()?;
-                Some((set, mask))
+                Some((set, others.into_boxed_slice()))
             })
             .as_ref()
     }
@@ -337,19 +341,27 @@ impl ExprSet {
             return Err(self.too_few(values.len()));
         }
         #[cfg(feature = "jit")]
-        if let Some((set, jitted)) = self.warm_native() {
+        if let Some((set, others)) = self.warm_native() {
             // The native members in one pass of machine code, then the others. When the pass
             // bailed (a lookup missed, an assert failed), the members that can bail are
             // evaluated again on the interpreter, in order, which reports the first error.
             let whole = set.call(values, out);
-            for (((entry, member), out), jitted) in self.entries.iter().zip(&self.members).zip(out).zip(jitted) {
-                match (jitted, whole) {
-                    (Jitted::Yes, _) | (Jitted::MayBail, true) => {}
-                    (Jitted::MayBail, false) => *out = member.eval_interpreted(values)?,
-                    (Jitted::No, _) => {
-                        *out = match *entry {
-                            Entry::Flat(m) => self.arena.eval_in_pass(m, values),
-                            Entry::Tree => member.eval_interpreted(values)?,
+            for &other in others.iter() {
+                match other {
+                    Jitted::MayBail(_) if whole => {}
+                    Jitted::MayBail(i) => {
+                        if let (Some(member), Some(out)) = (self.members.get(i), out.get_mut(i)) {
+                            *out = member.eval_interpreted(values)?;
+                        }
+                    }
+                    Jitted::No(i) => {
+                        if let (Some(entry), Some(member), Some(out)) =
+                            (self.entries.get(i), self.members.get(i), out.get_mut(i))
+                        {
+                            *out = match *entry {
+                                Entry::Flat(m) => self.arena.eval_in_pass(m, values),
+                                Entry::Tree => member.eval_interpreted(values)?,
+                            };
                         }
                     }
                 }
